@@ -1,0 +1,68 @@
+# The interface of the toolkit. `make help` lists every target.
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml toolkit-constraints.txt | sha256sum | cut -c1-12)
+CLI := $(BIN)/tcibsrc
+
+# TCIB: the submodule by default. Where it cannot be cloned (no GitHub) but the reference copy
+# sits beside the repository, use that and say so.
+TCIB_SUBMODULE := tcib/container-images
+TCIB_REFERENCE := ../shared/reference/tcib/container-images
+ifeq ($(origin TCIB_DIR),undefined)
+  ifeq ($(wildcard $(TCIB_SUBMODULE)/tcib),)
+    ifneq ($(wildcard $(TCIB_REFERENCE)/tcib),)
+      TCIB_DIR := $(TCIB_REFERENCE)
+      $(info note: the tcib submodule is not checked out; using TCIB_DIR=$(TCIB_DIR))
+    endif
+  endif
+endif
+TCIB_DIR ?= $(TCIB_SUBMODULE)
+CONFIG ?= config.yaml
+export TCIB_DIR CONFIG
+
+.PHONY: help all summary images graph check test lint format venv clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  variables: TCIB_DIR=$(TCIB_DIR) CONFIG=$(CONFIG)"
+
+$(STAMP): pyproject.toml toolkit-constraints.txt
+	@rm -f $(VENV)/.installed-*
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c toolkit-constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the pinned toolkit dependencies
+
+all: $(STAMP) ## the main job: load and validate config, TCIB and scope; print the summary
+	$(CLI) summary
+
+summary: all
+
+images: $(STAMP) ## table of the images in scope (ALL=1: every TCIB image; FORMAT=json|markdown)
+	$(CLI) images $(if $(ALL),--all) $(if $(FORMAT),--format $(FORMAT))
+
+graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG with graphviz
+	$(CLI) graph
+
+check: $(STAMP) ## fast offline consistency checks: classification, users, README graph
+	$(CLI) check
+
+test: $(STAMP) ## run the test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check scripts tests
+	$(BIN)/ruff format --check scripts tests
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix scripts tests
+	$(BIN)/ruff format scripts tests
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""tcibsrc: OpenStack container images from TCIB definitions, with Python built from source."""

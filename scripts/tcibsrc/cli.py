@@ -1,0 +1,43 @@
+"""The one command line the Makefile calls: `tcibsrc <command>`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tcibsrc.commands import check, graph, images, summary
+from tcibsrc.context import Context
+from tcibsrc.errors import ToolkitError
+
+COMMANDS = (summary, images, graph, check)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tcibsrc",
+        description="OpenStack images from TCIB definitions, with Python built from source.",
+    )
+    parser.add_argument("--config", help="deployment config file (default: $CONFIG or config.yaml)")
+    parser.add_argument(
+        "--tcib-dir",
+        help="TCIB container-images directory (default: $TCIB_DIR or tcib/container-images)",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ctx = Context.from_environment(config_file=args.config, tcib_dir=args.tcib_dir)
+    try:
+        return int(args.handler(ctx, args))
+    except ToolkitError as error:
+        print(f"error: {error.line()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The deployment config: one YAML file, validated by a JSON Schema, read into a typed model.
+
+Unknown keys and wrong types are errors that name the file and the key path, so a typo
+never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from tcibsrc.errors import ConfigError
+from tcibsrc.yamlio import load_yaml
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+
+
+@dataclass(frozen=True)
+class PackagePolicy:
+    """How one PyPI project is obtained and built when the defaults do not fit."""
+
+    name: str
+    source: str = "sdist"
+    git_url: str | None = None
+    git_commit: str | None = None
+    version: str | None = None
+    extra_build_requires: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything specific to this deployment; the rest of the toolkit derives from it."""
+
+    path: Path
+    series: str
+    release_version: str
+    distro: str
+    distro_major: str
+    base_image: str
+    python_version: str
+    arches: tuple[str, ...]
+    registry_host: str
+    registry_namespace: str
+    image_name_template: str
+    konflux_application: str
+    konflux_tenant_namespace: str
+    konflux_build_platforms: tuple[str, ...]
+    scope: tuple[str, ...]
+    scope_from_containers_yaml: bool
+    exclude: tuple[str, ...]
+    tcib_extras: dict[str, str]
+    upper_constraints_url: str
+    upper_constraints_sha256: str
+    packages: dict[str, PackagePolicy] = field(default_factory=dict)
+
+    def image_repository(self, image: str) -> str:
+        """The full repository (no tag or digest) where `image` is pushed."""
+        name = self.image_name_template.format(
+            image=image,
+            distro=self.distro,
+            major=self.distro_major,
+            series=self.series,
+            version=self.release_version,
+        )
+        return f"{self.registry_host}/{self.registry_namespace}/{name}"
+
+    def tcib_variables(self) -> dict[str, str]:
+        """The variables TCIB's CLI adds to every image (its --distro, --release, extras)."""
+        variables = {
+            "tcib_distro": self.distro,
+            "tcib_release": self.distro_major,
+            "tcib_python_version": self.python_version,
+            # The python-tcib-containers RPM is not used: the helper files come from the
+            # tcib submodule, exactly as ci-framework's install-from-source mode blanks it.
+            "tcib_package": "",
+        }
+        variables.update(self.tcib_extras)
+        return variables
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("tcibsrc").joinpath("schemas/config.schema.json").read_text()
+    return json.loads(text)
+
+
+def _key_path(path: Any) -> str:
+    parts: list[str] = []
+    for item in path:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
+    """Turn a jsonschema error into (key path, problem) that a person can act on."""
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        key = _key_path([*path, extra[0]]) if extra else _key_path(path)
+        hint = f"allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return key, f"unknown key{'; ' + hint if hint else ''}"
+    if "propertyNames" in error.schema_path:
+        return _key_path(path), f"invalid key {error.instance!r}: {error.message}"
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return _key_path(path), f"missing required key(s): {', '.join(missing)}"
+    return _key_path(path), error.message
+
+
+def validate_config_data(data: Any, display: str) -> None:
+    """Raise ConfigError for the first schema violation, deterministic across runs."""
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(
+        validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+    )
+    if errors:
+        key, problem = _describe(errors[0])
+        raise ConfigError(
+            f"{display}: {key}",
+            problem,
+            "see the comments in the default config.yaml for every key",
+        )
+
+
+IMAGE_NAME_PLACEHOLDERS = ("image", "distro", "major", "series", "version")
+
+
+def _check_image_name(template: str, display: str) -> None:
+    try:
+        template.format(**{key: key for key in IMAGE_NAME_PLACEHOLDERS})
+    except KeyError as exc:
+        raise ConfigError(
+            f"{display}: registry.image_name",
+            f"unknown placeholder {{{exc.args[0]}}}",
+            f"use {', '.join('{' + p + '}' for p in IMAGE_NAME_PLACEHOLDERS)}",
+        ) from exc
+    except (ValueError, IndexError) as exc:
+        raise ConfigError(
+            f"{display}: registry.image_name",
+            f"not a valid template: {exc}",
+            "write placeholders as {image}",
+        ) from exc
+
+
+def load_config(path: Path) -> Config:
+    """Read, validate and model the config file at `path`."""
+    display = str(path)
+    data = load_yaml(path, display=display)
+    if data is None:
+        raise ConfigError(display, "the config file is empty", "start from the default config.yaml")
+    validate_config_data(data, display)
+    _check_image_name(data["registry"]["image_name"], display)
+    policies = {
+        name: PackagePolicy(
+            name=name,
+            source=policy.get("source", "sdist"),
+            git_url=policy.get("git_url"),
+            git_commit=policy.get("git_commit"),
+            version=policy.get("version"),
+            extra_build_requires=tuple(policy.get("extra_build_requires", ())),
+            reason=policy.get("reason"),
+        )
+        for name, policy in sorted((data.get("packages") or {}).items())
+    }
+    images = data["images"]
+    return Config(
+        path=path,
+        series=data["release"]["series"],
+        release_version=data["release"]["version"],
+        distro=data["distro"]["name"],
+        distro_major=data["distro"]["major"],
+        base_image=data["distro"]["base_image"],
+        python_version=data["python"]["version"],
+        arches=tuple(data["arches"]),
+        registry_host=data["registry"]["host"],
+        registry_namespace=data["registry"]["namespace"],
+        image_name_template=data["registry"]["image_name"],
+        konflux_application=data["konflux"]["application"],
+        konflux_tenant_namespace=data["konflux"]["tenant_namespace"],
+        konflux_build_platforms=tuple(data["konflux"]["build_platforms"]),
+        scope=tuple(images["scope"]),
+        scope_from_containers_yaml=bool(images.get("from_containers_yaml", False)),
+        exclude=tuple(images.get("exclude", ())),
+        tcib_extras=dict(data.get("tcib_extras") or {}),
+        upper_constraints_url=data["upper_constraints"]["url"],
+        upper_constraints_sha256=data["upper_constraints"]["sha256"],
+        packages=policies,
+    )

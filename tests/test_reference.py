@@ -1,0 +1,135 @@
+"""The real TCIB tree and operator CRD (../shared/reference): everything loads and is classified.
+
+These run wherever the reference data sits beside the repository (developer machines and CI
+here); they check our rules and tables against upstream's real files.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from conftest import REFERENCE, REFERENCE_TCIB, REPO_ROOT
+from tcibsrc.catalog import build_catalog, load_tcib
+from tcibsrc.classify import Kind, classify
+from tcibsrc.commands.check import collect_problems
+from tcibsrc.containers_yaml import read_containers_yaml
+from tcibsrc.context import Context
+from tcibsrc.contract import kolla_users, operator_image_keys
+
+pytestmark = [
+    pytest.mark.reference,
+    pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="../shared/reference is absent"),
+]
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Context:
+    return Context(
+        repo_root=REPO_ROOT, config_file=REPO_ROOT / "config.yaml", tcib_dir=REFERENCE_TCIB
+    )
+
+
+def test_all_104_images_load(ctx: Context) -> None:
+    images = load_tcib(ctx)
+    assert len(images) == 104
+    assert [name for name, image in images.items() if image.parent is None] == ["base"]
+    assert max(image.level for image in images.values()) == 4  # five levels deep
+
+
+@pytest.mark.parametrize(
+    ("image", "parent"),
+    [
+        ("os", "base"),
+        ("ovn-base", "base"),
+        ("mariadb", "base"),
+        ("openstackclient", "base"),
+        ("keystone", "os"),
+        ("glance-api", "os"),
+        ("placement-api", "os"),
+        ("neutron-base", "os"),
+        ("neutron-server", "neutron-base"),
+        ("neutron-agent-base", "neutron-base"),
+        ("neutron-dhcp-agent", "neutron-agent-base"),
+        ("nova-base", "os"),
+        ("nova-api", "nova-base"),
+        ("ovn-northd", "ovn-base"),
+        ("tempest-all", "tempest"),
+        ("ansible-tests", "base"),
+        ("ovn-bgp-agent", "base"),
+    ],
+)
+def test_parents_match_tcib(ctx: Context, image: str, parent: str) -> None:
+    assert load_tcib(ctx)[image].parent == parent
+
+
+def test_every_rpm_of_every_image_is_classified(ctx: Context) -> None:
+    images = load_tcib(ctx)
+    names = {rpm for image in images.values() for rpm in image.rpms}
+    assert len(names) == 219
+    kinds = {rpm: classify(rpm).kind for rpm in names}
+    source = {rpm for rpm, kind in kinds.items() if kind is Kind.SOURCE}
+    assert "python3-mod_wsgi" not in source and "httpd" not in source
+    assert {"openstack-keystone", "python3-ldappool", "ovn-bgp-agent"} <= source
+    assert all(
+        not rpm.startswith(("python3-", "openstack-")) or kind is not Kind.SYSTEM
+        for rpm, kind in kinds.items()
+    )
+
+
+def test_containers_yaml_names_are_images_and_the_rest_are_parents(ctx: Context) -> None:
+    images = load_tcib(ctx)
+    listed = read_containers_yaml(REFERENCE_TCIB)
+    assert len(listed) == 85
+    assert set(listed) <= set(images)
+    unlisted = set(images) - set(listed)
+    assert {"base", "os", "ovn-base", "rally"} <= unlisted
+    assert all(
+        name in {"base", "os", "ovn-base", "rally"} or name.endswith("-base") for name in unlisted
+    )
+
+
+def test_default_scope(ctx: Context) -> None:
+    catalog = build_catalog(ctx)
+    assert catalog.scope.added_parents == ("base", "os", "ovn-base", "neutron-base", "nova-base")
+    keystone = catalog.images["keystone"]
+    assert keystone.python_projects == ("keystone", "ldappool", "requests-kerberos")
+    assert set(keystone.kept_rpms) == {
+        "httpd",
+        "mod_auth_gssapi",
+        "mod_auth_openidc",
+        "mod_ssl",
+        "python3-mod_wsgi",
+    }
+    assert [(u.name, u.uid) for u in keystone.service_users] == [("keystone", 42425)]
+    assert catalog.images["placement-api"].python_projects == ("openstack-placement",)
+    assert catalog.images["neutron-server"].operator_keys == (
+        "neutronAPIImage",
+        "infraDnsmasqImage",
+    )
+    for image in catalog.ordered():
+        assert image.user_uid is not None, image.name
+
+
+def test_operator_keys_exist_in_the_crd_and_name_tcib_images(ctx: Context) -> None:
+    crd = yaml.safe_load(
+        (REFERENCE / "openstack-operator" / "core.openstack.org_openstackversions.yaml").read_text()
+    )
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    properties = schema["properties"]["spec"]["properties"]["customContainerImages"]["properties"]
+    images = load_tcib(ctx)
+    for image, keys in operator_image_keys().items():
+        assert image in images, image
+        for key in keys:
+            assert key in properties, (image, key)
+
+
+def test_every_user_the_tree_uses_has_a_kolla_uid(ctx: Context) -> None:
+    known = kolla_users()
+    for image in load_tcib(ctx).values():
+        for user in [*image.managed_users, image.user]:
+            assert user == "root" or user in known, (image.name, user)
+
+
+def test_make_check_passes_on_the_repository(ctx: Context) -> None:
+    assert collect_problems(ctx) == []
