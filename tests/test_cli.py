@@ -126,3 +126,40 @@ def test_missing_tcib_dir(repo: Context, capsys: pytest.CaptureFixture, tmp_path
     )
     assert code == 1
     assert "git submodule update --init tcib" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("files", "config", "expected"),
+    [
+        (
+            {"tcib/base/os/os.yaml": "tcib_actions: [\n"},
+            None,
+            "container-images/tcib/base/os/os.yaml:line 2: malformed YAML",
+        ),
+        (
+            {"tcib/base/os/keystone/keystone.yaml": "tcib_actions:\n- run: echo {{ nope }}\n"},
+            None,
+            "container-images/tcib/base/os/keystone/keystone.yaml: tcib_actions[0].run: "
+            "undefined variable: 'nope' is undefined",
+        ),
+        ({}, {"images": {"scope": ["ghost"]}}, "images.scope: unknown image 'ghost'"),
+        ({}, {"konflux": {"application": "a", "tenant": "t"}}, "konflux.tenant: unknown key"),
+    ],
+    ids=["malformed-yaml", "undefined-variable", "unknown-image", "unknown-config-key"],
+)
+def test_each_bad_input_is_one_error_line(
+    repo: Context,
+    write_config: ConfigWriter,
+    capsys: pytest.CaptureFixture,
+    files: dict[str, str],
+    config: dict | None,
+    expected: str,
+) -> None:
+    write_tree(repo.tcib_dir, files)
+    if config:
+        write_config(**config)
+    for command in ("summary", "images", "check"):
+        assert run(repo, command) == 1
+        errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
+        assert len(errors) == 1, errors
+        assert expected in errors[0]

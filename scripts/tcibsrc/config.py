@@ -119,8 +119,14 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
 def validate_config_data(data: Any, display: str) -> None:
     """Raise ConfigError for the first schema violation, deterministic across runs."""
     validator = jsonschema.Draft202012Validator(_schema())
+    # An unknown key usually also makes a required one "missing" (a typo): report it first.
     errors = sorted(
-        validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.message)
+        validator.iter_errors(data),
+        key=lambda e: (
+            [str(p) for p in e.absolute_path],
+            e.validator != "additionalProperties",
+            e.message,
+        ),
     )
     if errors:
         key, problem = _describe(errors[0])

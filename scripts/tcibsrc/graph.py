@@ -16,12 +16,16 @@ def _node_id(name: str) -> str:
     return "img_" + _ID_UNSAFE.sub("_", name)
 
 
+def _projects_label(count: int) -> str:
+    return f"{count} Python project{'s' if count != 1 else ''}"
+
+
 def mermaid(catalog: Catalog, base_image: str) -> str:
     """A Mermaid flowchart: parents above children, Python images and added parents styled."""
     lines = ["```mermaid", "flowchart TD", f'    distro_base[("{base_image}")]']
     for image in catalog.ordered():
         projects = len(image.python_projects)
-        label = image.name if not projects else f"{image.name}<br/>{projects} Python projects"
+        label = image.name if not projects else f"{image.name}<br/>{_projects_label(projects)}"
         lines.append(f'    {_node_id(image.name)}["{label}"]')
     for image in catalog.ordered():
         parent = _node_id(image.parent) if image.parent else "distro_base"

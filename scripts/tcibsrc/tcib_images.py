@@ -184,12 +184,12 @@ def load_images(
     `base_image`. `display` turns paths into what error messages show (default: relative to
     `tcib_dir`).
     """
-    raws = discover(tcib_dir)
 
     def relative(path: Path) -> str:
         return str(path.relative_to(tcib_dir))
 
     display = display or relative
+    raws = discover(tcib_dir, display)
     images: dict[str, TcibImage] = {}
     for name, raw in raws.items():
         parent_reference = base_image if raw.parent is None else reference_of(raw.parent)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,24 +59,24 @@ def images_root(tcib_dir: Path) -> Path:
     return root
 
 
-def _load_image(root: Path, directory: Path, names: list[str]) -> RawImage:
+def _load_image(directory: Path, names: list[str], display: Callable[[Path], str]) -> RawImage:
     data: dict[str, Any] = {}
     origin: dict[str, Path] = {}
     files = [directory / name for name in names]
     for path in files:
-        display = str(path.relative_to(root.parent))
-        loaded = load_yaml(path, display=display)
+        where = display(path)
+        loaded = load_yaml(path, display=where)
         if loaded is None:
             continue  # TCIB skips empty files
         if not isinstance(loaded, dict):
             raise TcibError(
-                display,
+                where,
                 f"top level is a {type(loaded).__name__}, not a mapping",
                 "an image definition maps tcib_* keys to values",
             )
         for key, value in loaded.items():
             if not isinstance(key, str):
-                raise TcibError(display, f"top-level key {key!r} is not a string")
+                raise TcibError(where, f"top-level key {key!r} is not a string")
             data[key] = value
             origin[key] = path
     return RawImage(
@@ -83,9 +84,13 @@ def _load_image(root: Path, directory: Path, names: list[str]) -> RawImage:
     )
 
 
-def discover(tcib_dir: Path) -> dict[str, RawImage]:
-    """Every image under `tcib_dir`, with parents and levels, keyed by name (sorted)."""
+def discover(tcib_dir: Path, display: Callable[[Path], str] | None = None) -> dict[str, RawImage]:
+    """Every image under `tcib_dir`, with parents and levels, keyed by name (sorted).
+
+    `display` turns paths into what error messages show (default: relative to `tcib_dir`).
+    """
     root = images_root(tcib_dir)
+    display = display or (lambda path: str(path.relative_to(tcib_dir)))
     found: dict[str, RawImage] = {}
     for current, dirnames, _files in os.walk(root):
         dirnames.sort()
@@ -95,11 +100,11 @@ def discover(tcib_dir: Path) -> dict[str, RawImage]:
         names = _yaml_files(directory)
         if not names:
             continue
-        image = _load_image(root, directory, names)
+        image = _load_image(directory, names, display)
         if image.name in found:
-            first = found[image.name].directory.relative_to(root.parent)
+            first = display(found[image.name].directory)
             raise TcibError(
-                str(directory.relative_to(root.parent)),
+                display(directory),
                 f"a second image directory named '{image.name}' (first: {first})",
                 "image names must be unique: TCIB would merge both",
             )
