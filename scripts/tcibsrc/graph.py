@@ -55,7 +55,7 @@ def dot(catalog: Catalog, base_image: str) -> str:
         if image.python_projects:
             style += [
                 'color="#2b6cb0"',
-                f'label="{image.name}\\n{len(image.python_projects)} Python projects"',
+                f'label="{image.name}\\n{_projects_label(len(image.python_projects))}"',
             ]
         attrs = f" [{', '.join(style)}]" if style else ""
         lines.append(f'  "{image.name}"{attrs};')
