@@ -24,7 +24,20 @@ TCIB_DIR ?= $(TCIB_SUBMODULE)
 CONFIG ?= config.yaml
 export TCIB_DIR CONFIG
 
-.PHONY: help all summary images graph check test lint format venv clean
+# upper-constraints: the config pins its URL and sha256; a local copy may stand in for the
+# download (its hash is still checked). On this project's machines the reference copy is used.
+UC_REFERENCE := ../shared/reference/upper-constraints/2025.1.txt
+ifeq ($(origin UPPER_CONSTRAINTS),undefined)
+  ifneq ($(wildcard $(UC_REFERENCE)),)
+    UPPER_CONSTRAINTS := $(UC_REFERENCE)
+  endif
+endif
+RESOLVER ?= uv
+INDEX_URL ?= https://pypi.org/simple
+export UPPER_CONSTRAINTS RESOLVER INDEX_URL
+
+.PHONY: help all summary images graph check test lint format venv clean pin-python-deps \
+	update-series
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -50,7 +63,14 @@ images: $(STAMP) ## table of the images in scope (ALL=1: every TCIB image; FORMA
 graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG with graphviz
 	$(CLI) graph
 
-check: $(STAMP) ## fast offline consistency checks: classification, users, README graph
+pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1)
+	$(CLI) pin-python-deps $(if $(FORCE),--force)
+
+update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
+	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }
+	$(CLI) update-series $(RELEASES_DIR)
+
+check: $(STAMP) ## fast offline consistency checks: classification, users, README graph, locks
 	$(CLI) check
 
 test: $(STAMP) ## run the test suite

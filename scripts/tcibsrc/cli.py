@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tcibsrc.commands import check, graph, images, summary
+from tcibsrc.commands import check, graph, images, pin, summary, update_series
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 
-COMMANDS = (summary, images, graph, check)
+COMMANDS = (summary, images, graph, check, pin, update_series)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,56 @@
+"""`tcibsrc pin-python-deps`: release- and target-aware Python locks with the build closure."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tcibsrc.context import Context
+from tcibsrc.index import DEFAULT_INDEX_URL
+from tcibsrc.pinning import PinOptions, pin_python_deps
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    uc_file = args.upper_constraints or os.environ.get("UPPER_CONSTRAINTS") or None
+    options = PinOptions(
+        resolver=args.resolver or os.environ.get("RESOLVER") or "uv",
+        index_url=args.index_url or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL,
+        upper_constraints_file=Path(uc_file) if uc_file else None,
+        force=args.force,
+    )
+    result = pin_python_deps(ctx, options)
+    if result.up_to_date:
+        print(f"requirements/: up to date ({result.seconds:.2f} s; --force re-resolves)")
+        return 0
+    extra = f" (+{result.extra_count} alternative versions)" if result.extra_count else ""
+    print(
+        f"requirements/: {result.runtime_count} runtime pins, {result.build_count} build "
+        f"pins{extra}, {len(result.changed)} file(s) changed in {result.seconds:.1f} s"
+    )
+    for name in result.changed:
+        print(f"  {name}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pin-python-deps", help="resolve requirements/*.txt and the build closure"
+    )
+    parser.add_argument(
+        "--resolver",
+        choices=("uv", "pip-compile"),
+        help="resolver backend (default: $RESOLVER or uv)",
+    )
+    parser.add_argument(
+        "--index-url", help=f"Simple API index (default: $INDEX_URL or {DEFAULT_INDEX_URL})"
+    )
+    parser.add_argument(
+        "--upper-constraints",
+        help="local upper-constraints file "
+        "(default: $UPPER_CONSTRAINTS, else the config's pinned URL)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-resolve even when up to date")
+    parser.set_defaults(handler=run)
