@@ -206,30 +206,48 @@ def _resolve_all_arches(
     return first
 
 
-def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
-    started = time.monotonic()
+@dataclass
+class PinInputs:
+    """Everything the locks derive from, and its digest (written in every lock's header)."""
+
+    inputs: dict[str, ImageInputs]
+    union: list[str]
+    in_files: dict[str, str]
+    constraints_text: str
+    digest: str
+
+    def expected_files(self) -> list[str]:
+        return [
+            *self.in_files,
+            CONSTRAINTS_FILE,
+            f"{ALL}.txt",
+            f"{ALL}-build.txt",
+            *[f"{name}.txt" for name in self.inputs],
+            *[f"{name}-build.txt" for name in self.inputs],
+            BUILD_INFO_FILE,
+        ]
+
+
+def compute_inputs(
+    ctx: Context,
+    index_url: str,
+    constraints_text: str | None = None,
+    uc: UpperConstraints | None = None,
+) -> PinInputs:
+    """The .in files and constraints from the catalog, additions, series and upper-constraints.
+
+    `constraints_text` may be given instead of `uc` (make check reads the committed file when
+    upper-constraints is not at hand).
+    """
     config = ctx.config
     catalog = build_catalog(ctx)
-    requirements_dir = ctx.repo_root / REQUIREMENTS_DIR
-    additions_path = requirements_dir / ADDITIONS_FILE
+    additions_path = ctx.repo_root / REQUIREMENTS_DIR / ADDITIONS_FILE
     additions = read_additions(additions_path, set(catalog.images), ctx.display(additions_path))
     inputs = image_inputs(catalog, config, additions)
-    if not inputs:
-        raise PinError(
-            ctx.display(config.path),
-            "no image in scope builds Python from source",
-            "add a Python image to images.scope",
-        )
     union = union_requirements(inputs)
-    local_uc = options.upper_constraints_file
-    uc = load_upper_constraints(
-        config.upper_constraints_url,
-        config.upper_constraints_sha256,
-        config.python_version,
-        config.arches[0],
-        local_uc,
-    )
-    constraints_text = series_constraints(ctx, uc)
+    if constraints_text is None:
+        assert uc is not None
+        constraints_text = series_constraints(ctx, uc)
     in_files = {f"{name}.in": _render_image_in(item) for name, item in inputs.items()}
     in_files[f"{ALL}.in"] = render_in(
         union,
@@ -240,22 +258,36 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
         [
             *[f"{name}\n{text}" for name, text in sorted(in_files.items())],
             constraints_text,
-            uc.sha256,
+            config.upper_constraints_sha256,
             config.python_version,
             ",".join(config.arches),
-            options.index_url,
+            index_url,
         ]
     )
-    expected_names = [
-        *in_files,
-        CONSTRAINTS_FILE,
-        f"{ALL}.txt",
-        f"{ALL}-build.txt",
-        *[f"{name}.txt" for name in inputs],
-        *[f"{name}-build.txt" for name in inputs],
-        BUILD_INFO_FILE,
-    ]
-    if not options.force and _current(requirements_dir, digest, expected_names):
+    return PinInputs(inputs, union, in_files, constraints_text, digest)
+
+
+def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
+    started = time.monotonic()
+    config = ctx.config
+    requirements_dir = ctx.repo_root / REQUIREMENTS_DIR
+    uc = load_upper_constraints(
+        config.upper_constraints_url,
+        config.upper_constraints_sha256,
+        config.python_version,
+        config.arches[0],
+        options.upper_constraints_file,
+    )
+    planned = compute_inputs(ctx, options.index_url, uc=uc)
+    if not planned.inputs:
+        raise PinError(
+            ctx.display(config.path),
+            "no image in scope builds Python from source",
+            "add a Python image to images.scope",
+        )
+    inputs, union, in_files = planned.inputs, planned.union, planned.in_files
+    constraints_text, digest = planned.constraints_text, planned.digest
+    if not options.force and _current(requirements_dir, digest, planned.expected_files()):
         return PinResult(files={}, up_to_date=True, seconds=time.monotonic() - started)
 
     with tempfile.TemporaryDirectory(prefix="tcibsrc-pin-") as scratch:

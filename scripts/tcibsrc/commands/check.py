@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from tcibsrc.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.classify import classify
@@ -12,7 +14,13 @@ from tcibsrc.commands.graph import README, expected_readme
 from tcibsrc.context import Context
 from tcibsrc.contract import kolla_users
 from tcibsrc.errors import ClassificationError, ToolkitError
+from tcibsrc.index import DEFAULT_INDEX_URL
+from tcibsrc.lock_rules import check_files
+from tcibsrc.lockfile import HEADER
+from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
+from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.tcib_images import TcibImage
+from tcibsrc.upper_constraints import load_upper_constraints
 
 Images = dict[str, TcibImage]
 TreeCheck = Callable[[Context, Images], Iterator[str]]
@@ -60,7 +68,71 @@ def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[str]:
 
 
 TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users)
-SCOPE_CHECKS: tuple[ScopeCheck, ...] = (check_readme_graph,)
+
+
+def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """Every lock file is one hermeto accepts, with a hash on every entry."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    locks = sorted(p for p in directory.glob("*.txt") if p.name != CONSTRAINTS_FILE)
+    yield from check_files(locks, ctx.display)
+
+
+def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """The .in files match the catalog and every lock was made from the current inputs."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    config = ctx.config
+    index_url = os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+    constraints = directory / CONSTRAINTS_FILE
+    local = os.environ.get("UPPER_CONSTRAINTS")
+    uc = None
+    if local and Path(local).is_file():
+        uc = load_upper_constraints(
+            config.upper_constraints_url,
+            config.upper_constraints_sha256,
+            config.python_version,
+            config.arches[0],
+            Path(local),
+        )
+    if uc is None and not constraints.is_file():
+        if any(image.python_projects for image in scoped.ordered()):
+            yield f"{ctx.display(constraints)}: missing (run `make pin-python-deps`)"
+        return
+    committed = constraints.read_text(encoding="utf-8") if constraints.is_file() else None
+    planned = compute_inputs(ctx, index_url, constraints_text=None if uc else committed, uc=uc)
+    fix = "(run `make pin-python-deps`)"
+    if uc is not None and committed != planned.constraints_text:
+        yield f"{ctx.display(constraints)}: out of date {fix}"
+    for name, text in sorted(planned.in_files.items()):
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            yield f"{ctx.display(path)}: out of date with the catalog {fix}"
+    header = HEADER.format(inputs=planned.digest)
+    stale: list[str] = []
+    for name in planned.expected_files():
+        path = directory / name
+        if not path.is_file():
+            yield f"{ctx.display(path)}: missing {fix}"
+        elif (
+            name.endswith(".txt")
+            and name != CONSTRAINTS_FILE
+            and path.read_text(encoding="utf-8").split("\n", 1)[0] != header
+        ):
+            stale.append(name)
+    if stale:
+        shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+        yield f"{ctx.display(directory)}: {shown} made from other inputs {fix}"
+    for path in sorted(directory.glob("*.txt")) + sorted(directory.glob("*.in")):
+        stem = path.name.removesuffix(".txt").removesuffix(".in")
+        image = stem.removesuffix("-build-extra").removesuffix("-build")
+        if (
+            path.name not in {CONSTRAINTS_FILE, ADDITIONS_FILE}
+            and image != ALL
+            and image not in planned.inputs
+        ):
+            yield f"{ctx.display(path)}: no image in scope uses it {fix}"
+
+
+SCOPE_CHECKS: tuple[ScopeCheck, ...] = (check_readme_graph, check_lock_rules, check_lock_drift)
 
 
 def collect_problems(ctx: Context) -> list[str]:
@@ -80,7 +152,10 @@ def collect_problems(ctx: Context) -> list[str]:
     except ToolkitError as error:
         return [*problems, error.line()]
     for scope_check in SCOPE_CHECKS:
-        problems.extend(scope_check(ctx, scoped))
+        try:
+            problems.extend(scope_check(ctx, scoped))
+        except ToolkitError as error:
+            problems.append(error.line())
     return problems
 
 

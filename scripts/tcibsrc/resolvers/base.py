@@ -77,6 +77,7 @@ def write_input(request: ResolveRequest) -> tuple[Path, Path]:
     return source, output
 
 
+_HASH_MISMATCH = re.compile(r"[Hh]ash mismatch for `?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*==[^`\s]+)")
 _NO_SDIST = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? (?:has no source distribution|"
     r"has no usable source distribution|only has wheels)"
@@ -95,6 +96,14 @@ def run_backend(command: list[str], env: dict[str, str] | None, name: str) -> st
         ) from exc
     if result.returncode != 0:
         output = result.stderr + result.stdout
+        mismatch = _HASH_MISMATCH.search(output)
+        if mismatch:
+            raise ResolverError(
+                mismatch.group("name"),
+                "hash mismatch: the downloaded sdist does not match the sha256 the index lists",
+                "the file on the index changed or is corrupt; do not pin it until that is "
+                "explained",
+            )
         missing = _NO_SDIST.search(output)
         if missing:
             package = missing.group("name")

@@ -1,0 +1,136 @@
+"""What hermeto would reject in a requirements file, found before hermeto runs.
+
+Rules (hermeto's pip package manager): every requirement pinned with one `==`/`===`; hashes on
+all entries or none (we require them on all); no --extra-index-url, --no-index, --find-links,
+--only-binary; no `file:` references; VCS references only with a full commit and never with
+hashes; URL requirements with exactly one hash.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+ALLOWED_OPTIONS = (
+    "-i",
+    "--index-url",
+    "--require-hashes",
+    "--trusted-host",
+    "--no-binary",
+    "--prefer-binary",
+    "--pre",
+)
+REJECTED_OPTIONS = {
+    "--extra-index-url": "hermeto refuses extra indexes",
+    "--no-index": "hermeto refuses --no-index",
+    "-f": "hermeto refuses --find-links",
+    "--find-links": "hermeto refuses --find-links",
+    "--only-binary": "hermeto fetches sdists; --only-binary is refused",
+}
+_FULL_COMMIT = re.compile(r"@[0-9a-f]{40}(#|$)")
+
+
+@dataclass(frozen=True)
+class Entry:
+    line: int
+    text: str
+
+
+def logical_entries(text: str) -> list[Entry]:
+    """Requirement and option lines with continuations joined and comments removed."""
+    entries: list[Entry] = []
+    buffer: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
+        if not buffer:
+            start = number
+        if line.endswith("\\"):
+            buffer.append(line[:-1].strip())
+            continue
+        buffer.append(line.strip())
+        joined = " ".join(part for part in buffer if part)
+        buffer = []
+        if joined:
+            entries.append(Entry(start, joined))
+    if buffer and " ".join(buffer).strip():
+        entries.append(Entry(start, " ".join(buffer).strip()))
+    return entries
+
+
+def _option_problem(text: str) -> str | None:
+    option = text.split()[0].split("=", 1)[0]
+    if option in REJECTED_OPTIONS:
+        return f"{option}: {REJECTED_OPTIONS[option]}"
+    if option not in ALLOWED_OPTIONS:
+        return f"{option}: an option hermeto does not accept"
+    return None
+
+
+def check_text(text: str, display: str) -> list[str]:
+    """Problems in one requirements file, one line each, `file:line: problem`."""
+    problems: list[str] = []
+    hashed: list[int] = []
+    unhashed: list[int] = []
+    for entry in logical_entries(text):
+        where = f"{display}:{entry.line}"
+        if entry.text.startswith("-"):
+            problem = _option_problem(entry.text)
+            if problem:
+                problems.append(f"{where}: {problem}")
+            continue
+        parts = entry.text.split(" --hash=")
+        hashes = [part.strip() for part in parts[1:]]
+        target = unhashed if not hashes else hashed
+        target.append(entry.line)
+        requirement_text = parts[0].strip()
+        if requirement_text.startswith("file:") or " @ file:" in requirement_text:
+            problems.append(f"{where}: file: references are refused by hermeto")
+            continue
+        if requirement_text.startswith(("git+", "-e ")) or " @ git+" in requirement_text:
+            if not _FULL_COMMIT.search(requirement_text):
+                problems.append(f"{where}: VCS reference without a full 40-hex commit")
+            if hashes:
+                problems.append(
+                    f"{where}: VCS references cannot carry hashes; use an archive "
+                    "URL with one --hash"
+                )
+            continue
+        try:
+            requirement = Requirement(requirement_text)
+        except InvalidRequirement:
+            problems.append(f"{where}: not a requirement: {requirement_text!r}")
+            continue
+        if requirement.url:
+            if len(hashes) != 1:
+                problems.append(f"{where}: a URL requirement needs exactly one --hash")
+            continue
+        specs = list(requirement.specifier)
+        if len(specs) != 1 or specs[0].operator not in ("==", "==="):
+            problems.append(
+                f"{where}: {requirement.name} is not pinned with == "
+                "(hermeto refuses unpinned requirements)"
+            )
+        for digest in hashes:
+            if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+                problems.append(f"{where}: {requirement.name}: malformed hash {digest!r}")
+    if hashed and unhashed:
+        problems.append(
+            f"{display}:{unhashed[0]}: no --hash while other entries have one "
+            "(hermeto requires hashes on all or none)"
+        )
+    elif unhashed:
+        problems.append(
+            f"{display}:{unhashed[0]}: entries without --hash (every lock entry must be hashed)"
+        )
+    return problems
+
+
+def check_files(paths: list[Path], display: callable) -> list[str]:  # type: ignore[valid-type]
+    problems: list[str] = []
+    for path in paths:
+        problems.extend(check_text(path.read_text(encoding="utf-8"), display(path)))
+    return problems

@@ -1,0 +1,236 @@
+"""A real PEP 503 / PEP 691 package index on 127.0.0.1, serving sdists that the tests build.
+
+The sdists use a small in-tree PEP 517 backend written here, so they build offline with no
+other package: pip and uv can resolve them, read their metadata, and build wheels from them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import textwrap
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+BACKEND = textwrap.dedent('''
+    """PEP 517 backend of the test sdists: a pure-Python wheel from PKG-INFO and the package."""
+    import base64, hashlib, importlib, os, zipfile
+    from pathlib import Path
+
+    def _info():
+        fields = {}
+        for line in Path("PKG-INFO").read_text().splitlines():
+            key, _, value = line.partition(": ")
+            fields.setdefault(key, value)
+        return fields["Name"], fields["Version"]
+
+    def _dist(name, version):
+        return name.replace("-", "_").replace(".", "_") + "-" + version
+
+    def get_requires_for_build_wheel(config_settings=None):
+        path = Path("dynamic_requires.txt")
+        return path.read_text().split() if path.exists() else []
+
+    def _metadata_files(name, version):
+        return {"METADATA": Path("PKG-INFO").read_text(),
+                "WHEEL": "Wheel-Version: 1.0\\nGenerator: fixture\\nRoot-Is-Purelib: true\\n"
+                         "Tag: py3-none-any\\n"}
+
+    def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+        name, version = _info()
+        target = Path(metadata_directory) / (_dist(name, version) + ".dist-info")
+        target.mkdir(parents=True)
+        for file_name, text in _metadata_files(name, version).items():
+            (target / file_name).write_text(text)
+        return target.name
+
+    def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        imports = Path("build_imports.txt")
+        for module in (imports.read_text().split() if imports.exists() else []):
+            importlib.import_module(module)  # proves the build requirement was installed
+        name, version = _info()
+        dist = _dist(name, version)
+        files = {}
+        for path in sorted(Path("src").rglob("*.py")):
+            files[str(path.relative_to("src"))] = path.read_bytes()
+        for file_name, text in _metadata_files(name, version).items():
+            files[f"{dist}.dist-info/{file_name}"] = text.encode()
+        record = []
+        for arcname, data in files.items():
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{arcname},sha256={digest.decode()},{len(data)}")
+        record.append(f"{dist}.dist-info/RECORD,,")
+        files[f"{dist}.dist-info/RECORD"] = ("\\n".join(record) + "\\n").encode()
+        wheel_name = f"{dist}-py3-none-any.whl"
+        with zipfile.ZipFile(os.path.join(wheel_directory, wheel_name), "w") as archive:
+            for arcname, data in files.items():
+                info = zipfile.ZipInfo(arcname, date_time=(2020, 1, 1, 0, 0, 0))
+                archive.writestr(info, data)
+        return wheel_name
+''')
+
+
+@dataclass
+class Package:
+    """One sdist to build: name, version, dependencies and build requirements."""
+
+    name: str
+    version: str
+    requires: list[str] = field(default_factory=list)
+    build_requires: list[str] = field(default_factory=list)
+    dynamic_requires: list[str] = field(default_factory=list)
+    build_imports: list[str] = field(default_factory=list)
+
+    @property
+    def module(self) -> str:
+        return canonicalize_name(self.name).replace("-", "_")
+
+    @property
+    def filename(self) -> str:
+        return f"{self.module}-{self.version}.tar.gz"
+
+
+def _add(archive: tarfile.TarFile, name: str, text: str) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mtime = 1577836800
+    archive.addfile(info, io.BytesIO(data))
+
+
+def build_sdist(package: Package, directory: Path) -> Path:
+    """Write `package` as an sdist into `directory`; deterministic bytes."""
+    top = f"{package.module}-{package.version}"
+    pkg_info = [
+        "Metadata-Version: 2.2",
+        f"Name: {package.name}",
+        f"Version: {package.version}",
+        "Requires-Python: >=3.8",
+        *[f"Requires-Dist: {item}" for item in package.requires],
+    ]
+    requires = ", ".join(json.dumps(item) for item in package.build_requires)
+    pyproject = (
+        f"[build-system]\nrequires = [{requires}]\n"
+        'build-backend = "fixture_backend"\nbackend-path = ["."]\n'
+    )
+    path = directory / package.filename
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as archive:
+        _add(archive, f"{top}/PKG-INFO", "\n".join(pkg_info) + "\n")
+        _add(archive, f"{top}/pyproject.toml", pyproject)
+        _add(archive, f"{top}/fixture_backend.py", BACKEND)
+        _add(
+            archive,
+            f"{top}/src/{package.module}/__init__.py",
+            f'__version__ = "{package.version}"\n',
+        )
+        if package.dynamic_requires:
+            _add(archive, f"{top}/dynamic_requires.txt", "\n".join(package.dynamic_requires))
+        if package.build_imports:
+            _add(archive, f"{top}/build_imports.txt", "\n".join(package.build_imports))
+    # gzip headers carry a timestamp; zero it so equal inputs give equal bytes
+    data = bytearray(buffer.getvalue())
+    data[4:8] = b"\0\0\0\0"
+    path.write_bytes(bytes(data))
+    return path
+
+
+class PackageIndex:
+    """Serves `files/` as a Simple API index on 127.0.0.1 (HTML, or JSON when asked)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.files_dir = root / "files"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.listed_hash_overrides: dict[str, str] = {}
+        self.requests: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/simple"
+
+    def add(self, *packages: Package) -> None:
+        for package in packages:
+            build_sdist(package, self.files_dir)
+
+    def add_file(self, filename: str, data: bytes) -> None:
+        (self.files_dir / filename).write_bytes(data)
+
+    def start(self) -> PackageIndex:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _projects(self) -> dict[str, list[Path]]:
+        projects: dict[str, list[Path]] = {}
+        for path in sorted(self.files_dir.iterdir()):
+            stem = path.name.removesuffix(".tar.gz").removesuffix(".whl")
+            project = canonicalize_name(stem.split("-")[0])
+            projects.setdefault(project, []).append(path)
+        return projects
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        index = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, body: bytes, content_type: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                index.requests.append(self.path)
+                parts = [p for p in self.path.split("?")[0].split("/") if p]
+                if parts[:1] == ["files"] and len(parts) == 2:
+                    path = index.files_dir / parts[1]
+                    if path.is_file():
+                        self._send(200, path.read_bytes(), "application/octet-stream")
+                        return
+                if parts[:1] == ["simple"] and len(parts) == 2:
+                    files = index._projects().get(canonicalize_name(parts[1]))
+                    if files:
+                        self._project_page(parts[1], files)
+                        return
+                self._send(404, b"not found", "text/plain")
+
+            def _project_page(self, name: str, files: list[Path]) -> None:
+                entries = []
+                for path in files:
+                    digest = index.listed_hash_overrides.get(
+                        path.name, hashlib.sha256(path.read_bytes()).hexdigest()
+                    )
+                    entries.append((path.name, f"../../files/{path.name}", digest))
+                if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
+                    payload = {
+                        "meta": {"api-version": "1.0"},
+                        "name": name,
+                        "files": [
+                            {"filename": f, "url": u, "hashes": {"sha256": d}}
+                            for f, u, d in entries
+                        ],
+                    }
+                    self._send(
+                        200, json.dumps(payload).encode(), "application/vnd.pypi.simple.v1+json"
+                    )
+                    return
+                links = "".join(f'<a href="{u}#sha256={d}">{f}</a><br/>\n' for f, u, d in entries)
+                html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
+                self._send(200, html.encode(), "text/html")
+
+        return Handler
