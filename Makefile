@@ -37,7 +37,7 @@ INDEX_URL ?= https://pypi.org/simple
 export UPPER_CONSTRAINTS RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check test lint format venv clean pin-python-deps \
-	update-series
+	update-series verify-hermetic
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -65,6 +65,9 @@ graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG w
 
 pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1)
 	$(CLI) pin-python-deps $(if $(FORCE),--force)
+
+verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default: every image); slow
+	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }

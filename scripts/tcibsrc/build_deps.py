@@ -157,6 +157,7 @@ class ClosureFinder:
         request: ResolveRequest,
         extra_build_requires: dict[str, list[str]],
         preferred: dict[NormalizedName, str] | None = None,
+        policy_versions: dict[str, str] | None = None,
     ) -> None:
         self.index = index
         self.resolve = resolve
@@ -168,6 +169,9 @@ class ClosureFinder:
         # upper-constraints versions are preferred for build tools too: the release's own
         # choice, and older sdists whose build requirements the index still has.
         self.preferred = dict(preferred or {})
+        # packages.<name>.version of the config holds in every build environment too
+        self.policy_versions = {canonicalize_name(name): SpecifierSet(spec)
+                                for name, spec in (policy_versions or {}).items()}
         self.environment = target_environment(request.python_version, request.arch)
 
     def _analyze(self, wanted: dict[tuple[str, str], str | None]) -> None:
@@ -196,7 +200,17 @@ class ClosureFinder:
                 demands[canonicalize_name(requirement.name)].append(
                     (requirement.specifier, str(name))
                 )
-        return demands
+        for name, specifier in self.policy_versions.items():
+            if name in demands:
+                demands[name] = [(spec & specifier, consumer) for spec, consumer in demands[name]]
+        # one entry per consumer: all of its ranges for a package must hold together
+        merged: dict[NormalizedName, list[tuple[SpecifierSet, str]]] = {}
+        for name, entries in demands.items():
+            by_consumer: dict[str, SpecifierSet] = {}
+            for spec, consumer in entries:
+                by_consumer[consumer] = by_consumer.get(consumer, SpecifierSet()) & spec
+            merged[name] = [(spec, consumer) for consumer, spec in sorted(by_consumer.items())]
+        return merged
 
     def _versions(self, name: str) -> list[Version]:
         try:
@@ -257,6 +271,7 @@ class ClosureFinder:
                     list(package.system.requires),
                     self.request.index_url,
                     label,
+                    self.request.python_version,
                 )
             except HookError as error:
                 # Typically setup.py needing system tools (krb5-config, apxs) on this host:

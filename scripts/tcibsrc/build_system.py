@@ -18,7 +18,9 @@ from pathlib import Path
 from tcibsrc.errors import ToolkitError
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
-LEGACY_REQUIRES = ("setuptools>=40.8.0",)
+# pip's fallback for an sdist without [build-system]. pip before 25.1 (CentOS Stream 10's
+# python3-pip is 23.x) also installs `wheel`, so the closure must hold it.
+LEGACY_REQUIRES = ("setuptools>=40.8.0", "wheel")
 SETUPTOOLS_BACKENDS = ("setuptools.build_meta", "setuptools.build_meta:__legacy__", "pbr.build")
 # Backends whose build requirements are all in [build-system] unless a plugin is configured.
 STATIC_BACKENDS = (
@@ -189,7 +191,9 @@ def read_build_system(path: Path) -> BuildSystem:
         backend_path = tuple(str(item) for item in build_system.get("backend-path") or ())
         declared = True
     static_extra: tuple[str, ...] = ()
-    if backend in SETUPTOOLS_BACKENDS:
+    if backend == "pbr.build":
+        needs_hook = True  # pbr's backend adds its own requirements (e.g. wheel)
+    elif backend in SETUPTOOLS_BACKENDS:
         found = static_setup_requires(files)
         needs_hook = found is None
         static_extra = tuple(found or ())

@@ -6,11 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tcibsrc.commands import check, graph, images, pin, summary, update_series
+from tcibsrc.commands import (
+    check,
+    graph,
+    images,
+    pin,
+    summary,
+    update_series,
+    verify_hermetic,
+)
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 
-COMMANDS = (summary, images, graph, check, pin, update_series)
+COMMANDS = (summary, images, graph, check, pin, update_series, verify_hermetic)
 
 
 def build_parser() -> argparse.ArgumentParser:

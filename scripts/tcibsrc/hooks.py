@@ -2,8 +2,8 @@
 
 The backend runs in a virtualenv holding the package's static build requirements at the
 versions the closure pinned, installed from the same index; environments are reused across
-packages that pin the same set. The hook runs on the host interpreter (the target Python is
-not required for this question).
+packages that pin the same set. The venv uses the target Python when this machine has it
+(see target_python), else the host interpreter.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from tcibsrc.cache import cache_dir
 from tcibsrc.checksum import sha256_text
 from tcibsrc.errors import ToolkitError
 from tcibsrc.resolvers.uv import uv_executable
+from tcibsrc.target_python import find_python
 
 _HOOK_SCRIPT = """
 import json, sys
@@ -41,13 +41,13 @@ _env_locks: dict[str, threading.Lock] = {}
 _env_guard = threading.Lock()
 
 
-def _environment(pins: list[str], loose: list[str], index_url: str) -> Path:
+def _environment(pins: list[str], loose: list[str], index_url: str, python: str) -> Path:
     """A venv with `pins` installed (plus pyproject_hooks), cached by its content.
 
     The host interpreter may be older than the target: when a pinned version does not install
     on it, the unpinned requirements (`loose`) are tried before giving up.
     """
-    key = sha256_text("\n".join(sorted(pins)) + "\n" + index_url)[:16]
+    key = sha256_text("\n".join(sorted(pins)) + "\n" + index_url + "\n" + python)[:16]
     root = cache_dir() / "hook-envs" / key
     with _env_guard:
         lock = _env_locks.setdefault(key, threading.Lock())
@@ -58,7 +58,7 @@ def _environment(pins: list[str], loose: list[str], index_url: str) -> Path:
         shutil.rmtree(root, ignore_errors=True)
         uv = uv_executable()
         subprocess.run(
-            [uv, "venv", "--quiet", "--python", sys.executable, str(root)],
+            [uv, "venv", "--quiet", "--python", python, str(root)],
             check=True,
             capture_output=True,
         )
@@ -118,9 +118,10 @@ def dynamic_requires(
     loose: list[str],
     index_url: str,
     label: str,
+    python_version: str,
 ) -> list[str]:
     """What `get_requires_for_build_wheel` returns for the sdist at `archive`."""
-    environment = _environment(pins, loose, index_url)
+    environment = _environment(pins, loose, index_url, find_python(python_version)[0])
     with tempfile.TemporaryDirectory(prefix="hook-") as scratch:
         source = _unpack(archive, Path(scratch))
         result = subprocess.run(

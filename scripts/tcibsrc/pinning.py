@@ -35,9 +35,10 @@ from tcibsrc.python_inputs import (
 from tcibsrc.resolvers.base import Resolution, ResolveRequest, resolver_named
 from tcibsrc.sdists import locate
 from tcibsrc.series import load_series
+from tcibsrc.sysdeps import system_needs
 from tcibsrc.upper_constraints import UpperConstraints, load_upper_constraints
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "3"
 ALL = "all"
 CONSTRAINTS_FILE = "constraints.txt"
 BUILD_INFO_FILE = "build-info.json"
@@ -82,6 +83,10 @@ def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
         if name in uc.pins or name in policy_versions:
             continue
         lines.append(f"{deliverable.name}{deliverable.specifier()}")
+    policies = [(n, p) for n, p in sorted(config.packages.items()) if p.version]
+    if policies:
+        lines.append(f"# Package policies of {config.path.name} (packages.<name>.version).")
+        lines.extend(f"{name}{policy.version}" for name, policy in policies)
     return "\n".join(lines) + "\n"
 
 
@@ -316,6 +321,9 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
                 if policy.extra_build_requires
             },
             preferred=uc.pins,
+            policy_versions={
+                name: policy.version for name, policy in config.packages.items() if policy.version
+            },
         )
         closure = finder.run(resolution.pins)
 
@@ -378,17 +386,20 @@ def _build_info(closure: BuildClosure) -> str:
     """Per sdist: backend and build requirements, for verify-hermetic and the builder image."""
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
+        needs = system_needs(name, package.sdist.path, package.system.bindep,
+                             package.system.rust)
         packages[f"{name}=={version}"] = {
+            "system": needs.as_json(),
             "sdist": package.sdist.filename,
             "sha256": package.sdist.sha256,
             "backend": package.system.backend,
-            "requires": list(package.system.requires),
+            "requires": [*package.system.requires, *package.system.static_extra],
             "dynamic_requires": package.dynamic,
             "rust": package.system.rust,
             "hook": ("failed: " + package.hook_problem)
             if package.hook_problem
             else ("called" if package.hooked else "not needed"),
-            "bindep": package.system.bindep,
+            "bindep": package.system.bindep is not None,
         }
     return json.dumps({"format": 1, "packages": packages}, indent=1, sort_keys=True) + "\n"
 

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tcibsrc.target_python import find_python
 from tcibsrc.resolvers.base import Resolution, ResolveRequest, finish, run_backend, write_input
 
 PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
@@ -19,6 +20,7 @@ def uv_executable() -> str:
 
 def resolve(request: ResolveRequest) -> Resolution:
     source, output = write_input(request)
+    python, exact = find_python(request.python_version)
     command = [
         uv_executable(),
         "pip",

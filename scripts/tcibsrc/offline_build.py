@@ -1,0 +1,132 @@
+"""Build wheels from fetched sdists with no network: run inside `unshare -n`.
+
+Reads a plan (JSON) and writes results (JSON). Build requirements come only from the deps
+directory (sdists) and the wheels built earlier in the same run, through pip's own build
+isolation (`--no-index --find-links`). Packages are built in dependency order (a build tool
+before what it builds), in parallel, with a wheel cache keyed by the sdist's sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+LOG_TAIL = 15
+TIMEOUT = 3600
+
+
+def network_is_off() -> bool:
+    """True when the only interface is loopback (a fresh network namespace)."""
+    return all(name == "lo" for _index, name in socket.if_nameindex())
+
+
+def _key(item: dict[str, Any]) -> str:
+    return f"{item['name']}=={item['version']}"
+
+
+def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
+    cache = Path(plan["wheel_cache"]) / item["sha256"]
+    cached = sorted(cache.glob("*.whl")) if cache.is_dir() else []
+    if cached:
+        shutil.copy2(cached[0], wheels / cached[0].name)
+        return {"status": "proven", "seconds": 0.0, "note": "wheel cache (same sdist sha256)"}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": plan["home"],
+        "PIP_NO_INDEX": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "LANG": "C.UTF-8",
+    }
+    if plan.get("cargo_home"):
+        env["CARGO_HOME"] = plan["cargo_home"]
+        env["CARGO_NET_OFFLINE"] = "true"
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="wheel-", dir=plan["scratch"]) as out:
+        command = [plan["python"], "-m", "pip", "wheel", "--no-deps", "--no-index",
+                   "--no-cache-dir", "--find-links", plan["deps"], "--find-links", str(wheels),
+                   "--wheel-dir", out, str(Path(plan["deps"]) / item["filename"])]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, env=env,
+                                    timeout=TIMEOUT, check=False)
+            output, code = result.stdout + result.stderr, result.returncode
+        except subprocess.TimeoutExpired:
+            output, code = f"timed out after {TIMEOUT} s", -1
+        seconds = round(time.monotonic() - started, 1)
+        built = sorted(Path(out).glob("*.whl"))
+        if code != 0 or not built:
+            tail = "\n".join(output.strip().splitlines()[-LOG_TAIL:])
+            return {"status": "failed", "seconds": seconds, "log_tail": tail}
+        cache.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(built[0], cache / built[0].name)
+        shutil.move(str(built[0]), wheels / built[0].name)
+    return {"status": "proven", "seconds": seconds}
+
+
+def run(plan: dict[str, Any]) -> dict[str, Any]:
+    if not network_is_off():
+        raise SystemExit("offline_build: a network interface other than lo is present; run me "
+                         "inside `unshare -n`")
+    wheels = Path(plan["wheels"])
+    wheels.mkdir(parents=True, exist_ok=True)
+    items = {_key(item): item for item in plan["packages"]}
+    results: dict[str, dict[str, Any]] = {}
+    for key, item in items.items():
+        if item.get("unprovable"):
+            results[key] = {"status": "not provable", "seconds": 0.0,
+                            "reason": item["unprovable"]}
+    pending = {key for key in items if key not in results}
+    running: dict[Future, str] = {}
+
+    def blocked_by(key: str) -> list[str]:
+        return [dep for dep in items[key]["needs"] if dep in items and
+                results.get(dep, {}).get("status") in ("failed", "not provable")]
+
+    def ready(key: str) -> bool:
+        return all(dep not in items or dep in results for dep in items[key]["needs"])
+
+    with ThreadPoolExecutor(max(1, plan["jobs"])) as pool:
+        while pending or running:
+            for key in sorted(pending):
+                blockers = blocked_by(key)
+                if blockers:
+                    results[key] = {"status": "not provable", "seconds": 0.0,
+                                    "reason": "needs " + ", ".join(blockers) +
+                                    ", which could not be built here"}
+                    pending.discard(key)
+            startable = [k for k in sorted(pending) if ready(k)]
+            if not startable and not running and pending:
+                # a cycle among build requirements: start the one with fewest unmet needs;
+                # pip builds the rest from their sdists inside its isolated environment
+                startable = [min(sorted(pending), key=lambda k: sum(
+                    1 for dep in items[k]["needs"] if dep in items and dep not in results))]
+            for key in startable[: max(0, plan["jobs"] - len(running))]:
+                pending.discard(key)
+                running[pool.submit(_build, items[key], plan, wheels)] = key
+            if running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    key = running.pop(future)
+                    results[key] = future.result()
+                    print(f"offline build: {key}: {results[key]['status']} "
+                          f"({results[key]['seconds']} s)", file=sys.stderr, flush=True)
+    return {"network": "off (only lo in this namespace)", "results": results}
+
+
+def main() -> None:
+    plan = json.loads(Path(sys.argv[1]).read_text())
+    Path(sys.argv[2]).write_text(json.dumps(run(plan), indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Which system packages an sdist needs to build, in Debian and RPM names.
+
+A pure-Python sdist needs none, whatever its bindep.txt says (OpenStack's bindep files list
+test and runtime services such as mysql-server). An sdist with compiled sources needs a
+compiler and Python headers, plus its libraries: from data/system_packages.yaml, else from the
+-dev/-devel entries of its bindep.txt.
+"""
+
+from __future__ import annotations
+
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.utils import canonicalize_name
+
+COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
+SKIPPED_DIRS = ("test", "tests", "testing", "doc", "docs", "examples", "benchmarks")
+DEBIAN_PROFILES = ["platform:dpkg", "platform:debian", "compile", "build"]
+RPM_PROFILES = ["platform:rpm", "platform:redhat", "platform:centos", "compile", "build"]
+DEV_SUFFIXES = ("-dev", "-devel", "-headers")
+
+
+@dataclass(frozen=True)
+class SystemNeeds:
+    compiled: bool
+    rust: bool
+    debian: tuple[str, ...]
+    rpm: tuple[str, ...]
+    source: str  # "none", "table", "bindep", "compiler only"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"compiled": self.compiled, "rust": self.rust, "debian": list(self.debian),
+                "rpm": list(self.rpm), "from": self.source}
+
+
+@cache
+def _table() -> dict[str, Any]:
+    text = resources.files("tcibsrc").joinpath("data/system_packages.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _members(path: Path) -> list[str]:
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    with tarfile.open(path) as archive:
+        return archive.getnames()
+
+
+def has_compiled_sources(path: Path) -> bool:
+    """True when the sdist carries C, C++, Cython or Rust sources outside tests and docs."""
+    for member in _members(path):
+        parts = member.split("/")[1:]
+        if any(part.lower() in SKIPPED_DIRS for part in parts[:-1]):
+            continue
+        if member.endswith(COMPILED_SUFFIXES):
+            return True
+    return False
+
+
+def bindep_dev_packages(text: str) -> tuple[list[str], list[str]]:
+    """(Debian, RPM) development packages a bindep.txt selects for compiling."""
+    from bindep.depends import Depends
+
+    depends = Depends(text)
+    result = []
+    for profiles in (DEBIAN_PROFILES, RPM_PROFILES):
+        names = sorted({rule[0] for rule in depends.active_rules(profiles)
+                        if rule[0].endswith(DEV_SUFFIXES)})
+        result.append(names)
+    return result[0], result[1]
+
+
+def _merge(*groups: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+def system_needs(name: str, sdist: Path, bindep: str | None, rust: bool) -> SystemNeeds:
+    """What building `name` from the sdist at `sdist` needs from the system."""
+    table = _table()
+    entry = table["projects"].get(canonicalize_name(name), {})
+    rust = rust or bool(entry.get("rust"))
+    compiled = rust or has_compiled_sources(sdist)
+    if not compiled and not entry:
+        return SystemNeeds(False, False, (), (), "none")
+    compiler = table["compiler"]
+    rust_packages = table["rust"] if rust else {"debian": [], "rpm": []}
+    if entry:
+        debian, rpm, source = entry.get("debian", []), entry.get("rpm", []), "table"
+    elif bindep:
+        debian, rpm = bindep_dev_packages(bindep)
+        source = "bindep" if debian or rpm else "compiler only"
+    else:
+        debian, rpm, source = [], [], "compiler only"
+    return SystemNeeds(
+        compiled=compiled,
+        rust=rust,
+        debian=_merge(compiler["debian"], rust_packages["debian"], debian),
+        rpm=_merge(compiler["rpm"], rust_packages["rpm"], rpm),
+        source=source,
+    )
