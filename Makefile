@@ -37,7 +37,7 @@ INDEX_URL ?= https://pypi.org/simple
 export UPPER_CONSTRAINTS RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check test lint format venv clean pin-python-deps \
-	update-series verify-hermetic
+	update-series verify-hermetic bench-pin
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -68,6 +68,9 @@ pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVE
 
 verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default: every image); slow
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
+
+bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
+	$(BIN)/python bench/pin.py
 
 update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }

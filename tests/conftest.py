@@ -12,6 +12,8 @@ import yaml
 
 from tcibsrc.context import Context
 
+pytest_plugins = ["pinfixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = REPO_ROOT.parent / "shared" / "reference"
 REFERENCE_TCIB = REFERENCE / "tcib" / "container-images"

@@ -86,6 +86,7 @@ class Package:
     build_requires: list[str] = field(default_factory=list)
     dynamic_requires: list[str] = field(default_factory=list)
     build_imports: list[str] = field(default_factory=list)
+    extra_modules: list[str] = field(default_factory=list)
 
     @property
     def module(self) -> str:
@@ -130,6 +131,8 @@ def build_sdist(package: Package, directory: Path) -> Path:
             f"{top}/src/{package.module}/__init__.py",
             f'__version__ = "{package.version}"\n',
         )
+        for extra in package.extra_modules:
+            _add(archive, f"{top}/src/{package.module}/{extra}.py", "")
         if package.dynamic_requires:
             _add(archive, f"{top}/dynamic_requires.txt", "\n".join(package.dynamic_requires))
         if package.build_imports:

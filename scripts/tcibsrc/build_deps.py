@@ -158,6 +158,7 @@ class ClosureFinder:
         extra_build_requires: dict[str, list[str]],
         preferred: dict[NormalizedName, str] | None = None,
         policy_versions: dict[str, str] | None = None,
+        build_requires_with: dict[str, list[str]] | None = None,
     ) -> None:
         self.index = index
         self.resolve = resolve
@@ -169,10 +170,29 @@ class ClosureFinder:
         # upper-constraints versions are preferred for build tools too: the release's own
         # choice, and older sdists whose build requirements the index still has.
         self.preferred = dict(preferred or {})
+        # packages.<name>.build_requires_with: what joins every build environment holding it
+        self.companions = {
+            canonicalize_name(name): list(items)
+            for name, items in (build_requires_with or {}).items()
+        }
         # packages.<name>.version of the config holds in every build environment too
-        self.policy_versions = {canonicalize_name(name): SpecifierSet(spec)
-                                for name, spec in (policy_versions or {}).items()}
+        self.policy_versions = {
+            canonicalize_name(name): SpecifierSet(spec)
+            for name, spec in (policy_versions or {}).items()
+        }
         self.environment = target_environment(request.python_version, request.arch)
+
+    def requirements_of(self, package: PackageBuild) -> list[str]:
+        """The package's build requirements plus the companions policies attach to them."""
+        found = package.requirements
+        extra = [
+            companion
+            for text in found
+            for companion in self.companions.get(
+                canonicalize_name(_requirement(text, package.name).name), []
+            )
+        ]
+        return list(dict.fromkeys([*found, *extra]))
 
     def _analyze(self, wanted: dict[tuple[str, str], str | None]) -> None:
         todo = {key: sha for key, sha in wanted.items() if key not in self.packages}
@@ -193,7 +213,7 @@ class ClosureFinder:
     def _demands(self) -> dict[NormalizedName, list[tuple[SpecifierSet, str]]]:
         demands: dict[NormalizedName, list[tuple[SpecifierSet, str]]] = defaultdict(list)
         for (name, _version), package in sorted(self.packages.items()):
-            for text in package.requirements:
+            for text in self.requirements_of(package):
                 requirement = _requirement(text, f"{name}")
                 if requirement.marker and not requirement.marker.evaluate(self.environment):
                     continue
@@ -222,7 +242,7 @@ class ClosureFinder:
                     for (n, v), package in self.packages.items()
                     if any(
                         canonicalize_name(_requirement(t, n).name) == name
-                        for t in package.requirements
+                        for t in self.requirements_of(package)
                     )
                 }
             )
@@ -365,7 +385,7 @@ class ClosureFinder:
         needs: dict[tuple[str, str], list[tuple[NormalizedName, str]]] = {}
         for key, package in sorted(self.packages.items()):
             items: list[tuple[NormalizedName, str]] = []
-            for text in package.requirements:
+            for text in self.requirements_of(package):
                 requirement = _requirement(text, package.name)
                 if requirement.marker and not requirement.marker.evaluate(self.environment):
                     continue

@@ -30,6 +30,7 @@ class PackagePolicy:
     git_commit: str | None = None
     version: str | None = None
     extra_build_requires: tuple[str, ...] = ()
+    build_requires_with: tuple[str, ...] = ()
     reason: str | None = None
 
 
@@ -173,6 +174,7 @@ def load_config(path: Path) -> Config:
             git_commit=policy.get("git_commit"),
             version=policy.get("version"),
             extra_build_requires=tuple(policy.get("extra_build_requires", ())),
+            build_requires_with=tuple(policy.get("build_requires_with", ())),
             reason=policy.get("reason"),
         )
         for name, policy in sorted((data.get("packages") or {}).items())

@@ -53,12 +53,32 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         env["CARGO_NET_OFFLINE"] = "true"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wheel-", dir=plan["scratch"]) as out:
-        command = [plan["python"], "-m", "pip", "wheel", "--no-deps", "--no-index",
-                   "--no-cache-dir", "--find-links", plan["deps"], "--find-links", str(wheels),
-                   "--wheel-dir", out, str(Path(plan["deps"]) / item["filename"])]
+        if item.get("build_constraints"):
+            # a reconciled conflict: this build uses the extra lock's versions; pip passes
+            # PIP_CONSTRAINT on to the isolated build environment it creates
+            constraints = Path(out) / "build-constraints.txt"
+            constraints.write_text("\n".join(item["build_constraints"]) + "\n")
+            env["PIP_CONSTRAINT"] = str(constraints)
+        command = [
+            plan["python"],
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-index",
+            "--no-cache-dir",
+            "--find-links",
+            plan["deps"],
+            "--find-links",
+            str(wheels),
+            "--wheel-dir",
+            out,
+            str(Path(plan["deps"]) / item["filename"]),
+        ]
         try:
-            result = subprocess.run(command, capture_output=True, text=True, env=env,
-                                    timeout=TIMEOUT, check=False)
+            result = subprocess.run(
+                command, capture_output=True, text=True, env=env, timeout=TIMEOUT, check=False
+            )
             output, code = result.stdout + result.stderr, result.returncode
         except subprocess.TimeoutExpired:
             output, code = f"timed out after {TIMEOUT} s", -1
@@ -75,22 +95,26 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
 
 def run(plan: dict[str, Any]) -> dict[str, Any]:
     if not network_is_off():
-        raise SystemExit("offline_build: a network interface other than lo is present; run me "
-                         "inside `unshare -n`")
+        raise SystemExit(
+            "offline_build: a network interface other than lo is present; run me "
+            "inside `unshare -n`"
+        )
     wheels = Path(plan["wheels"])
     wheels.mkdir(parents=True, exist_ok=True)
     items = {_key(item): item for item in plan["packages"]}
     results: dict[str, dict[str, Any]] = {}
     for key, item in items.items():
         if item.get("unprovable"):
-            results[key] = {"status": "not provable", "seconds": 0.0,
-                            "reason": item["unprovable"]}
+            results[key] = {"status": "not provable", "seconds": 0.0, "reason": item["unprovable"]}
     pending = {key for key in items if key not in results}
     running: dict[Future, str] = {}
 
     def blocked_by(key: str) -> list[str]:
-        return [dep for dep in items[key]["needs"] if dep in items and
-                results.get(dep, {}).get("status") in ("failed", "not provable")]
+        return [
+            dep
+            for dep in items[key]["needs"]
+            if dep in items and results.get(dep, {}).get("status") in ("failed", "not provable")
+        ]
 
     def ready(key: str) -> bool:
         return all(dep not in items or dep in results for dep in items[key]["needs"])
@@ -100,16 +124,26 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
             for key in sorted(pending):
                 blockers = blocked_by(key)
                 if blockers:
-                    results[key] = {"status": "not provable", "seconds": 0.0,
-                                    "reason": "needs " + ", ".join(blockers) +
-                                    ", which could not be built here"}
+                    results[key] = {
+                        "status": "not provable",
+                        "seconds": 0.0,
+                        "reason": "needs "
+                        + ", ".join(blockers)
+                        + ", which could not be built here",
+                    }
                     pending.discard(key)
             startable = [k for k in sorted(pending) if ready(k)]
             if not startable and not running and pending:
                 # a cycle among build requirements: start the one with fewest unmet needs;
                 # pip builds the rest from their sdists inside its isolated environment
-                startable = [min(sorted(pending), key=lambda k: sum(
-                    1 for dep in items[k]["needs"] if dep in items and dep not in results))]
+                startable = [
+                    min(
+                        sorted(pending),
+                        key=lambda k: sum(
+                            1 for dep in items[k]["needs"] if dep in items and dep not in results
+                        ),
+                    )
+                ]
             for key in startable[: max(0, plan["jobs"] - len(running))]:
                 pending.discard(key)
                 running[pool.submit(_build, items[key], plan, wheels)] = key
@@ -118,8 +152,12 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                 for future in done:
                     key = running.pop(future)
                     results[key] = future.result()
-                    print(f"offline build: {key}: {results[key]['status']} "
-                          f"({results[key]['seconds']} s)", file=sys.stderr, flush=True)
+                    print(
+                        f"offline build: {key}: {results[key]['status']} "
+                        f"({results[key]['seconds']} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     return {"network": "off (only lo in this namespace)", "results": results}
 
 

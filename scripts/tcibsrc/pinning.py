@@ -38,7 +38,7 @@ from tcibsrc.series import load_series
 from tcibsrc.sysdeps import system_needs
 from tcibsrc.upper_constraints import UpperConstraints, load_upper_constraints
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "5"
 ALL = "all"
 CONSTRAINTS_FILE = "constraints.txt"
 BUILD_INFO_FILE = "build-info.json"
@@ -324,6 +324,11 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
             policy_versions={
                 name: policy.version for name, policy in config.packages.items() if policy.version
             },
+            build_requires_with={
+                name: list(policy.build_requires_with)
+                for name, policy in config.packages.items()
+                if policy.build_requires_with
+            },
         )
         closure = finder.run(resolution.pins)
 
@@ -386,10 +391,18 @@ def _build_info(closure: BuildClosure) -> str:
     """Per sdist: backend and build requirements, for verify-hermetic and the builder image."""
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
-        needs = system_needs(name, package.sdist.path, package.system.bindep,
-                             package.system.rust)
+        needs = system_needs(name, package.sdist.path, package.system.bindep, package.system.rust)
         packages[f"{name}=={version}"] = {
             "system": needs.as_json(),
+            # where a package has two versions (main and extra build lock), the one this
+            # package's build must use: passed to pip as PIP_CONSTRAINT
+            "build_constraints": sorted(
+                {
+                    f"{dep}=={dep_version}"
+                    for dep, dep_version in closure.needs.get((name, version), [])
+                    if dep in closure.extra
+                }
+            ),
             "sdist": package.sdist.filename,
             "sha256": package.sdist.sha256,
             "backend": package.system.backend,

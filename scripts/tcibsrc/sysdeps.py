@@ -35,8 +35,13 @@ class SystemNeeds:
     source: str  # "none", "table", "bindep", "compiler only"
 
     def as_json(self) -> dict[str, Any]:
-        return {"compiled": self.compiled, "rust": self.rust, "debian": list(self.debian),
-                "rpm": list(self.rpm), "from": self.source}
+        return {
+            "compiled": self.compiled,
+            "rust": self.rust,
+            "debian": list(self.debian),
+            "rpm": list(self.rpm),
+            "from": self.source,
+        }
 
 
 @cache
@@ -71,8 +76,9 @@ def bindep_dev_packages(text: str) -> tuple[list[str], list[str]]:
     depends = Depends(text)
     result = []
     for profiles in (DEBIAN_PROFILES, RPM_PROFILES):
-        names = sorted({rule[0] for rule in depends.active_rules(profiles)
-                        if rule[0].endswith(DEV_SUFFIXES)})
+        names = sorted(
+            {rule[0] for rule in depends.active_rules(profiles) if rule[0].endswith(DEV_SUFFIXES)}
+        )
         result.append(names)
     return result[0], result[1]
 

@@ -54,15 +54,21 @@ class Locked:
 
 def lock_files(ctx: Context, image: str) -> list[Path]:
     directory = ctx.repo_root / REQUIREMENTS_DIR
-    files = [directory / f"{image}.txt", directory / f"{image}-build.txt",
-             directory / f"{image}-build-extra.txt"]
+    files = [
+        directory / f"{image}.txt",
+        directory / f"{image}-build.txt",
+        directory / f"{image}-build-extra.txt",
+    ]
     if not files[0].is_file():
-        known = sorted(p.stem for p in directory.glob("*.txt")
-                       if not p.stem.endswith(("-build", "-build-extra")) and
-                       p.name != "constraints.txt")
+        known = sorted(
+            p.stem
+            for p in directory.glob("*.txt")
+            if not p.stem.endswith(("-build", "-build-extra")) and p.name != "constraints.txt"
+        )
         listing = ", ".join(known) or "none; run make pin-python-deps"
-        raise VerifyError(ctx.display(files[0]), f"no lock for image '{image}'",
-                          f"images with locks: {listing}")
+        raise VerifyError(
+            ctx.display(files[0]), f"no lock for image '{image}'", f"images with locks: {listing}"
+        )
     return [path for path in files if path.is_file()]
 
 
@@ -72,35 +78,48 @@ def locked_sdists(ctx: Context, image: str) -> list[Locked]:
         role = "runtime" if path.name == f"{image}.txt" else "build"
         for pin in read_pins(path.read_text(encoding="utf-8")).values():
             if len(pin.hashes) != 1:
-                raise VerifyError(ctx.display(path), f"{pin.key} has {len(pin.hashes)} hashes",
-                                  "locks carry exactly the sdist's hash: re-run make "
-                                  "pin-python-deps")
-            found.setdefault(f"{pin.name}=={pin.version}",
-                             Locked(pin.name, pin.version, pin.hashes[0], role))
+                raise VerifyError(
+                    ctx.display(path),
+                    f"{pin.key} has {len(pin.hashes)} hashes",
+                    "locks carry exactly the sdist's hash: re-run make pin-python-deps",
+                )
+            found.setdefault(
+                f"{pin.name}=={pin.version}", Locked(pin.name, pin.version, pin.hashes[0], role)
+            )
     return sorted(found.values(), key=lambda item: item.key)
 
 
-def populate_deps(ctx: Context, items: list[Locked], deps: Path, index_url: str,
-                  hermeto_output: Path | None) -> dict[str, str]:
+def populate_deps(
+    ctx: Context, items: list[Locked], deps: Path, index_url: str, hermeto_output: Path | None
+) -> dict[str, str]:
     """Fill `deps` (flat, hermeto's layout); returns key -> file name."""
     deps.mkdir(parents=True, exist_ok=True)
     names: dict[str, str] = {}
     if hermeto_output is not None:
         source = hermeto_output / "deps" / "pip"
         if not source.is_dir():
-            raise VerifyError(str(hermeto_output), "no deps/pip directory",
-                              "give the --output directory of `hermeto fetch-deps`")
+            raise VerifyError(
+                str(hermeto_output),
+                "no deps/pip directory",
+                "give the --output directory of `hermeto fetch-deps`",
+            )
         by_hash = {sha256_file(path): path for path in source.iterdir() if path.is_file()}
         for item in items:
             path = by_hash.get(item.sha256)
             if path is None:
-                raise VerifyError(str(source), f"{item.key}: no file with the locked sha256 "
-                                  f"{item.sha256}", "re-run hermeto fetch-deps on these locks")
+                raise VerifyError(
+                    str(source),
+                    f"{item.key}: no file with the locked sha256 {item.sha256}",
+                    "re-run hermeto fetch-deps on these locks",
+                )
             shutil.copy2(path, deps / path.name)
             names[item.key] = path.name
         return names
-    fetched = fetch_all(SimpleIndex(index_url), [(i.name, i.version, i.sha256) for i in items],
-                        label="verify: sdists")
+    fetched = fetch_all(
+        SimpleIndex(index_url),
+        [(i.name, i.version, i.sha256) for i in items],
+        label="verify: sdists",
+    )
     for item in items:
         sdist = fetched[(item.name, item.version)]
         target = deps / sdist.filename
@@ -134,8 +153,9 @@ def missing_debian_packages(names: list[str]) -> list[str]:
         return list(names)
     missing = []
     for name in names:
-        result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", name],
-                                capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
+        )
         if "install ok installed" not in result.stdout:
             missing.append(name)
     return missing
@@ -146,15 +166,28 @@ def install_debian_packages(names: list[str]) -> list[str]:
     missing = missing_debian_packages(names)
     if missing and shutil.which("apt-get") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-                       capture_output=True, text=True, env=env, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         missing = missing_debian_packages(missing)
     return missing
 
 
-def verify_image(ctx: Context, image: str, *, index_url: str, jobs: int,
-                 hermeto_output: Path | None, cargo_home: Path | None,
-                 install_system: bool, workdir: Path) -> dict[str, Any]:
+def verify_image(
+    ctx: Context,
+    image: str,
+    *,
+    index_url: str,
+    jobs: int,
+    hermeto_output: Path | None,
+    cargo_home: Path | None,
+    install_system: bool,
+    workdir: Path,
+) -> dict[str, Any]:
     items = locked_sdists(ctx, image)
     info = _build_info(ctx)
     deps = workdir / "deps" / "pip"
@@ -162,10 +195,18 @@ def verify_image(ctx: Context, image: str, *, index_url: str, jobs: int,
     versions: dict[str, str] = {}
     for item in items:
         versions.setdefault(item.name, item.version)
-    system_debian = sorted({name for item in items for name in
-                            info.get(item.key, {}).get("system", {}).get("debian", [])})
-    still_missing = install_debian_packages(system_debian) if install_system else \
-        missing_debian_packages(system_debian)
+    system_debian = sorted(
+        {
+            name
+            for item in items
+            for name in info.get(item.key, {}).get("system", {}).get("debian", [])
+        }
+    )
+    still_missing = (
+        install_debian_packages(system_debian)
+        if install_system
+        else missing_debian_packages(system_debian)
+    )
     python, exact = find_python(ctx.config.python_version)
     packages = []
     for item in items:
@@ -173,46 +214,84 @@ def verify_image(ctx: Context, image: str, *, index_url: str, jobs: int,
         system = entry.get("system", {})
         unprovable = None
         if system.get("rust") and cargo_home is None:
-            unprovable = ("Rust sdist: its crates cannot be fetched here (crates.io is out of "
-                          "reach); give CARGO_HOME with vendored crates, as hermeto does")
+            unprovable = (
+                "Rust sdist: its crates cannot be fetched here (crates.io is out of "
+                "reach); give CARGO_HOME with vendored crates, as hermeto does"
+            )
         elif set(system.get("debian", [])) & set(still_missing):
             lacking = sorted(set(system.get("debian", [])) & set(still_missing))
             unprovable = f"system packages missing: {', '.join(lacking)}"
-        packages.append({
-            "name": item.name, "version": item.version, "sha256": item.sha256,
-            "filename": files[item.key], "role": item.role,
-            "backend": entry.get("backend", "?"), "needs": _needs(entry, versions),
-            "unprovable": unprovable,
-        })
+        packages.append(
+            {
+                "name": item.name,
+                "version": item.version,
+                "sha256": item.sha256,
+                "filename": files[item.key],
+                "role": item.role,
+                "backend": entry.get("backend", "?"),
+                "build_constraints": entry.get("build_constraints", []),
+                "needs": _needs(entry, versions),
+                "unprovable": unprovable,
+            }
+        )
     plan = {
-        "packages": packages, "deps": str(deps), "wheels": str(workdir / "wheels"),
-        "wheel_cache": str(cache_dir() / "wheels" / f"py{ctx.config.python_version}"
-                           if exact else cache_dir() / "wheels" / "host"),
-        "scratch": str(workdir), "home": str(workdir / "home"), "python": python,
-        "jobs": jobs, "cargo_home": str(cargo_home) if cargo_home else None,
+        "packages": packages,
+        "deps": str(deps),
+        "wheels": str(workdir / "wheels"),
+        "wheel_cache": str(
+            cache_dir() / "wheels" / f"py{ctx.config.python_version}"
+            if exact
+            else cache_dir() / "wheels" / "host"
+        ),
+        "scratch": str(workdir),
+        "home": str(workdir / "home"),
+        "python": python,
+        "jobs": jobs,
+        "cargo_home": str(cargo_home) if cargo_home else None,
     }
     (workdir / "home").mkdir(exist_ok=True)
     plan_path = workdir / "plan.json"
     results_path = workdir / "results.json"
     plan_path.write_text(json.dumps(plan, indent=1))
-    command = ["unshare", "-n", sys.executable, "-m", "tcibsrc.offline_build",
-               str(plan_path), str(results_path)]
+    command = [
+        "unshare",
+        "-n",
+        sys.executable,
+        "-m",
+        "tcibsrc.offline_build",
+        str(plan_path),
+        str(results_path),
+    ]
     if not shutil.which("unshare"):
         raise VerifyError("unshare", "not installed", "apt-get install util-linux")
     result = subprocess.run(command, check=False, stderr=None)
     if result.returncode != 0 or not results_path.is_file():
-        raise VerifyError("unshare -n", f"the offline build did not run (exit {result.returncode})",
-                          "run as root, or enable unprivileged user namespaces")
+        raise VerifyError(
+            "unshare -n",
+            f"the offline build did not run (exit {result.returncode})",
+            "run as root, or enable unprivileged user namespaces",
+        )
     outcome = json.loads(results_path.read_text())
     rows = []
     for package in packages:
         key = f"{package['name']}=={package['version']}"
-        rows.append({"package": key, "role": package["role"], "backend": package["backend"],
-                     **outcome["results"][key]})
+        rows.append(
+            {
+                "package": key,
+                "role": package["role"],
+                "backend": package["backend"],
+                **outcome["results"][key],
+            }
+        )
     return {
         "image": image,
-        "python": python + ("" if exact else f" (not {ctx.config.python_version}: the target "
-                                              "interpreter is not on this machine)"),
+        "python": python
+        + (
+            ""
+            if exact
+            else f" (not {ctx.config.python_version}: the target "
+            "interpreter is not on this machine)"
+        ),
         "network": outcome["network"],
         "system_packages": {"debian": system_debian, "missing": still_missing},
         "packages": rows,
@@ -221,9 +300,13 @@ def verify_image(ctx: Context, image: str, *, index_url: str, jobs: int,
 
 def images_with_locks(ctx: Context) -> list[str]:
     directory = ctx.repo_root / REQUIREMENTS_DIR
-    return sorted(p.stem for p in directory.glob("*.txt")
-                  if p.stem != ALL and not p.stem.endswith(("-build", "-build-extra"))
-                  and p.name != "constraints.txt")
+    return sorted(
+        p.stem
+        for p in directory.glob("*.txt")
+        if p.stem != ALL
+        and not p.stem.endswith(("-build", "-build-extra"))
+        and p.name != "constraints.txt"
+    )
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -24,41 +24,61 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         workdir = scratch_dir(ctx.repo_root / "build" / "hermetic", image)
         try:
             report = verify_image(
-                ctx, image, index_url=index_url, jobs=args.jobs or os.cpu_count() or 1,
+                ctx,
+                image,
+                index_url=index_url,
+                jobs=args.jobs or os.cpu_count() or 1,
                 hermeto_output=Path(args.hermeto_output) if args.hermeto_output else None,
                 cargo_home=Path(cargo) if cargo else None,
-                install_system=not args.no_install, workdir=workdir)
+                install_system=not args.no_install,
+                workdir=workdir,
+            )
         finally:
             if not args.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
-        rows = [[r["package"], r["role"], r["backend"], f"{r['seconds']:.1f}", r["status"],
-                 r.get("reason") or r.get("note") or ""] for r in report["packages"]]
-        print(text_table(("package", "role", "backend", "seconds", "status", "note"), rows),
-              end="")
-        counts = {status: sum(1 for r in report["packages"] if r["status"] == status)
-                  for status in ("proven", "failed", "not provable")}
+        rows = [
+            [
+                r["package"],
+                r["role"],
+                r["backend"],
+                f"{r['seconds']:.1f}",
+                r["status"],
+                r.get("reason") or r.get("note") or "",
+            ]
+            for r in report["packages"]
+        ]
+        print(text_table(("package", "role", "backend", "seconds", "status", "note"), rows), end="")
+        counts = {
+            status: sum(1 for r in report["packages"] if r["status"] == status)
+            for status in ("proven", "failed", "not provable")
+        }
         for row in report["packages"]:
             if row["status"] == "failed":
                 print(f"\n--- {row['package']} failed; log tail:\n{row['log_tail']}")
         report_path = ctx.repo_root / REPORT_DIR / f"{image}.json"
         write_report(report_path, report)
-        print(f"\n{image}: {counts['proven']} proven, {counts['failed']} failed, "
-              f"{counts['not provable']} not provable here; network {report['network']}; "
-              f"python {report['python']}; report {ctx.display(report_path)}")
+        print(
+            f"\n{image}: {counts['proven']} proven, {counts['failed']} failed, "
+            f"{counts['not provable']} not provable here; network {report['network']}; "
+            f"python {report['python']}; report {ctx.display(report_path)}"
+        )
         failed += counts["failed"]
     return 1 if failed else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("verify-hermetic",
-                                   help="build an image's wheels offline (unshare -n) from its locks")
+    parser = subparsers.add_parser(
+        "verify-hermetic", help="build an image's wheels offline (unshare -n) from its locks"
+    )
     parser.add_argument("--image", help="one image (default: every image with a lock)")
-    parser.add_argument("--hermeto-output", help="use this `hermeto fetch-deps` output "
-                        "instead of downloading")
+    parser.add_argument(
+        "--hermeto-output", help="use this `hermeto fetch-deps` output instead of downloading"
+    )
     parser.add_argument("--cargo-home", help="vendored crates for Rust sdists (CARGO_HOME)")
     parser.add_argument("--jobs", type=int, help="parallel builds (default: all cores)")
     parser.add_argument("--index-url", help="where to fetch sdists (default: $INDEX_URL or PyPI)")
-    parser.add_argument("--no-install", action="store_true",
-                        help="do not apt-get install the Debian build packages")
+    parser.add_argument(
+        "--no-install", action="store_true", help="do not apt-get install the Debian build packages"
+    )
     parser.add_argument("--keep", action="store_true", help="keep build/hermetic/<image>-*")
     parser.set_defaults(handler=run)

@@ -7,8 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from tcibsrc.target_python import find_python
 from tcibsrc.resolvers.base import Resolution, ResolveRequest, finish, run_backend, write_input
+from tcibsrc.target_python import find_python
 
 PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
 
@@ -42,6 +42,8 @@ def resolve(request: ResolveRequest) -> Resolution:
         "split",
         "--quiet",
     ]
+    if exact:
+        command += ["--python", python]  # builds sdist metadata, when needed, on the target
     for constraint in request.constraint_files:
         command += ["--constraints", str(constraint)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}

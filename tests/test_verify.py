@@ -1,0 +1,177 @@
+"""verify-hermetic: wheels built with the network off (unshare -n) from the locks' sdists only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pinfixtures import options
+from pyindex import Package, PackageIndex
+from tcibsrc.context import Context
+from tcibsrc.errors import ToolkitError
+from tcibsrc.pinning import pin_python_deps
+from tcibsrc.verify import verify_image
+
+
+def verify(ctx: Context, index: PackageIndex, image: str, tmp_path: Path, **kwargs) -> dict:
+    workdir = tmp_path / f"work-{image}"
+    workdir.mkdir()
+    settings = {
+        "index_url": index.url,
+        "jobs": 2,
+        "hermeto_output": None,
+        "cargo_home": None,
+        "install_system": False,
+        **kwargs,
+    }
+    return verify_image(ctx, image, workdir=workdir, **settings)
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {row["package"]: row["status"] for row in report["packages"]}
+
+
+def add_and_pin(ctx: Context, index: PackageIndex, packages: list[Package], line: str) -> None:
+    index.add(*packages)
+    (ctx.repo_root / "requirements").mkdir(exist_ok=True)
+    (ctx.repo_root / "requirements" / "additions.in").write_text(line + "  # images: keystone\n")
+    pin_python_deps(ctx, options(ctx, index))
+
+
+def test_every_sdist_of_the_image_builds_offline(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    # keystone's build imports pbr_lite: it only builds if pip installed pbr-lite, from the
+    # fetched files, into its isolated build environment
+    index.add(
+        Package(
+            "keystone",
+            "27.0.1",
+            requires=["oslo-lite"],
+            build_requires=["pbr-lite"],
+            build_imports=["pbr_lite"],
+        )
+    )
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    assert report["network"].startswith("off")
+    assert statuses(report) == {
+        "flit-lite==1.0": "proven",
+        "hook-helper==1.0": "proven",
+        "keystone==27.0.1": "proven",
+        "ldappool==3.0.0": "proven",
+        "oslo-lite==1.0": "proven",
+        "pbr-lite==1.0": "proven",
+        "pymemcache==4.0.0": "proven",
+        "python-keystoneclient==5.6.0": "proven",
+        "setuptools-lite==1.0": "proven",
+    }  # 3.0 is nova's, and nova is not in this image
+    roles = {row["package"]: row["role"] for row in report["packages"]}
+    assert roles["keystone==27.0.1"] == "runtime" and roles["pbr-lite==1.0"] == "build"
+    assert "3.12" in report["python"]
+
+
+def test_a_failed_build_shows_its_log_and_blocks_its_consumers(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    add_and_pin(
+        pin_repo,
+        index,
+        [
+            Package("broken-tool", "1.0", build_imports=["no_such_module_here"]),
+            Package("uses-broken", "1.0", build_requires=["broken-tool"]),
+        ],
+        "uses-broken",
+    )
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    rows = {row["package"]: row for row in report["packages"]}
+    assert rows["broken-tool==1.0"]["status"] == "failed"
+    assert "no_such_module_here" in rows["broken-tool==1.0"]["log_tail"]
+    assert rows["uses-broken==1.0"]["status"] == "not provable"
+    assert "needs broken-tool==1.0" in rows["uses-broken==1.0"]["reason"]
+    assert rows["keystone==27.0.1"]["status"] == "proven"
+
+
+def test_rust_sdists_need_vendored_crates(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    add_and_pin(
+        pin_repo,
+        index,
+        [Package("maturin", "1.0"), Package("rusty-lib", "1.0", build_requires=["maturin"])],
+        "rusty-lib",
+    )
+    info = json.loads((pin_repo.repo_root / "requirements" / "build-info.json").read_text())
+    assert info["packages"]["rusty-lib==1.0"]["system"]["rust"] is True
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    row = next(r for r in report["packages"] if r["package"] == "rusty-lib==1.0")
+    assert row["status"] == "not provable"
+    assert "CARGO_HOME" in row["reason"]
+    cargo = tmp_path / "vendored-crates"
+    cargo.mkdir()
+    (tmp_path / "again").mkdir()
+    report = verify(pin_repo, index, "keystone", tmp_path / "again", cargo_home=cargo)
+    assert statuses(report)["rusty-lib==1.0"] == "proven"
+
+
+def test_a_hermeto_output_directory_is_used_instead_of_the_index(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    output = tmp_path / "hermeto-output"
+    shutil.copytree(index.files_dir, output / "deps" / "pip")
+    index.stop()  # nothing may be downloaded now
+    report = verify(pin_repo, index, "nova-api", tmp_path, hermeto_output=output)
+    assert set(statuses(report).values()) == {"proven"}
+    (output / "deps" / "pip" / "nova-31.3.1.tar.gz").write_bytes(b"tampered")
+    (tmp_path / "tampered").mkdir()
+    with pytest.raises(ToolkitError, match=r"nova==31\.3\.1: no file with the locked sha256"):
+        verify(pin_repo, index, "nova-api", tmp_path / "tampered", hermeto_output=output)
+
+
+def test_unknown_image(pin_repo: Context, index: PackageIndex, tmp_path: Path) -> None:
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    with pytest.raises(ToolkitError, match="no lock for image 'mariadb'"):
+        verify(pin_repo, index, "mariadb", tmp_path)
+
+
+def test_a_reconciled_conflict_reaches_the_build_through_pip_constraint(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    # picky-tool declares just "setuptools-lite" but only builds with 1.0 (like pbr 7 and
+    # setuptools 82); a policy says so. Most consumers need >=3, so 1.0 is the extra version.
+    index.add(
+        Package("setuptools-lite", "1.0", extra_modules=["legacy_api"]),
+        Package(
+            "picky-tool",
+            "1.0",
+            build_requires=["setuptools-lite"],
+            build_imports=["setuptools_lite.legacy_api"],
+        ),
+        Package("modern-a", "1.0", build_requires=["setuptools-lite>=3"]),
+        Package("modern-b", "1.0", build_requires=["setuptools-lite>=3"]),
+    )
+    config = yaml.safe_load(pin_repo.config_file.read_text())
+    config["packages"] = {"picky-tool": {"extra_build_requires": ["setuptools-lite<2"]}}
+    pin_repo.config_file.write_text(yaml.safe_dump(config))
+    pin_repo.__dict__.pop("config", None)
+    add_and_pin(pin_repo, index, [], "picky-tool\nmodern-a  # images: keystone\nmodern-b")
+    info_path = pin_repo.repo_root / "requirements" / "build-info.json"
+    info = json.loads(info_path.read_text())
+    assert info["packages"]["picky-tool==1.0"]["build_constraints"] == ["setuptools-lite==1.0"]
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    assert statuses(report)["picky-tool==1.0"] == "proven"
+    # without the constraint pip takes the newest setuptools-lite and the build breaks
+    info["packages"]["picky-tool==1.0"]["build_constraints"] = []
+    info_path.write_text(json.dumps(info))
+    shutil.rmtree(Path(os.environ["TCIBSRC_CACHE"]) / "wheels", ignore_errors=True)
+    (tmp_path / "without").mkdir()
+    report = verify(pin_repo, index, "keystone", tmp_path / "without")
+    row = next(r for r in report["packages"] if r["package"] == "picky-tool==1.0")
+    assert row["status"] == "failed"
+    assert "legacy_api" in row["log_tail"]
