@@ -55,6 +55,8 @@ def main() -> None:
                 f"{result.runtime_count} runtime + {result.build_count} build pins "
                 f"(+{result.extra_count} alternatives)")
             print(f"  {label:6} {seconds:7.1f} s  {detail}")
+            for phase, phase_seconds in result.phases.items():
+                print(f"         {phase_seconds:7.1f} s    {phase}")
 
 
 if __name__ == "__main__":

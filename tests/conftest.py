@@ -130,7 +130,10 @@ BASE_CONFIG: dict = {
         "build_platforms": ["linux/x86_64"],
     },
     "images": {"scope": ["keystone", "nova-api"]},
-    "upper_constraints": {"url": "https://example.invalid/uc.txt", "sha256": "0" * 64},
+    "upper_constraints": {
+        "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
+        "sha256": "0" * 64,
+    },
 }
 
 README_TEXT = """# fixture

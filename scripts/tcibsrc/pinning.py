@@ -67,6 +67,7 @@ class PinResult:
     extra_count: int = 0
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
@@ -301,9 +302,14 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
         constraints_path.write_text(constraints_text, encoding="utf-8")
         uc_path = workdir / "upper-constraints.txt"
         uc_path.write_text(uc.text, encoding="utf-8")
+        phase = time.monotonic()
         resolution = _resolve_all_arches(ctx, options, union, [uc_path, constraints_path], workdir)
+        phases = {"resolve (all arches)": time.monotonic() - phase}
+        phase = time.monotonic()
         index = SimpleIndex(options.index_url)
         _attach_sdist_hashes(index, resolution)
+        phases["sdist hashes from the index"] = time.monotonic() - phase
+        phase = time.monotonic()
         finder = ClosureFinder(
             index,
             resolver_named(options.resolver),
@@ -331,6 +337,7 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
             },
         )
         closure = finder.run(resolution.pins)
+        phases["build closure"] = time.monotonic() - phase
 
     files = dict(in_files)
     files[CONSTRAINTS_FILE] = constraints_text
@@ -365,6 +372,7 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
     ]
     result.changed = _write_all(requirements_dir, files)
     result.seconds = time.monotonic() - started
+    result.phases = phases
     return result
 
 
