@@ -45,15 +45,21 @@ def main() -> None:
         figures = []
         for label, force in (("cold", True), ("warm", True), ("no-op", False)):
             started = time.monotonic()
-            result = pin_python_deps(ctx, PinOptions(index_url=args.index_url,
-                                                     upper_constraints_file=uc, force=force))
+            result = pin_python_deps(
+                ctx, PinOptions(index_url=args.index_url, upper_constraints_file=uc, force=force)
+            )
             seconds = time.monotonic() - started
             figures.append((label, seconds, result))
         print(f"\nbench/pin.py: default scope, index {args.index_url}, {os.cpu_count()} cores")
         for label, seconds, result in figures:
-            detail = "up to date" if result.up_to_date else (
-                f"{result.runtime_count} runtime + {result.build_count} build pins "
-                f"(+{result.extra_count} alternatives)")
+            detail = (
+                "up to date"
+                if result.up_to_date
+                else (
+                    f"{result.runtime_count} runtime + {result.build_count} build pins "
+                    f"(+{result.extra_count} alternatives)"
+                )
+            )
             print(f"  {label:6} {seconds:7.1f} s  {detail}")
             for phase, phase_seconds in result.phases.items():
                 print(f"         {phase_seconds:7.1f} s    {phase}")

@@ -79,7 +79,10 @@ def pin_repo(tmp_path: Path, write_config: ConfigWriter) -> Context:
     uc.write_text(UPPER_CONSTRAINTS)
     digest = hashlib.sha256(UPPER_CONSTRAINTS.encode()).hexdigest()
     config = write_config(
-        upper_constraints={"url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt", "sha256": digest}
+        upper_constraints={
+            "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
+            "sha256": digest,
+        }
     )
     shutil.move(config, root / "config.yaml")
     return Context(

@@ -125,8 +125,11 @@ def test_missing_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_upper_constraints_url_must_name_a_commit(write_config: ConfigWriter) -> None:
-    path = write_config(upper_constraints={
-        "url": "https://opendev.org/openstack/requirements/raw/branch/stable/2025.1/u-c.txt",
-        "sha256": "0" * 64})
-    with pytest.raises(ConfigError, match="upper_constraints.url"):
+    path = write_config(
+        upper_constraints={
+            "url": "https://opendev.org/openstack/requirements/raw/branch/stable/2025.1/u-c.txt",
+            "sha256": "0" * 64,
+        }
+    )
+    with pytest.raises(ConfigError, match=r"upper_constraints\.url"):
         load_config(path)

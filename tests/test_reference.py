@@ -142,8 +142,11 @@ def test_committed_locks_follow_upper_constraints_and_the_series() -> None:
     from tcibsrc.series import load_series
     from tcibsrc.upper_constraints import parse_pins, target_environment
 
-    uc = parse_pins((REFERENCE / "upper-constraints" / "2025.1.txt").read_text(), "uc",
-                    target_environment("3.12", "x86_64"))
+    uc = parse_pins(
+        (REFERENCE / "upper-constraints" / "2025.1.txt").read_text(),
+        "uc",
+        target_environment("3.12", "x86_64"),
+    )
     series = load_series("epoxy")
     pins = read_pins((REPO_ROOT / "requirements" / "all.txt").read_text())
     assert len(pins) > 150
@@ -165,12 +168,14 @@ def test_every_library_and_client_name_is_a_real_release_name() -> None:
     from tcibsrc.series import load_series
     from tcibsrc.upper_constraints import parse_pins, target_environment
 
-    uc = parse_pins((REFERENCE / "upper-constraints" / "2025.1.txt").read_text(), "uc",
-                    target_environment("3.12", "x86_64"))
+    uc = parse_pins(
+        (REFERENCE / "upper-constraints" / "2025.1.txt").read_text(),
+        "uc",
+        target_environment("3.12", "x86_64"),
+    )
     deliverables = load_series("epoxy").deliverables
     # not part of the epoxy release: third-party hardware libraries and unreleased plugins
-    outside = {"proliantutils", "python-scciclient", "rally", "rally-openstack",
-               "sushy-oem-idrac"}
+    outside = {"proliantutils", "python-scciclient", "rally", "rally-openstack", "sushy-oem-idrac"}
     for name in outside:  # the exception list stays honest
         assert canonicalize_name(name) not in uc and canonicalize_name(name) not in deliverables
     for rpm in load_table().source:

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pymod2pkg
@@ -143,7 +142,3 @@ def classify_all(
                 ) from error
             raise
     return result
-
-
-def table_file() -> Path:
-    return Path(_table_path())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,6 +129,24 @@ def run_backend(command: list[str], env: dict[str, str] | None, name: str) -> st
             "check the requirements and constraints named above",
         )
     return result.stdout
+
+
+def tool_beside_python(name: str) -> str:
+    """A console script of this virtualenv (pinned), else one on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else (shutil.which(name) or name)
+
+
+def compile_and_read(
+    command: list[str], env: dict[str, str], name: str, source: Path, output: Path
+) -> Resolution:
+    """Run a backend that writes `output` from `source`; clean both up whatever happens."""
+    try:
+        run_backend(command, env, name)
+        return finish(output.read_text(encoding="utf-8"))
+    finally:
+        source.unlink(missing_ok=True)
+        output.unlink(missing_ok=True)
 
 
 Backend = Callable[[ResolveRequest], Resolution]

@@ -7,16 +7,18 @@ metadata, so system headers must be present for packages such as gssapi or mod_w
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-from pathlib import Path
 
-from tcibsrc.resolvers.base import Resolution, ResolveRequest, finish, run_backend, write_input
+from tcibsrc.resolvers.base import (
+    Resolution,
+    ResolveRequest,
+    compile_and_read,
+    tool_beside_python,
+    write_input,
+)
 
 
 def pip_compile_executable() -> str:
-    beside = Path(sys.executable).with_name("pip-compile")
-    return str(beside) if beside.exists() else (shutil.which("pip-compile") or "pip-compile")
+    return tool_beside_python("pip-compile")
 
 
 def resolve(request: ResolveRequest) -> Resolution:
@@ -48,9 +50,4 @@ def resolve(request: ResolveRequest) -> Resolution:
     env.update(
         {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     )
-    try:
-        run_backend(command, env, "pip-compile")
-        return finish(output.read_text(encoding="utf-8"))
-    finally:
-        source.unlink(missing_ok=True)
-        output.unlink(missing_ok=True)
+    return compile_and_read(command, env, "pip-compile", source, output)

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-from pathlib import Path
 
-from tcibsrc.resolvers.base import Resolution, ResolveRequest, finish, run_backend, write_input
+from tcibsrc.resolvers.base import (
+    Resolution,
+    ResolveRequest,
+    compile_and_read,
+    tool_beside_python,
+    write_input,
+)
 from tcibsrc.target_python import find_python
 
 PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
 
 
 def uv_executable() -> str:
-    beside = Path(sys.executable).with_name("uv")
-    return str(beside) if beside.exists() else (shutil.which("uv") or "uv")
+    return tool_beside_python("uv")
 
 
 def resolve(request: ResolveRequest) -> Resolution:
@@ -48,9 +50,4 @@ def resolve(request: ResolveRequest) -> Resolution:
         command += ["--constraints", str(constraint)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    try:
-        run_backend(command, env, "uv pip compile")
-        return finish(output.read_text(encoding="utf-8"))
-    finally:
-        source.unlink(missing_ok=True)
-        output.unlink(missing_ok=True)
+    return compile_and_read(command, env, "uv pip compile", source, output)
