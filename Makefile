@@ -36,7 +36,7 @@ RESOLVER ?= uv
 INDEX_URL ?= https://pypi.org/simple
 export UPPER_CONSTRAINTS RESOLVER INDEX_URL
 
-.PHONY: help all summary images graph check test lint format venv clean pin-python-deps \
+.PHONY: help all summary images graph check render test lint format venv clean pin-python-deps \
 	update-series verify-hermetic bench-pin
 
 help: ## list the targets
@@ -52,8 +52,14 @@ $(STAMP): pyproject.toml toolkit-constraints.txt
 
 venv: $(STAMP) ## create .venv with the pinned toolkit dependencies
 
-all: $(STAMP) ## the main job: load and validate config, TCIB and scope; print the summary
+all: $(STAMP) ## the main job: re-render everything derived, check it, print the summary
+	$(CLI) render
+	$(CLI) graph
+	$(CLI) check
 	$(CLI) summary
+
+render: $(STAMP) ## write containerfiles/ from TCIB, the catalog and the Python locks
+	$(CLI) render
 
 summary: all
 
@@ -76,7 +82,7 @@ update-series: $(STAMP) ## regenerate the series data from an openstack/releases
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }
 	$(CLI) update-series $(RELEASES_DIR)
 
-check: $(STAMP) ## fast offline consistency checks: classification, users, README graph, locks
+check: $(STAMP) ## offline consistency: classification, users, README graph, locks, Containerfiles (STRICT=1: warnings fail)
 	$(CLI) check
 
 test: $(STAMP) ## run the test suite

@@ -11,6 +11,7 @@ from tcibsrc.commands import (
     graph,
     images,
     pin,
+    render,
     summary,
     update_series,
     verify_hermetic,
@@ -18,7 +19,7 @@ from tcibsrc.commands import (
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 
-COMMANDS = (summary, images, graph, check, pin, update_series, verify_hermetic)
+COMMANDS = (summary, images, graph, check, pin, render, update_series, verify_hermetic)
 
 
 def build_parser() -> argparse.ArgumentParser:

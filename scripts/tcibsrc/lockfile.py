@@ -102,9 +102,9 @@ def read_pins(text: str) -> dict[NormalizedName, Pin]:
     return pins
 
 
-def render_lock(pins: Iterable[Pin], inputs: str) -> str:
-    """Our canonical lock text."""
-    lines = [HEADER.format(inputs=inputs)]
+def render_lock(pins: Iterable[Pin], inputs: str, header: str | None = None) -> str:
+    """Our canonical lock text; `header` replaces the pin-python-deps header line."""
+    lines = [header or HEADER.format(inputs=inputs)]
     for pin in sorted(pins, key=lambda p: p.name):
         if pin.hashes:
             lines.append(f"{pin.key} \\")

@@ -18,7 +18,14 @@ from tcibsrc.index import DEFAULT_INDEX_URL
 from tcibsrc.lock_rules import check_files
 from tcibsrc.lockfile import HEADER
 from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
+from tcibsrc.containerfile_checks import (
+    WARNING,
+    committed_problems,
+    contract_problems,
+    rendered_problems,
+)
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
+from tcibsrc.render import Renderer, stale_files
 from tcibsrc.tcib_images import TcibImage
 from tcibsrc.upper_constraints import load_upper_constraints
 
@@ -132,7 +139,24 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
             yield f"{ctx.display(path)}: no image in scope uses it {fix}"
 
 
-SCOPE_CHECKS: tuple[ScopeCheck, ...] = (check_readme_graph, check_lock_rules, check_lock_drift)
+def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """containerfiles/ is what the inputs render, and what it renders is sound."""
+    if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
+            image.python_projects for image in scoped.ordered()):
+        return  # reported by check_lock_drift; rendering needs the locks
+    renderer = Renderer(ctx, scoped)
+    files = renderer.render()
+    yield from committed_problems(ctx, files, stale_files(ctx, files))
+    yield from rendered_problems(ctx, files)
+    yield from contract_problems(ctx, scoped, files)
+
+
+SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
+    check_readme_graph,
+    check_lock_rules,
+    check_lock_drift,
+    check_containerfiles,
+)
 
 
 def collect_problems(ctx: Context) -> list[str]:
@@ -160,16 +184,27 @@ def collect_problems(ctx: Context) -> list[str]:
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    problems = collect_problems(ctx)
+    findings = collect_problems(ctx)
+    strict = args.strict or os.environ.get("STRICT") == "1"
+    warnings = [f for f in findings if f.startswith(WARNING)]
+    problems = [f for f in findings if not f.startswith(WARNING)]
+    if strict:
+        problems, warnings = findings, []
+    for warning in warnings:
+        print(warning, file=sys.stderr)
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
     if problems:
         print(f"check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"check: ok ({len(TREE_CHECKS) + len(SCOPE_CHECKS)} checks)")
+    count = len(TREE_CHECKS) + len(SCOPE_CHECKS)
+    note = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"check: ok ({count} checks{note})")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("check", help="offline consistency checks (make check)")
+    parser.add_argument("--strict", action="store_true",
+                        help="warnings fail too (also STRICT=1)")
     parser.set_defaults(handler=run)

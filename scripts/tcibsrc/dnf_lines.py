@@ -1,0 +1,78 @@
+"""Take RPM names out of the `dnf install` commands of a shell line, keeping everything else.
+
+TCIB installs Python code with lines such as
+`dnf -y install httpd openstack-keystone python3-ldappool && dnf clean all && rm -rf ...`;
+the source build keeps `httpd` and removes what becomes wheels. A `dnf install` left with no
+package is dropped together with its `&&`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+
+_SEPARATOR = re.compile(r"(\s*(?:&&|\|\||;)\s*)")
+_SHELL_KEYWORDS = {"then", "do", "else", "{", "(", "!"}
+DNF_COMMANDS = {"dnf", "yum", "microdnf"}
+
+
+def _install_words(words: list[str]) -> tuple[int, int] | None:
+    """(index of the dnf word, index of `install`) when the words are a dnf install."""
+    start = 0
+    while start < len(words) and words[start] in _SHELL_KEYWORDS:
+        start += 1
+    if start >= len(words) or words[start] not in DNF_COMMANDS:
+        return None
+    for index in range(start + 1, len(words)):
+        if words[index] in ("install", "reinstall"):
+            return start, index
+        if not words[index].startswith("-"):
+            return None
+    return None
+
+
+def installed_packages(line: str) -> list[str]:
+    """Every package name that the dnf install commands of `line` name."""
+    names: list[str] = []
+    for part in _SEPARATOR.split(line):
+        words = part.split()
+        found = _install_words(words)
+        if found:
+            names.extend(w for w in words[found[1] + 1:] if not w.startswith("-"))
+    return names
+
+
+def remove_packages(line: str, removed: Container[str]) -> tuple[str, list[str]]:
+    """`line` without the `removed` names in its dnf installs; also what was taken out."""
+    parts = _SEPARATOR.split(line)
+    taken: list[str] = []
+    kept_parts: list[str] = []
+    drop_next_separator = False
+    for index, part in enumerate(parts):
+        if index % 2 == 1:  # a separator
+            if drop_next_separator:
+                drop_next_separator = False
+                continue
+            kept_parts.append(part)
+            continue
+        words = part.split()
+        found = _install_words(words)
+        if not found or not any(w in removed for w in words[found[1] + 1:]):
+            kept_parts.append(part)
+            continue
+        arguments = words[found[1] + 1:]
+        taken.extend(w for w in arguments if w in removed)
+        remaining = [w for w in arguments if w not in removed]
+        if any(not w.startswith("-") for w in remaining):
+            leading = part[: len(part) - len(part.lstrip())]
+            kept_parts.append(leading + " ".join(words[: found[1] + 1] + remaining))
+        elif found[0] > 0:
+            # `then dnf install x`: keep the shell keyword with a no-op
+            kept_parts.append(" ".join([*words[: found[0]], ":"]))
+        else:
+            if kept_parts and kept_parts[-1].strip() in ("&&", "||", ";"):
+                kept_parts.pop()
+            else:
+                drop_next_separator = True
+    text = "".join(kept_parts).strip()
+    return text, taken
