@@ -132,7 +132,8 @@ def test_every_user_the_tree_uses_has_a_kolla_uid(ctx: Context) -> None:
 
 
 def test_make_check_passes_on_the_repository(ctx: Context) -> None:
-    assert collect_problems(ctx) == []
+    problems = [p for p in collect_problems(ctx) if not p.startswith("warning: ")]
+    assert problems == []
 
 
 def test_committed_locks_follow_upper_constraints_and_the_series() -> None:

@@ -22,8 +22,18 @@ from tcibsrc.render import PLACEHOLDER_DIGEST, RENDER_DIR, TCIB_CONTEXT_PATH
 
 WARNING = "warning: "
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_CHECKED_FOR_VARIABLES = {"FROM", "COPY", "ADD", "ENV", "LABEL", "WORKDIR", "USER", "EXPOSE",
-                          "VOLUME", "STOPSIGNAL"}
+_CHECKED_FOR_VARIABLES = {
+    "FROM",
+    "COPY",
+    "ADD",
+    "ENV",
+    "LABEL",
+    "WORKDIR",
+    "USER",
+    "EXPOSE",
+    "VOLUME",
+    "STOPSIGNAL",
+}
 
 
 def _structure(text: str) -> list[dict]:
@@ -47,7 +57,7 @@ def _flags_and_words(value: str) -> tuple[dict[str, str], list[str]]:
 def _source_exists(ctx: Context, source: str) -> bool | None:
     """True/False; None when it cannot be checked (TCIB helper files absent from TCIB_DIR)."""
     if source.startswith(TCIB_CONTEXT_PATH + "/"):
-        relative = source[len(TCIB_CONTEXT_PATH) + 1:]
+        relative = source[len(TCIB_CONTEXT_PATH) + 1 :]
         base = ctx.tcib_dir
         if not (base / relative.split("/")[0]).exists():
             return None
@@ -66,8 +76,10 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
             if len(words) == 3 and words[1].lower() == "as":
                 stages.add(words[2])
             if PLACEHOLDER_DIGEST in words[0]:
-                yield (f"{WARNING}{where}: {words[0].split('@')[0]} has a placeholder digest "
-                       "(the image has not been built yet)")
+                yield (
+                    f"{WARNING}{where}: {words[0].split('@')[0]} has a placeholder digest "
+                    "(the image has not been built yet)"
+                )
         if instruction in ("ARG", "ENV"):
             for part in value.split():
                 declared.add(part.split("=", 1)[0])
@@ -84,8 +96,10 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
             for source in words[:-1]:
                 exists = _source_exists(ctx, source)
                 if exists is None:
-                    yield (f"{WARNING}{where}: {source} cannot be checked: TCIB_DIR has no "
-                           f"{source[len(TCIB_CONTEXT_PATH) + 1:].split('/')[0]}/")
+                    yield (
+                        f"{WARNING}{where}: {source} cannot be checked: TCIB_DIR has no "
+                        f"{source[len(TCIB_CONTEXT_PATH) + 1 :].split('/')[0]}/"
+                    )
                 elif not exists:
                     yield f"{where}: COPY source {source} is not in the build context"
         if instruction == "RUN":
@@ -111,8 +125,10 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
         for user, uid in sorted(contract.users.items()):
             known = users.get(user)
             if known is None or known.uid != uid:
-                yield (f"{relative}: user {user} must have UID {uid} for the operator; the "
-                       f"kolla table says {known.uid if known else 'nothing'}")
+                yield (
+                    f"{relative}: user {user} must have UID {uid} for the operator; the "
+                    f"kolla table says {known.uid if known else 'nothing'}"
+                )
             if user not in managed:
                 yield f"{relative}: user {user} is never created (uid_gid_manage) in {image_name}"
         provided: set[str] = set()

@@ -38,7 +38,7 @@ def installed_packages(line: str) -> list[str]:
         words = part.split()
         found = _install_words(words)
         if found:
-            names.extend(w for w in words[found[1] + 1:] if not w.startswith("-"))
+            names.extend(w for w in words[found[1] + 1 :] if not w.startswith("-"))
     return names
 
 
@@ -57,10 +57,10 @@ def remove_packages(line: str, removed: Container[str]) -> tuple[str, list[str]]
             continue
         words = part.split()
         found = _install_words(words)
-        if not found or not any(w in removed for w in words[found[1] + 1:]):
+        if not found or not any(w in removed for w in words[found[1] + 1 :]):
             kept_parts.append(part)
             continue
-        arguments = words[found[1] + 1:]
+        arguments = words[found[1] + 1 :]
         taken.extend(w for w in arguments if w in removed)
         remaining = [w for w in arguments if w not in removed]
         if any(not w.startswith("-") for w in remaining):

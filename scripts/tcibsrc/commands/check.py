@@ -11,6 +11,12 @@ from pathlib import Path
 from tcibsrc.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.classify import classify
 from tcibsrc.commands.graph import README, expected_readme
+from tcibsrc.containerfile_checks import (
+    WARNING,
+    committed_problems,
+    contract_problems,
+    rendered_problems,
+)
 from tcibsrc.context import Context
 from tcibsrc.contract import kolla_users
 from tcibsrc.errors import ClassificationError, ToolkitError
@@ -18,12 +24,6 @@ from tcibsrc.index import DEFAULT_INDEX_URL
 from tcibsrc.lock_rules import check_files
 from tcibsrc.lockfile import HEADER
 from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
-from tcibsrc.containerfile_checks import (
-    WARNING,
-    committed_problems,
-    contract_problems,
-    rendered_problems,
-)
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.render import Renderer, stale_files
 from tcibsrc.tcib_images import TcibImage
@@ -142,7 +142,8 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
 def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """containerfiles/ is what the inputs render, and what it renders is sound."""
     if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
-            image.python_projects for image in scoped.ordered()):
+        image.python_projects for image in scoped.ordered()
+    ):
         return  # reported by check_lock_drift; rendering needs the locks
     renderer = Renderer(ctx, scoped)
     files = renderer.render()
@@ -205,6 +206,5 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("check", help="offline consistency checks (make check)")
-    parser.add_argument("--strict", action="store_true",
-                        help="warnings fail too (also STRICT=1)")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (also STRICT=1)")
     parser.set_defaults(handler=run)

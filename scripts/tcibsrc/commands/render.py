@@ -11,8 +11,11 @@ from tcibsrc.render import render_files, stale_files
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     files = render_files(ctx)
-    changed = [path for path, text in sorted(files.items())
-               if write_text_atomic(ctx.repo_root / path, text)]
+    changed = [
+        path
+        for path, text in sorted(files.items())
+        if write_text_atomic(ctx.repo_root / path, text)
+    ]
     for path in stale_files(ctx, files):
         path.unlink()
         changed.append(f"{ctx.display(path)} (removed)")
