@@ -12,7 +12,7 @@ from pinfixtures import options
 from pyindex import PackageIndex
 from tcibsrc.catalog import build_catalog
 from tcibsrc.classify import Kind
-from tcibsrc.containerfile_checks import contract_problems, static_problems
+from tcibsrc.containerfile_checks import arch_problems, contract_problems, static_problems
 from tcibsrc.context import Context
 from tcibsrc.pinning import pin_python_deps
 from tcibsrc.render import PLACEHOLDER_DIGEST, Renderer, render_files
@@ -149,6 +149,9 @@ def test_static_checks_report_each_problem(repo: Context) -> None:
         "containerfiles/x/Containerfile:6: $UNDECLARED is used but no ARG or ENV declares it"
     ) in found
     assert len(found) == 5
+    assert list(
+        arch_problems("c", "FROM x\nRUN dnf install foo.x86_64\n# aarch64 is fine here\n")
+    ) == ["c:2: arch-specific 'x86_64' (use $basearch or none)"]
 
 
 def test_python_images_build_wheels_and_keep_the_contract(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,10 +147,40 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
                 yield f"{relative}: {path} is provided by no stage (its operator calls it)"
 
 
+_ARCH_WORDS = re.compile(r"\b(x86_64|aarch64|amd64|arm64|ppc64le|s390x)\b")
+
+
+def arch_problems(relative: str, text: str) -> Iterator[str]:
+    """The same Containerfile builds every arch: no arch may be written into it."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        found = _ARCH_WORDS.search(line)
+        if found and not line.startswith("#"):
+            yield f"{relative}:{number}: arch-specific '{found.group(1)}' (use $basearch or none)"
+
+
+def hadolint_findings(relative: str, text: str) -> Iterator[str]:
+    """hadolint's findings, as warnings, where hadolint is installed."""
+    program = shutil.which("hadolint")
+    if program is None:
+        return
+    result = subprocess.run(
+        [program, "--no-fail", "--format", "tty", "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for line in result.stdout.splitlines():
+        if line.strip():
+            yield f"{WARNING}{relative}: hadolint: {line.removeprefix('-:').strip()}"
+
+
 def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[str]:
     for relative, text in sorted(files.items()):
         if relative.endswith("/Containerfile"):
             yield from static_problems(ctx, relative, text)
+            yield from arch_problems(relative, text)
+            yield from hadolint_findings(relative, text)
 
 
 def committed_problems(ctx: Context, files: dict[str, str], stale: list[Path]) -> Iterator[str]:
