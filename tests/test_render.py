@@ -12,7 +12,12 @@ from pinfixtures import options
 from pyindex import PackageIndex
 from tcibsrc.catalog import build_catalog
 from tcibsrc.classify import Kind
-from tcibsrc.containerfile_checks import arch_problems, contract_problems, static_problems
+from tcibsrc.containerfile_checks import (
+    arch_problems,
+    contract_problems,
+    parent_problems,
+    static_problems,
+)
 from tcibsrc.context import Context
 from tcibsrc.pinning import pin_python_deps
 from tcibsrc.render import PLACEHOLDER_DIGEST, Renderer, render_files
@@ -221,3 +226,18 @@ def test_reference_keystone() -> None:
     assert list(contract_problems(ctx, catalog, files)) == []
     committed = (REPO_ROOT / "containerfiles/keystone/Containerfile").read_text()
     assert committed == keystone
+
+
+def test_a_parent_that_is_not_rendered_is_reported(repo: Context) -> None:
+    scoped(repo, "valkey")
+    path = repo.repo_root / "containerfiles/valkey/Containerfile"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        render_files(repo)["containerfiles/valkey/Containerfile"].replace(
+            "base-centos10-epoxy", "gone-centos10-epoxy"
+        )
+    )
+    assert list(parent_problems(repo, build_catalog(repo))) == [
+        "containerfiles/valkey/Containerfile:3: FROM quay.io/example/sig/gone-centos10-epoxy: "
+        "its image is not in scope, so it is never built"
+    ]

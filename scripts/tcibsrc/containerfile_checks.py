@@ -183,6 +183,26 @@ def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[str]:
             yield from hadolint_findings(relative, text)
 
 
+def parent_problems(ctx: Context, catalog: Catalog) -> Iterator[str]:
+    """Every committed Containerfile builds FROM an image that is rendered too (or external)."""
+    rendered = {ctx.config.image_repository(name) for name in catalog.images}
+    rendered.add(ctx.config.image_repository("builder"))
+    own_registry = f"{ctx.config.registry_host}/{ctx.config.registry_namespace}/"
+    for name in catalog.images:
+        path = ctx.repo_root / RENDER_DIR / name / "Containerfile"
+        if not path.is_file():
+            continue
+        for item in _structure(path.read_text(encoding="utf-8")):
+            if item["instruction"] != "FROM":
+                continue
+            repository = item["value"].split()[0].split("@")[0]
+            if repository.startswith(own_registry) and repository not in rendered:
+                yield (
+                    f"{RENDER_DIR}/{name}/Containerfile:{item['startline'] + 1}: FROM "
+                    f"{repository}: its image is not in scope, so it is never built"
+                )
+
+
 def committed_problems(ctx: Context, files: dict[str, str], stale: list[Path]) -> Iterator[str]:
     """Drift between containerfiles/ and what the inputs render."""
     for relative, text in sorted(files.items()):

@@ -15,6 +15,7 @@ from tcibsrc.containerfile_checks import (
     WARNING,
     committed_problems,
     contract_problems,
+    parent_problems,
     rendered_problems,
 )
 from tcibsrc.context import Context
@@ -149,6 +150,7 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     files = renderer.render()
     yield from committed_problems(ctx, files, stale_files(ctx, files))
     yield from rendered_problems(ctx, files)
+    yield from parent_problems(ctx, scoped)
     yield from contract_problems(ctx, scoped, files)
 
 
