@@ -37,7 +37,7 @@ INDEX_URL ?= https://pypi.org/simple
 export UPPER_CONSTRAINTS RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin
+	update-series verify-hermetic bench-pin lock-rpms
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -71,6 +71,9 @@ graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG w
 
 pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1)
 	$(CLI) pin-python-deps $(if $(FORCE),--force)
+
+lock-rpms: $(STAMP) ## regenerate rpms.in.yaml + rpms.repo and lock them with rpm-lockfile-prototype (network)
+	$(CLI) lock-rpms
 
 verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default: every image); slow
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))

@@ -10,6 +10,7 @@ from tcibsrc.commands import (
     check,
     graph,
     images,
+    lock_rpms,
     pin,
     render,
     summary,
@@ -19,7 +20,17 @@ from tcibsrc.commands import (
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 
-COMMANDS = (summary, images, graph, check, pin, render, update_series, verify_hermetic)
+COMMANDS = (
+    summary,
+    images,
+    graph,
+    check,
+    pin,
+    render,
+    lock_rpms,
+    update_series,
+    verify_hermetic,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,17 @@ class PackagePolicy:
 
 
 @dataclass(frozen=True)
+class RpmRepository:
+    """One dnf repository of rpms.repo; always gpg-checked."""
+
+    id: str
+    name: str
+    baseurl: str
+    gpgkey: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything specific to this deployment; the rest of the toolkit derives from it."""
 
@@ -59,6 +70,7 @@ class Config:
     upper_constraints_url: str
     upper_constraints_sha256: str
     packages: dict[str, PackagePolicy] = field(default_factory=dict)
+    rpm_repositories: tuple[RpmRepository, ...] = ()
 
     def image_repository(self, image: str) -> str:
         """The full repository (no tag or digest) where `image` is pushed."""
@@ -202,4 +214,14 @@ def load_config(path: Path) -> Config:
         upper_constraints_url=data["upper_constraints"]["url"],
         upper_constraints_sha256=data["upper_constraints"]["sha256"],
         packages=policies,
+        rpm_repositories=tuple(
+            RpmRepository(
+                id=repo["id"].format(series=data["release"]["series"]),
+                name=repo["name"].format(series=data["release"]["series"]),
+                baseurl=repo["baseurl"].format(series=data["release"]["series"]),
+                gpgkey=repo["gpgkey"],
+                enabled=repo.get("enabled", True),
+            )
+            for repo in (data.get("rpm") or {}).get("repositories", [])
+        ),
     )

@@ -30,6 +30,16 @@ from tcibsrc.dnf_lines import remove_packages
 from tcibsrc.errors import ToolkitError
 from tcibsrc.lockfile import LockParseError, Pin, read_pins, render_lock
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
+from tcibsrc.rpm_inputs import (
+    RPMS_ADDITIONS,
+    RPMS_IN,
+    RPMS_REPO,
+    gpg_keys,
+    packages_of,
+    read_additions,
+    render_rpms_in,
+    render_rpms_repo,
+)
 from tcibsrc.tcib_images import TcibImage
 
 RENDER_DIR = "containerfiles"
@@ -170,6 +180,16 @@ class Renderer:
                         "builds must use.\n" + "\n".join(group.constraints) + "\n"
                     )
         files[f"{RENDER_DIR}/{BUILDER}/Containerfile"] = self.render_builder()
+        packages = [
+            name
+            for path, text in files.items()
+            if path.endswith("/Containerfile")
+            for name in packages_of(text)
+        ]
+        additions = self.ctx.repo_root / RPMS_ADDITIONS
+        packages += read_additions(additions, self.ctx.display(additions))
+        files[RPMS_IN] = render_rpms_in(self.config, packages)
+        files[RPMS_REPO] = render_rpms_repo(self.config)
         return files
 
     def _existing(self, relative: str) -> dict[str, str]:
@@ -194,6 +214,11 @@ class Renderer:
                         )
         return sorted(names)
 
+    def _import_keys(self) -> list[str]:
+        """hermeto's repo file sets gpgcheck=1 with no key: trust the repositories' keys."""
+        keys = gpg_keys(self.config)
+        return [f"RUN rpm --import {' '.join(keys)}"] if keys else []
+
     def render_builder(self) -> str:
         packages = " \\\n        ".join(self.builder_rpms())
         return "\n".join(
@@ -205,6 +230,7 @@ class Renderer:
                 "# stages use it; nothing of it reaches a runtime image.",
                 f"FROM {self.config.base_image}",
                 "USER root",
+                *self._import_keys(),
                 f"RUN dnf install -y \\\n        {packages} && \\",
                 "    dnf clean all && rm -rf /var/cache/dnf",
                 "",
@@ -241,6 +267,7 @@ class Renderer:
         if image.parent is None:
             # the python-tcib-containers RPM is not used: its files come from the submodule
             lines.append(f"COPY {TCIB_CONTEXT_PATH}/kolla {TCIB_INSTALL_PATH}/kolla")
+            lines += self._import_keys()
         if v["tcib_shell"]:
             lines.append(f"SHELL {_to_json(v['tcib_shell'].split())}")
         for item in v["tcib_runs"]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from tcibsrc.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.classify import classify
 from tcibsrc.commands.graph import README, expected_readme
+from tcibsrc.commands.lock_rpms import validate
 from tcibsrc.containerfile_checks import (
     WARNING,
     committed_problems,
@@ -27,6 +28,8 @@ from tcibsrc.lockfile import HEADER
 from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.render import Renderer, stale_files
+from tcibsrc.rpm_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
+from tcibsrc.rpm_lock import repo_problems
 from tcibsrc.tcib_images import TcibImage
 from tcibsrc.upper_constraints import load_upper_constraints
 
@@ -154,11 +157,29 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     yield from contract_problems(ctx, scoped, files)
 
 
+def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """rpms.repo is gpg-checked everywhere; rpms.lock.yaml is valid and current."""
+    root = ctx.repo_root
+    repo = root / RPMS_REPO
+    if repo.is_file():
+        yield from repo_problems(repo.read_text(encoding="utf-8"), RPMS_REPO)
+    lock = root / RPMS_LOCK
+    if not lock.is_file():
+        yield (
+            f"{WARNING}{RPMS_LOCK}: missing (run `make lock-rpms`, which needs "
+            "rpm-lockfile-prototype and the CentOS mirrors)"
+        )
+        return
+    if (root / RPMS_IN).is_file() and repo.is_file():
+        yield from validate(root, lock.read_text(encoding="utf-8"), RPMS_LOCK)
+
+
 SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
     check_readme_graph,
     check_lock_rules,
     check_lock_drift,
     check_containerfiles,
+    check_rpms,
 )
 
 

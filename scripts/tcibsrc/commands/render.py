@@ -19,7 +19,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     for path in stale_files(ctx, files):
         path.unlink()
         changed.append(f"{ctx.display(path)} (removed)")
-    print(f"containerfiles/: {len(files)} files, {len(changed)} changed")
+    print(f"containerfiles/, rpms.in.yaml, rpms.repo: {len(files)} files, {len(changed)} changed")
     for path in changed:
         print(f"  {path}")
     return 0
