@@ -130,6 +130,16 @@ BASE_CONFIG: dict = {
         "build_platforms": ["linux/x86_64"],
     },
     "images": {"scope": ["keystone", "nova-api"]},
+    "rpm": {
+        "repositories": [
+            {
+                "id": "stream-{series}",
+                "name": "example",
+                "gpgkey": "file:///etc/pki/rpm-gpg/KEY",
+                "baseurl": "https://example.invalid/$basearch/",
+            }
+        ]
+    },
     "upper_constraints": {
         "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
         "sha256": "0" * 64,

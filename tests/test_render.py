@@ -19,6 +19,7 @@ from tcibsrc.containerfile_checks import (
     static_problems,
 )
 from tcibsrc.context import Context
+from tcibsrc.hermeto_input import prefetch_input
 from tcibsrc.pinning import pin_python_deps
 from tcibsrc.render import PLACEHOLDER_DIGEST, Renderer, render_files
 
@@ -241,3 +242,29 @@ def test_a_parent_that_is_not_rendered_is_reported(repo: Context) -> None:
         "containerfiles/valkey/Containerfile:3: FROM quay.io/example/sig/gone-centos10-epoxy: "
         "its image is not in scope, so it is never built"
     ]
+
+
+def test_prefetch_input_lists_the_image_locks_and_the_keys(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    packages = prefetch_input(pin_repo, "keystone", builds_wheels=True)
+    assert packages[0] == {
+        "type": "pip",
+        "path": ".",
+        "requirements_files": ["requirements/keystone.txt"],
+        "requirements_build_files": [
+            "requirements/keystone-build.txt",
+            "requirements/keystone-build-extra.txt",
+        ],
+    }
+    assert all(
+        set(p) <= {"type", "path", "requirements_files", "requirements_build_files", "options"}
+        for p in packages
+    )  # no binary, no allow_binary
+    rpm = packages[1]
+    assert rpm["type"] == "rpm"
+    config = pin_repo.config
+    assert rpm["options"]["dnf"] == {"stream-epoxy": {"gpgkey": "file:///etc/pki/rpm-gpg/KEY"}}
+    assert [r.id for r in config.rpm_repositories] == ["stream-epoxy"]
+    assert [p["type"] for p in prefetch_input(pin_repo, "nova-api", builds_wheels=False)] == ["rpm"]

@@ -19,7 +19,13 @@ from tcibsrc.commands.lock_rpms import validate
 from tcibsrc.context import Context
 from tcibsrc.render import render_files
 from tcibsrc.rpm_inputs import packages_of
-from tcibsrc.rpm_lock import lock_problems, repo_problems, repo_sections, requested_packages
+from tcibsrc.rpm_lock import (
+    lock_problems,
+    repo_problems,
+    repo_sections,
+    requested_packages,
+    rpms_in_problems,
+)
 
 DEMO = {
     "tcib/base/demo/demo.yaml": """
@@ -269,3 +275,13 @@ def test_packages_of_reads_continuations_and_literal_tests() -> None:
         "RUN if [ '10' == '9' ];then dnf -y install d; fi\n"
     )
     assert packages_of(text) == ["a", "b", "c"]
+
+
+def test_rpms_in_follows_the_input_schema(rpm_setup) -> None:
+    ctx, _repo = rpm_setup
+    text = (ctx.repo_root / "rpms.in.yaml").read_text()
+    assert list(rpms_in_problems(text, "rpms.in.yaml")) == []
+    broken = text.replace("installWeakDeps: false", "installWeakDeps: nope\nweakDeps: true")
+    found = list(rpms_in_problems(broken, "rpms.in.yaml"))
+    assert any("installWeakDeps: 'nope' is not of type 'boolean'" in p for p in found)
+    assert any("'weakDeps' was unexpected" in p for p in found)

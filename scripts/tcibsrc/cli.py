@@ -12,6 +12,7 @@ from tcibsrc.commands import (
     images,
     lock_rpms,
     pin,
+    prefetch_input,
     render,
     summary,
     update_series,
@@ -28,6 +29,7 @@ COMMANDS = (
     pin,
     render,
     lock_rpms,
+    prefetch_input,
     update_series,
     verify_hermetic,
 )

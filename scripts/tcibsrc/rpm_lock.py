@@ -8,10 +8,13 @@ and every requested package (else it is stale: run make lock-rpms).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
+import jsonschema
 import yaml
 
 from tcibsrc.rpm_inputs import parse_repo_file
@@ -131,6 +134,26 @@ def lock_problems(
                     f"{lock_display}: stale lock: {wanted} is in rpms.in.yaml but not "
                     f"locked for {arch} (run make lock-rpms)"
                 )
+
+
+def rpms_in_problems(text: str, display: str) -> Iterator[str]:
+    """rpms.in.yaml against the input schema of rpm-lockfile-prototype (the keys we use)."""
+    schema = json.loads(
+        resources.files("tcibsrc")
+        .joinpath("schemas/rpms-in.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        yield f"{display}: malformed YAML ({str(exc).splitlines()[0]})"
+        return
+    for error in sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(data),
+        key=lambda e: list(map(str, e.absolute_path)),
+    ):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        yield f"{display}: {path}: {error.message}"
 
 
 def requested_packages(rpms_in: dict[str, Any]) -> list[str]:

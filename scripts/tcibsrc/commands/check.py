@@ -29,7 +29,7 @@ from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.render import Renderer, stale_files
 from tcibsrc.rpm_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
-from tcibsrc.rpm_lock import repo_problems
+from tcibsrc.rpm_lock import repo_problems, rpms_in_problems
 from tcibsrc.tcib_images import TcibImage
 from tcibsrc.upper_constraints import load_upper_constraints
 
@@ -163,6 +163,8 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
     repo = root / RPMS_REPO
     if repo.is_file():
         yield from repo_problems(repo.read_text(encoding="utf-8"), RPMS_REPO)
+    if (root / RPMS_IN).is_file():
+        yield from rpms_in_problems((root / RPMS_IN).read_text(encoding="utf-8"), RPMS_IN)
     lock = root / RPMS_LOCK
     if not lock.is_file():
         yield (
