@@ -36,7 +36,7 @@ RESOLVER ?= uv
 INDEX_URL ?= https://pypi.org/simple
 export UPPER_CONSTRAINTS RESOLVER INDEX_URL
 
-.PHONY: help all summary images graph check render test lint format venv clean pin-python-deps \
+.PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
 	update-series verify-hermetic bench-pin lock-rpms
 
 help: ## list the targets
@@ -54,12 +54,19 @@ venv: $(STAMP) ## create .venv with the pinned toolkit dependencies
 
 all: $(STAMP) ## the main job: re-render everything derived, check it, print the summary
 	$(CLI) render
+	$(CLI) pipelines
 	$(CLI) graph
 	$(CLI) check
 	$(CLI) summary
 
-render: $(STAMP) ## write containerfiles/ from TCIB, the catalog and the Python locks
+render: $(STAMP) ## write containerfiles/, rpms.in.yaml and rpms.repo from TCIB, the catalog and the locks
 	$(CLI) render
+
+pipelines: $(STAMP) ## write .tekton/ (shared Pipeline + PipelineRuns per image) and renovate.json
+	$(CLI) pipelines
+
+affected: $(STAMP) ## which PipelineRuns fire for the changes since BASE (default HEAD~1), or FILES="a b"
+	$(CLI) affected $(if $(FILES),$(FILES),--base $(or $(BASE),HEAD~1))
 
 summary: all
 

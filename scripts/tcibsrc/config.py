@@ -63,6 +63,7 @@ class Config:
     konflux_application: str
     konflux_tenant_namespace: str
     konflux_build_platforms: tuple[str, ...]
+    konflux_branch: str
     scope: tuple[str, ...]
     scope_from_containers_yaml: bool
     exclude: tuple[str, ...]
@@ -207,6 +208,7 @@ def load_config(path: Path) -> Config:
         konflux_application=data["konflux"]["application"],
         konflux_tenant_namespace=data["konflux"]["tenant_namespace"],
         konflux_build_platforms=tuple(data["konflux"]["build_platforms"]),
+        konflux_branch=data["konflux"].get("branch", "main"),
         scope=tuple(images["scope"]),
         scope_from_containers_yaml=bool(images.get("from_containers_yaml", False)),
         exclude=tuple(images.get("exclude", ())),

@@ -208,8 +208,8 @@ def committed_problems(ctx: Context, files: dict[str, str], stale: list[Path]) -
     for relative, text in sorted(files.items()):
         path = ctx.repo_root / relative
         if not path.is_file():
-            yield f"{relative}: missing (run `make render`)"
+            yield f"{relative}: missing (run `make`)"
         elif path.read_text(encoding="utf-8") != text:
-            yield f"{relative}: differs from what the inputs render (run `make render`)"
+            yield f"{relative}: differs from what the inputs generate (run `make`)"
     for path in stale:
-        yield f"{ctx.display(path)}: not rendered from the current scope (run `make render`)"
+        yield f"{ctx.display(path)}: not generated from the current scope (run `make`)"

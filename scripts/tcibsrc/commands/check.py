@@ -12,6 +12,9 @@ from tcibsrc.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.classify import classify
 from tcibsrc.commands.graph import README, expected_readme
 from tcibsrc.commands.lock_rpms import validate
+from tcibsrc.commands.pipelines import all_files as pipeline_files
+from tcibsrc.tekton import TEKTON_DIR, stale_tekton_files
+from tcibsrc.tekton_checks import tekton_problems
 from tcibsrc.containerfile_checks import (
     WARNING,
     committed_problems,
@@ -176,12 +179,24 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
         yield from validate(root, lock.read_text(encoding="utf-8"), RPMS_LOCK)
 
 
+def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """.tekton/ and renovate.json are what the inputs generate, and .tekton/ is sound."""
+    if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
+            image.python_projects for image in scoped.ordered()):
+        return
+    files = pipeline_files(ctx)
+    yield from committed_problems(ctx, files, stale_tekton_files(ctx, files))
+    if (ctx.repo_root / TEKTON_DIR).is_dir():
+        yield from tekton_problems(ctx.repo_root, ctx.repo_root / TEKTON_DIR)
+
+
 SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
     check_readme_graph,
     check_lock_rules,
     check_lock_drift,
     check_containerfiles,
     check_rpms,
+    check_pipelines,
 )
 
 
@@ -216,8 +231,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     problems = [f for f in findings if not f.startswith(WARNING)]
     if strict:
         problems, warnings = findings, []
-    for warning in warnings:
+    shown = warnings if args.verbose or os.environ.get("VERBOSE") == "1" else warnings[:8]
+    for warning in shown:
         print(warning, file=sys.stderr)
+    if len(shown) < len(warnings):
+        print(f"... and {len(warnings) - len(shown)} more warning(s) (VERBOSE=1 shows them)",
+              file=sys.stderr)
     for problem in problems:
         print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
     if problems:

@@ -1,0 +1,49 @@
+"""`tcibsrc pipelines` writes .tekton/ and renovate.json; `tcibsrc affected` evaluates them."""
+
+from __future__ import annotations
+
+import argparse
+
+from tcibsrc.affected import affected, changed_files
+from tcibsrc.atomic import write_text_atomic
+from tcibsrc.context import Context
+from tcibsrc.renovate import RENOVATE_FILE, render_renovate
+from tcibsrc.tekton import TEKTON_DIR, render_pipelines, stale_tekton_files
+
+
+def all_files(ctx: Context) -> dict[str, str]:
+    files = render_pipelines(ctx)
+    files[RENOVATE_FILE] = render_renovate()
+    return files
+
+
+def run_pipelines(ctx: Context, args: argparse.Namespace) -> int:
+    files = all_files(ctx)
+    changed = [path for path, text in sorted(files.items())
+               if write_text_atomic(ctx.repo_root / path, text)]
+    for path in stale_tekton_files(ctx, files):
+        path.unlink()
+        changed.append(f"{ctx.display(path)} (removed)")
+    print(f"{TEKTON_DIR}/, {RENOVATE_FILE}: {len(files)} files, {len(changed)} changed")
+    for path in changed:
+        print(f"  {path}")
+    return 0
+
+
+def run_affected(ctx: Context, args: argparse.Namespace) -> int:
+    changed = list(args.files) if args.files else changed_files(ctx.repo_root, args.base)
+    result = affected(ctx.repo_root / TEKTON_DIR, changed, ctx.config.konflux_branch)
+    print(f"{len(changed)} changed file(s)")
+    for event, names in result.items():
+        listing = "\n  ".join(names) if names else "(none)"
+        print(f"{event}:\n  {listing}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("pipelines", help="write .tekton/ and renovate.json")
+    parser.set_defaults(handler=run_pipelines)
+    parser = subparsers.add_parser("affected", help="which PipelineRuns fire for a change")
+    parser.add_argument("--base", default="HEAD~1", help="compare HEAD with this revision")
+    parser.add_argument("files", nargs="*", help="changed files (instead of --base)")
+    parser.set_defaults(handler=run_affected)
