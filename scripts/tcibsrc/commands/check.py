@@ -251,4 +251,5 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("check", help="offline consistency checks (make check)")
     parser.add_argument("--strict", action="store_true", help="warnings fail too (also STRICT=1)")
+    parser.add_argument("--verbose", action="store_true", help="show every warning (VERBOSE=1)")
     parser.set_defaults(handler=run)
