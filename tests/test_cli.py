@@ -105,8 +105,7 @@ def test_check_reports_every_unclassified_name_in_the_whole_tree(
     )
     capsys.readouterr()
     assert run(repo, "check") == 1
-    err = [line for line in capsys.readouterr().err.splitlines()
-           if not line.startswith("warning:")]
+    err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("warning:")]
     assert (
         "error: container-images/tcib/base/extra/extra.yaml: tcib_packages: "
         "python3-shiny-new: unknown Python RPM: not classified"

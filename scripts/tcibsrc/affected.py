@@ -56,8 +56,9 @@ def fires(expression: str, where: str, event: str, branch: str, changed: list[st
         return celtypes.BoolType(path_changed(str(glob), changed))
 
     program = celpy.Environment().program(ast, functions={"pathChanged": changed_glob})
-    result = program.evaluate({"event": celtypes.StringType(event),
-                               "target_branch": celtypes.StringType(branch)})
+    result = program.evaluate(
+        {"event": celtypes.StringType(event), "target_branch": celtypes.StringType(branch)}
+    )
     if isinstance(result, celpy.CELEvalError):
         raise ToolkitError(where, f"CEL does not evaluate: {result}", "fix the expression")
     return bool(result)
@@ -65,11 +66,18 @@ def fires(expression: str, where: str, event: str, branch: str, changed: list[st
 
 def changed_files(repo: Path, base: str, head: str = "HEAD") -> list[str]:
     """Files changed between two revisions (a submodule shows as its gitlink path)."""
-    result = subprocess.run(["git", "-C", str(repo), "diff", "--name-only", f"{base}...{head}"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["git", "-C", str(repo), "diff", "--name-only", f"{base}...{head}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
-        raise ToolkitError(f"BASE={base}", f"git diff failed: {result.stderr.strip()}",
-                           "give a revision this clone has")
+        raise ToolkitError(
+            f"BASE={base}",
+            f"git diff failed: {result.stderr.strip()}",
+            "give a revision this clone has",
+        )
     return [line for line in result.stdout.splitlines() if line]
 
 

@@ -29,7 +29,7 @@ def compile_glob(glob: str) -> re.Pattern[str]:
             if end < 0:
                 out.append(re.escape(char))
             else:
-                body = glob[index + 1:end]
+                body = glob[index + 1 : end]
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")

@@ -22,11 +22,13 @@ def render_renovate() -> str:
         "pip_requirements": {"enabled": False},
         "pip-compile": {"enabled": False},
         "pep621": {"enabled": False},
-        "packageRules": [{
-            "description": "Python versions are chosen by make pin-python-deps within "
-                           "upper-constraints; never propose others.",
-            "matchDatasources": ["pypi"],
-            "enabled": False,
-        }],
+        "packageRules": [
+            {
+                "description": "Python versions are chosen by make pin-python-deps within "
+                "upper-constraints; never propose others.",
+                "matchDatasources": ["pypi"],
+                "enabled": False,
+            }
+        ],
     }
     return json.dumps(data, indent=2) + "\n"

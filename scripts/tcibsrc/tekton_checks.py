@@ -13,14 +13,22 @@ import yaml
 from tcibsrc.affected import CEL_ANNOTATION, compile_expression
 from tcibsrc.errors import ToolkitError
 
-REQUIRED_LABELS = ("appstudio.openshift.io/application", "appstudio.openshift.io/component",
-                   "pipelines.appstudio.openshift.io/type")
-REQUIRED_ANNOTATIONS = ("build.appstudio.openshift.io/repo",
-                        "build.appstudio.redhat.com/commit_sha",
-                        "build.appstudio.redhat.com/target_branch",
-                        "pipelinesascode.tekton.dev/max-keep-runs", CEL_ANNOTATION)
-PR_ANNOTATIONS = ("build.appstudio.redhat.com/pull_request_number",
-                  "pipelinesascode.tekton.dev/cancel-in-progress")
+REQUIRED_LABELS = (
+    "appstudio.openshift.io/application",
+    "appstudio.openshift.io/component",
+    "pipelines.appstudio.openshift.io/type",
+)
+REQUIRED_ANNOTATIONS = (
+    "build.appstudio.openshift.io/repo",
+    "build.appstudio.redhat.com/commit_sha",
+    "build.appstudio.redhat.com/target_branch",
+    "pipelinesascode.tekton.dev/max-keep-runs",
+    CEL_ANNOTATION,
+)
+PR_ANNOTATIONS = (
+    "build.appstudio.redhat.com/pull_request_number",
+    "pipelinesascode.tekton.dev/cancel-in-progress",
+)
 _BUNDLE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[^:@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
 _PARAM_USE = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)")
 PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
@@ -35,8 +43,11 @@ def _load(path: Path, display: str) -> tuple[Any, list[str]]:
 
 
 def _params(spec: dict) -> dict[str, Any]:
-    return {item["name"]: item.get("value") for item in spec.get("params") or []
-            if isinstance(item, dict) and "name" in item}
+    return {
+        item["name"]: item.get("value")
+        for item in spec.get("params") or []
+        if isinstance(item, dict) and "name" in item
+    }
 
 
 def pipeline_problems(data: dict, display: str) -> Iterator[str]:
@@ -79,8 +90,9 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:
                     yield f"{display}: prefetch-input {key} {name} does not exist"
 
 
-def pipelinerun_problems(data: dict, display: str, root: Path,
-                         pipelines: dict[str, set[str]]) -> Iterator[str]:
+def pipelinerun_problems(
+    data: dict, display: str, root: Path, pipelines: dict[str, set[str]]
+) -> Iterator[str]:
     metadata = data.get("metadata") or {}
     labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
@@ -108,7 +120,7 @@ def pipelinerun_problems(data: dict, display: str, root: Path,
             yield f"{display}: param {name} is not a param of Pipeline {ref}"
     params = _params(spec)
     if params.get("hermetic") != "true":
-        yield f"{display}: hermetic is not \"true\""
+        yield f'{display}: hermetic is not "true"'
     dockerfile = params.get("dockerfile")
     if not dockerfile or not (root / str(dockerfile)).is_file():
         yield f"{display}: dockerfile {dockerfile} does not exist"
@@ -133,12 +145,16 @@ def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
                 problems.append(f"{display}: not a Tekton document")
             continue
         if data.get("kind") not in ("Pipeline", "PipelineRun") or not (
-                data.get("metadata") or {}).get("name"):
+            data.get("metadata") or {}
+        ).get("name"):
             problems.append(f"{display}: kind {data.get('kind')!r} / name missing")
             continue
         documents[path] = data
-    pipelines = {d["metadata"]["name"]: {p.get("name") for p in d["spec"].get("params") or []}
-                 for d in documents.values() if d["kind"] == "Pipeline"}
+    pipelines = {
+        d["metadata"]["name"]: {p.get("name") for p in d["spec"].get("params") or []}
+        for d in documents.values()
+        if d["kind"] == "Pipeline"
+    }
     for path, data in documents.items():
         display = f"{tekton_dir.name}/{path.name}"
         if data["kind"] == "Pipeline":
@@ -156,7 +172,8 @@ def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
         if data["kind"] != "PipelineRun":
             continue
         component = (data["metadata"].get("labels") or {}).get(
-            "appstudio.openshift.io/component", "")
+            "appstudio.openshift.io/component", ""
+        )
         kind = "pull-request" if path.stem.endswith("pull-request") else "push"
         runs.setdefault(component, {})[kind] = data
     ignored = {"output-image", "image-expires-after"}
@@ -169,5 +186,7 @@ def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
         right = {k: v for k, v in _params(pair["push"]["spec"]).items() if k not in ignored}
         for key in sorted(set(left) | set(right)):
             if left.get(key) != right.get(key):
-                yield f"{directory}: component {component}: param {key} differs between " \
-                      "its pull-request and push runs"
+                yield (
+                    f"{directory}: component {component}: param {key} differs between "
+                    "its pull-request and push runs"
+                )

@@ -13,8 +13,6 @@ from tcibsrc.classify import classify
 from tcibsrc.commands.graph import README, expected_readme
 from tcibsrc.commands.lock_rpms import validate
 from tcibsrc.commands.pipelines import all_files as pipeline_files
-from tcibsrc.tekton import TEKTON_DIR, stale_tekton_files
-from tcibsrc.tekton_checks import tekton_problems
 from tcibsrc.containerfile_checks import (
     WARNING,
     committed_problems,
@@ -34,6 +32,8 @@ from tcibsrc.render import Renderer, stale_files
 from tcibsrc.rpm_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
 from tcibsrc.rpm_lock import repo_problems, rpms_in_problems
 from tcibsrc.tcib_images import TcibImage
+from tcibsrc.tekton import TEKTON_DIR, stale_tekton_files
+from tcibsrc.tekton_checks import tekton_problems
 from tcibsrc.upper_constraints import load_upper_constraints
 
 Images = dict[str, TcibImage]
@@ -182,7 +182,8 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
 def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """.tekton/ and renovate.json are what the inputs generate, and .tekton/ is sound."""
     if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
-            image.python_projects for image in scoped.ordered()):
+        image.python_projects for image in scoped.ordered()
+    ):
         return
     files = pipeline_files(ctx)
     yield from committed_problems(ctx, files, stale_tekton_files(ctx, files))
@@ -235,8 +236,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     for warning in shown:
         print(warning, file=sys.stderr)
     if len(shown) < len(warnings):
-        print(f"... and {len(warnings) - len(shown)} more warning(s) (VERBOSE=1 shows them)",
-              file=sys.stderr)
+        print(
+            f"... and {len(warnings) - len(shown)} more warning(s) (VERBOSE=1 shows them)",
+            file=sys.stderr,
+        )
     for problem in problems:
         print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
     if problems:

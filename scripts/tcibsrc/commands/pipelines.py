@@ -19,8 +19,11 @@ def all_files(ctx: Context) -> dict[str, str]:
 
 def run_pipelines(ctx: Context, args: argparse.Namespace) -> int:
     files = all_files(ctx)
-    changed = [path for path, text in sorted(files.items())
-               if write_text_atomic(ctx.repo_root / path, text)]
+    changed = [
+        path
+        for path, text in sorted(files.items())
+        if write_text_atomic(ctx.repo_root / path, text)
+    ]
     for path in stale_tekton_files(ctx, files):
         path.unlink()
         changed.append(f"{ctx.display(path)} (removed)")

@@ -1,0 +1,194 @@
+"""make pipelines / make affected: trigger matrix, PaC glob semantics, the .tekton validator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REFERENCE_TCIB, REPO_ROOT
+from pinfixtures import options
+from pyindex import PackageIndex
+from tcibsrc.affected import affected, changed_files
+from tcibsrc.context import Context
+from tcibsrc.pathglob import path_changed
+from tcibsrc.pinning import pin_python_deps
+from tcibsrc.render import render_files
+from tcibsrc.tekton import PIPELINE_FILE, render_pipelines
+from tcibsrc.tekton_checks import tekton_problems
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "matches"),
+    [
+        ("containerfiles/keystone/*", "containerfiles/keystone/Containerfile", True),
+        ("containerfiles/keystone/*", "containerfiles/keystone/sub/dir/file", True),  # * crosses /
+        ("containerfiles/keystone/*", "containerfiles/keystone-extra/Containerfile", False),
+        ("tcib", "tcib", True),  # a submodule change is its gitlink path
+        ("tcib", "tcib/container-images/kolla/base/start.sh", False),  # a bare directory: no
+        ("requirements/keystone.txt", "requirements/keystone-build.txt", False),
+        ("*.md", "docs/README.md", True),
+        ("{a,b}.txt", "b.txt", True),
+        ("file?.txt", "file1.txt", True),
+    ],
+)
+def test_globs_behave_like_pipelines_as_code(glob: str, path: str, matches: bool) -> None:
+    assert path_changed(glob, [path]) is matches
+
+
+@pytest.fixture
+def generated(pin_repo: Context, index: PackageIndex) -> Context:
+    """A scratch repository with locks, Containerfiles and .tekton/ written."""
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    for files in (render_files(pin_repo), render_pipelines(pin_repo)):
+        for name, text in files.items():
+            path = pin_repo.repo_root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return pin_repo
+
+
+def fired(ctx: Context, *changed: str) -> dict[str, set[str]]:
+    result = affected(ctx.repo_root / ".tekton", list(changed), "main")
+    return {event: set(names) for event, names in result.items()}
+
+
+def names(component: str) -> dict[str, set[str]]:
+    return {"pull_request": {f"{component}-on-pull-request"}, "push": {f"{component}-on-push"}}
+
+
+NONE: dict[str, set[str]] = {"pull_request": set(), "push": set()}
+
+
+def test_trigger_matrix(generated: Context) -> None:
+    ctx = generated
+    keystone, os_image = "keystone-centos10-epoxy", "os-centos10-epoxy"
+    # its Containerfile directory, its locks, its own .tekton file
+    assert fired(ctx, "containerfiles/keystone/Containerfile") == names(keystone)
+    assert fired(ctx, "containerfiles/keystone/wheels.txt") == names(keystone)
+    assert fired(ctx, "requirements/keystone.txt") == names(keystone)
+    assert fired(ctx, "requirements/keystone-build.txt") == names(keystone)
+    own = fired(ctx, f".tekton/{keystone}-push.yaml")
+    assert own == {"pull_request": set(), "push": {f"{keystone}-on-push"}}
+    # another image's files do not fire keystone
+    assert fired(ctx, "containerfiles/os/Containerfile") == names(os_image)
+    assert fired(ctx, "requirements/nova-base.txt")["pull_request"] == {
+        "nova-base-centos10-epoxy-on-pull-request"
+    }
+    # the README fires nothing
+    assert fired(ctx, "README.md") == NONE
+    # the tcib gitlink fires the image that copies TCIB's files
+    assert fired(ctx, "tcib") == names("base-centos10-epoxy")
+    # the shared Pipeline and the RPM lock fire every image
+    every = fired(ctx, PIPELINE_FILE)
+    assert keystone + "-on-push" in every["push"] and len(every["push"]) == len(
+        list((ctx.repo_root / ".tekton").glob("*-push.yaml"))
+    )
+    assert fired(ctx, "rpms.lock.yaml") == every
+
+
+def test_generated_files_pass_the_validator(generated: Context) -> None:
+    problems = tekton_problems(generated.repo_root, generated.repo_root / ".tekton")
+    assert problems == []
+    run = yaml.safe_load(
+        (generated.repo_root / ".tekton/keystone-centos10-epoxy-push.yaml").read_text()
+    )
+    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    assert params["hermetic"] == "true"
+    assert params["build-platforms"] == ["linux/x86_64"]
+    assert params["build-image-index"] == "true"
+    prefetch = json.loads(params["prefetch-input"])
+    assert prefetch[0]["requirements_files"] == ["requirements/keystone.txt"]
+    assert "allow_binary" not in prefetch[0] and "binary" not in prefetch[0]
+    annotations = run["metadata"]["annotations"]
+    assert (
+        annotations["build.appstudio.openshift.io/build-nudge-files"]
+        == "containerfiles/.*/Containerfile"
+    )
+    assert (
+        run["spec"]["taskRunTemplate"]["serviceAccountName"]
+        == "build-pipeline-keystone-centos10-epoxy"
+    )
+    pull = (generated.repo_root / ".tekton/keystone-centos10-epoxy-pull-request.yaml").read_text()
+    assert len(pull.splitlines()) < 60
+
+
+def test_a_broken_copy_fails_with_one_line_per_problem(generated: Context) -> None:
+    tekton = generated.repo_root / ".tekton"
+    pull = tekton / "keystone-centos10-epoxy-pull-request.yaml"
+    text = pull.read_text()
+    text = text.replace('event == "pull_request" && ', 'event == "pull_request" && (( ')
+    text = text.replace(
+        "value: containerfiles/keystone/Containerfile", "value: containerfiles/keystone/Missingfile"
+    )
+    text = text.replace(
+        "    - {name: path-context, value: .}",
+        "    - {name: path-context, value: .}\n    - {name: undeclared, value: x}",
+    )
+    pull.write_text(text)
+    pipeline = tekton / "build-pipeline.yaml"
+    pipeline.write_text(
+        pipeline.read_text()
+        .replace("$(params.buildah-format)", "$(params.no-such-param)", 1)
+        .replace("@sha256:b797dd", "@sha256:zz", 1)
+    )
+    problems = tekton_problems(generated.repo_root, tekton)
+    joined = "\n".join(problems)
+    assert ".tekton/keystone-centos10-epoxy-pull-request.yaml: CEL does not parse" in joined
+    assert (
+        "keystone-centos10-epoxy-pull-request.yaml: dockerfile "
+        "containerfiles/keystone/Missingfile does not exist"
+    ) in joined
+    assert (
+        "keystone-centos10-epoxy-pull-request.yaml: param undeclared is not a param of "
+        "Pipeline tcibsrc-build"
+    ) in joined
+    assert ".tekton/build-pipeline.yaml: $(params.no-such-param) is used but not declared" in joined
+    assert "task init has no bundle reference" in joined or "is not tag@sha256" in joined
+    assert "param undeclared differs between its pull-request and push runs" in joined
+    assert all("\n" not in problem for problem in problems)
+
+
+def test_bundle_updates_survive_a_rerender(generated: Context) -> None:
+    pipeline = generated.repo_root / PIPELINE_FILE
+    updated = "task-init:0.4@sha256:" + "c" * 64
+    text = pipeline.read_text()
+    start = text.index("task-init:")
+    end = text.index("\n", start)
+    pipeline.write_text(text[:start] + updated + text[end:])
+    again = render_pipelines(generated)[PIPELINE_FILE]
+    assert updated in again
+
+
+@pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="../shared/reference is absent")
+def test_affected_on_a_real_commit_range(tmp_path: Path) -> None:
+    """Clone this repository, change keystone's lock and the README in a commit, ask git."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(REPO_ROOT), str(clone)], check=True)
+    (clone / "requirements" / "keystone.txt").write_text(
+        (clone / "requirements" / "keystone.txt").read_text() + "\n"
+    )
+    (clone / "README.md").write_text((clone / "README.md").read_text() + "\n")
+    for command in (
+        ["add", "-A"],
+        [
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "change keystone's lock",
+        ],
+    ):
+        subprocess.run(["git", "-C", str(clone), *command], check=True)
+    changed = changed_files(clone, "HEAD~1")
+    assert sorted(changed) == ["README.md", "requirements/keystone.txt"]
+    result = affected(clone / ".tekton", changed, "main")
+    assert result == {
+        "pull_request": ["keystone-centos10-epoxy-on-pull-request"],
+        "push": ["keystone-centos10-epoxy-on-push"],
+    }
