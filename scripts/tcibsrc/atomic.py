@@ -28,3 +28,15 @@ def write_text_atomic(path: Path, text: str) -> bool:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return True
+
+
+def write_generated(root: Path, files: dict[str, str], stale: list[Path], label: str) -> int:
+    """Write generated files (each atomically), remove stale ones, and say what changed."""
+    changed = [path for path, text in sorted(files.items()) if write_text_atomic(root / path, text)]
+    for path in stale:
+        path.unlink()
+        changed.append(f"{path.relative_to(root)} (removed)")
+    print(f"{label}: {len(files)} files, {len(changed)} changed")
+    for path in changed:
+        print(f"  {path}")
+    return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tcibsrc.affected import affected, changed_files
-from tcibsrc.atomic import write_text_atomic
+from tcibsrc.atomic import write_generated
 from tcibsrc.context import Context
 from tcibsrc.renovate import RENOVATE_FILE, render_renovate
 from tcibsrc.tekton import TEKTON_DIR, render_pipelines, stale_tekton_files
@@ -19,18 +19,9 @@ def all_files(ctx: Context) -> dict[str, str]:
 
 def run_pipelines(ctx: Context, args: argparse.Namespace) -> int:
     files = all_files(ctx)
-    changed = [
-        path
-        for path, text in sorted(files.items())
-        if write_text_atomic(ctx.repo_root / path, text)
-    ]
-    for path in stale_tekton_files(ctx, files):
-        path.unlink()
-        changed.append(f"{ctx.display(path)} (removed)")
-    print(f"{TEKTON_DIR}/, {RENOVATE_FILE}: {len(files)} files, {len(changed)} changed")
-    for path in changed:
-        print(f"  {path}")
-    return 0
+    return write_generated(
+        ctx.repo_root, files, stale_tekton_files(ctx, files), f"{TEKTON_DIR}/, {RENOVATE_FILE}"
+    )
 
 
 def run_affected(ctx: Context, args: argparse.Namespace) -> int:

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from tcibsrc.atomic import write_text_atomic
+from tcibsrc.atomic import write_generated
 from tcibsrc.context import Context
 from tcibsrc.render import render_files, stale_files
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     files = render_files(ctx)
-    changed = [
-        path
-        for path, text in sorted(files.items())
-        if write_text_atomic(ctx.repo_root / path, text)
-    ]
-    for path in stale_files(ctx, files):
-        path.unlink()
-        changed.append(f"{ctx.display(path)} (removed)")
-    print(f"containerfiles/, rpms.in.yaml, rpms.repo: {len(files)} files, {len(changed)} changed")
-    for path in changed:
-        print(f"  {path}")
-    return 0
+    return write_generated(
+        ctx.repo_root, files, stale_files(ctx, files), "containerfiles/, rpms.in.yaml, rpms.repo"
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
