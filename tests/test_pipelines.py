@@ -192,3 +192,22 @@ def test_affected_on_a_real_commit_range(tmp_path: Path) -> None:
         "pull_request": ["keystone-centos10-epoxy-on-pull-request"],
         "push": ["keystone-centos10-epoxy-on-push"],
     }
+
+
+def test_trigger_matrix_for_every_image(generated: Context) -> None:
+    """Each image: its Containerfile and its lock fire only its own runs; others' do not."""
+    tekton = generated.repo_root / ".tekton"
+    components = sorted(p.name.removesuffix("-push.yaml") for p in tekton.glob("*-push.yaml"))
+    assert len(components) >= 5
+    for component in components:
+        image = component.removesuffix("-centos10-epoxy")
+        assert fired(generated, f"containerfiles/{image}/Containerfile") == names(component)
+        lock = generated.repo_root / "requirements" / f"{image}.txt"
+        run = (tekton / f"{component}-push.yaml").read_text()
+        if lock.is_file() and f"requirements/{image}.txt" in run:
+            assert fired(generated, f"requirements/{image}.txt") == names(component)
+        assert fired(generated, "README.md") == NONE
+        expected_tcib = names(component) if image == "base" else NONE
+        assert {
+            e: n & names(component)[e] for e, n in fired(generated, "tcib").items()
+        } == expected_tcib
