@@ -211,3 +211,12 @@ def test_trigger_matrix_for_every_image(generated: Context) -> None:
         assert {
             e: n & names(component)[e] for e, n in fired(generated, "tcib").items()
         } == expected_tcib
+
+
+def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context) -> None:
+    from tcibsrc.errors import ToolkitError
+
+    pipeline = generated.repo_root / PIPELINE_FILE
+    pipeline.write_text(pipeline.read_text().replace("task-init:0.4@sha256:", "task-init:0.4@"))
+    with pytest.raises(ToolkitError, match="no tag@sha256 bundle found for init"):
+        render_pipelines(generated)

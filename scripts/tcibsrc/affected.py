@@ -30,7 +30,10 @@ class Trigger:
 def read_triggers(tekton_dir: Path) -> list[Trigger]:
     triggers = []
     for path in sorted(tekton_dir.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ToolkitError(str(path), "YAML does not parse", "run `make pipelines`") from exc
         if data.get("kind") != "PipelineRun":
             continue
         expression = (data.get("metadata", {}).get("annotations") or {}).get(CEL_ANNOTATION)

@@ -6,6 +6,7 @@ STRICT=1): a parent never built yet has a placeholder digest until Konflux build
 
 from __future__ import annotations
 
+import fnmatch
 import io
 import re
 import shlex
@@ -70,6 +71,7 @@ def _source_exists(ctx: Context, source: str) -> bool | None:
 def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
     stages: set[str] = set()
     declared: set[str] = set()
+    copied: list[tuple[str, str]] = []  # (source glob, destination) of every plain COPY
     for item in _structure(text):
         instruction, value, line = item["instruction"], item["value"], item["startline"] + 1
         where = f"{relative}:{line}"
@@ -95,6 +97,7 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
                 if flags["from"] not in stages:
                     yield f"{where}: COPY --from={flags['from']}: no such stage"
                 continue
+            copied += [(source, words[-1]) for source in words[:-1]]
             for source in words[:-1]:
                 exists = _source_exists(ctx, source)
                 if exists is None:
@@ -108,6 +111,14 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
             for stage in re.findall(r"--mount=\S*\bfrom=([^,\s]+)", value):
                 if stage not in stages:
                     yield f"{where}: RUN --mount from={stage}: no such stage"
+            for used in re.findall(r"(/tmp/requirements/[^\s;&|]+)", value):
+                name = used.rsplit("/", 1)[-1]
+                if not any(
+                    dest.rstrip("/") == "/tmp/requirements"
+                    and fnmatch.fnmatch(name, source.rsplit("/", 1)[-1])
+                    for source, dest in copied
+                ):
+                    yield f"{where}: {used} is used but no COPY brings it into the stage"
 
 
 def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[str]:

@@ -76,3 +76,17 @@ def remove_packages(line: str, removed: Container[str]) -> tuple[str, list[str]]
                 drop_next_separator = True
     text = "".join(kept_parts).strip()
     return text, taken
+
+
+CLEANUP_COMMANDS = {
+    "dnf clean all",
+    "yum clean all",
+    "rm -rf /var/cache/dnf",
+    "rm -rf /var/cache/yum",
+}
+
+
+def only_cleanup(line: str) -> bool:
+    """True when a line does nothing but clean dnf's cache (left after its install went)."""
+    parts = [part.strip() for index, part in enumerate(_SEPARATOR.split(line)) if index % 2 == 0]
+    return all(part in CLEANUP_COMMANDS for part in parts if part)

@@ -29,7 +29,7 @@ from tcibsrc.checksum import sha256_file
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.index import SimpleIndex
-from tcibsrc.lockfile import read_pins
+from tcibsrc.lockfile import read_build_info, read_lock_file
 from tcibsrc.pinning import ALL, BUILD_INFO_FILE
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.sdists import fetch_all
@@ -76,7 +76,7 @@ def locked_sdists(ctx: Context, image: str) -> list[Locked]:
     found: dict[str, Locked] = {}
     for path in lock_files(ctx, image):
         role = "runtime" if path.name == f"{image}.txt" else "build"
-        for pin in read_pins(path.read_text(encoding="utf-8")).values():
+        for pin in read_lock_file(path, ctx.display(path)).values():
             if len(pin.hashes) != 1:
                 raise VerifyError(
                     ctx.display(path),
@@ -136,7 +136,7 @@ def _build_info(ctx: Context) -> dict[str, Any]:
     path = ctx.repo_root / REQUIREMENTS_DIR / BUILD_INFO_FILE
     if not path.is_file():
         raise VerifyError(ctx.display(path), "missing", "run make pin-python-deps")
-    return json.loads(path.read_text(encoding="utf-8"))["packages"]
+    return read_build_info(path, ctx.display(path))
 
 
 def _needs(entry: dict[str, Any], versions: dict[str, str]) -> list[str]:

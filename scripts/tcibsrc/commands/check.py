@@ -171,8 +171,8 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
     lock = root / RPMS_LOCK
     if not lock.is_file():
         yield (
-            f"{WARNING}{RPMS_LOCK}: missing (run `make lock-rpms`, which needs "
-            "rpm-lockfile-prototype and the CentOS mirrors)"
+            f"{WARNING}{RPMS_LOCK}: missing: every PipelineRun prefetches it, so Konflux builds "
+            "fail until `make lock-rpms` (rpm-lockfile-prototype, CentOS mirrors) has made it"
         )
         return
     if (root / RPMS_IN).is_file() and repo.is_file():
