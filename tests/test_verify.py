@@ -175,3 +175,26 @@ def test_a_reconciled_conflict_reaches_the_build_through_pip_constraint(
     row = next(r for r in report["packages"] if r["package"] == "picky-tool==1.0")
     assert row["status"] == "failed"
     assert "legacy_api" in row["log_tail"]
+
+
+def test_a_build_tool_whose_runtime_needs_rust_blocks_its_consumers(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    add_and_pin(
+        pin_repo,
+        index,
+        [
+            Package("maturin", "1.0"),
+            Package("rusty-dep", "1.0", build_requires=["maturin"]),
+            Package("tool-a", "1.0", requires=["rusty-dep"]),
+            Package("uses-tool", "1.0", build_requires=["tool-a"]),
+        ],
+        "uses-tool",
+    )
+    rows = {
+        row["package"]: row for row in verify(pin_repo, index, "keystone", tmp_path)["packages"]
+    }
+    assert rows["rusty-dep==1.0"]["status"] == "not provable"
+    assert rows["tool-a==1.0"]["status"] == "proven"  # its own wheel builds
+    assert rows["uses-tool==1.0"]["status"] == "not provable"  # its build env needs rusty-dep
+    assert "rusty-dep==1.0" in rows["uses-tool==1.0"]["reason"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +23,19 @@ from typing import Any
 
 LOG_TAIL = 15
 TIMEOUT = 3600
+
+
+def log_tail(output: str) -> str:
+    """The lines that say why: pip's errors and tracebacks' last lines, then the end."""
+    lines = [line.rstrip() for line in output.strip().splitlines() if line.strip()]
+    noise = ("See above for output", "originates from a subprocess")
+    telling = [
+        line
+        for line in lines
+        if re.search(r"(Error|error:|ERROR|No matching distribution|not found)", line)
+        and not any(text in line for text in noise)
+    ]
+    return "\n".join(dict.fromkeys([*telling[-LOG_TAIL:], *lines[-5:]]))
 
 
 def network_is_off() -> bool:
@@ -85,7 +99,7 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         seconds = round(time.monotonic() - started, 1)
         built = sorted(Path(out).glob("*.whl"))
         if code != 0 or not built:
-            tail = "\n".join(output.strip().splitlines()[-LOG_TAIL:])
+            tail = log_tail(output)
             return {"status": "failed", "seconds": seconds, "log_tail": tail}
         cache.mkdir(parents=True, exist_ok=True)
         shutil.copy2(built[0], cache / built[0].name)
@@ -109,15 +123,29 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     pending = {key for key in items if key not in results}
     running: dict[Future, str] = {}
 
+    def installed_with(dep: str) -> list[str]:
+        """dep and what installing it into a build environment brings (its runtime deps)."""
+        seen: list[str] = []
+        stack = [dep]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in items:
+                continue
+            seen.append(current)
+            stack.extend(items[current].get("deps", []))
+        return seen
+
     def blocked_by(key: str) -> list[str]:
+        bad = ("failed", "not provable")
         return [
             dep
-            for dep in items[key]["needs"]
-            if dep in items and results.get(dep, {}).get("status") in ("failed", "not provable")
+            for need in items[key]["needs"]
+            for dep in installed_with(need)
+            if results.get(dep, {}).get("status") in bad
         ]
 
     def ready(key: str) -> bool:
-        return all(dep not in items or dep in results for dep in items[key]["needs"])
+        return all(dep in results for need in items[key]["needs"] for dep in installed_with(need))
 
     with ThreadPoolExecutor(max(1, plan["jobs"])) as pool:
         while pending or running:

@@ -38,7 +38,7 @@ from tcibsrc.series import load_series
 from tcibsrc.sysdeps import system_needs
 from tcibsrc.upper_constraints import UpperConstraints, load_upper_constraints
 
-FORMAT_VERSION = "5"
+FORMAT_VERSION = "6"
 ALL = "all"
 CONSTRAINTS_FILE = "constraints.txt"
 BUILD_INFO_FILE = "build-info.json"

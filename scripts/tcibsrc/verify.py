@@ -89,6 +89,21 @@ def locked_sdists(ctx: Context, image: str) -> list[Locked]:
     return sorted(found.values(), key=lambda item: item.key)
 
 
+def dependency_edges(ctx: Context, image: str) -> dict[str, set[str]]:
+    """name==version -> its runtime dependencies, from the `# via` lines of the build locks."""
+    edges: dict[str, set[str]] = {}
+    for path in lock_files(ctx, image)[1:]:
+        pins = read_lock_file(path, ctx.display(path))
+        for pin in pins.values():
+            for consumer in pin.via:
+                key = canonicalize_name(consumer)
+                if key in pins:
+                    edges.setdefault(f"{key}=={pins[key].version}", set()).add(
+                        f"{pin.name}=={pin.version}"
+                    )
+    return edges
+
+
 def populate_deps(
     ctx: Context, items: list[Locked], deps: Path, index_url: str, hermeto_output: Path | None
 ) -> dict[str, str]:
@@ -189,6 +204,7 @@ def verify_image(
     workdir: Path,
 ) -> dict[str, Any]:
     items = locked_sdists(ctx, image)
+    runtime_deps = dependency_edges(ctx, image)
     info = _build_info(ctx)
     deps = workdir / "deps" / "pip"
     files = populate_deps(ctx, items, deps, index_url, hermeto_output)
@@ -231,6 +247,7 @@ def verify_image(
                 "backend": entry.get("backend", "?"),
                 "build_constraints": entry.get("build_constraints", []),
                 "needs": _needs(entry, versions),
+                "deps": sorted(runtime_deps.get(item.key, ())),
                 "unprovable": unprovable,
             }
         )
