@@ -15,6 +15,7 @@ from pyindex import Package, PackageIndex
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.pinning import pin_python_deps
+from tcibsrc.render import render_files
 from tcibsrc.verify import verify_image
 
 
@@ -198,3 +199,25 @@ def test_a_build_tool_whose_runtime_needs_rust_blocks_its_consumers(
     assert rows["tool-a==1.0"]["status"] == "proven"  # its own wheel builds
     assert rows["uses-tool==1.0"]["status"] == "not provable"  # its build env needs rusty-dep
     assert "rusty-dep==1.0" in rows["uses-tool==1.0"]["reason"]
+
+
+def test_an_undeclared_build_requirement_is_built_without_isolation(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    # like textfsm's setup.py importing six: the build needs a package it does not declare
+    index.add(
+        Package("undeclared-helper", "1.0"),
+        Package("sloppy-lib", "1.0", build_imports=["undeclared_helper"]),
+    )
+    config = yaml.safe_load(pin_repo.config_file.read_text())
+    config["packages"] = {"sloppy-lib": {"extra_build_requires": ["undeclared-helper"]}}
+    pin_repo.config_file.write_text(yaml.safe_dump(config))
+    pin_repo.__dict__.pop("config", None)
+    add_and_pin(pin_repo, index, [], "sloppy-lib")
+    info = json.loads((pin_repo.repo_root / "requirements" / "build-info.json").read_text())
+    assert info["packages"]["sloppy-lib==1.0"]["build_env"] == ["undeclared-helper==1.0"]
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    assert statuses(report)["sloppy-lib==1.0"] == "proven"
+    keystone = render_files(pin_repo)["containerfiles/keystone/Containerfile"]
+    assert "/bin/python -m pip install --no-cache-dir undeclared-helper==1.0" in keystone
+    assert "--no-build-isolation" in keystone

@@ -73,11 +73,47 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
             constraints = Path(out) / "build-constraints.txt"
             constraints.write_text("\n".join(item["build_constraints"]) + "\n")
             env["PIP_CONSTRAINT"] = str(constraints)
+        python, isolation = plan["python"], []
+        if item.get("build_env"):
+            # undeclared build requirements: build without isolation in a venv that has them
+            venv = Path(out) / "build-env"
+            links = ["--no-index", "--find-links", plan["deps"], "--find-links", str(wheels)]
+            setup = subprocess.run(
+                [plan["python"], "-m", "venv", str(venv)],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            if setup.returncode == 0:
+                setup = subprocess.run(
+                    [
+                        str(venv / "bin" / "python"),
+                        "-m",
+                        "pip",
+                        "install",
+                        "--no-cache-dir",
+                        *links,
+                        *item["build_env"],
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=False,
+                )
+            if setup.returncode != 0:
+                return {
+                    "status": "failed",
+                    "seconds": round(time.monotonic() - started, 1),
+                    "log_tail": log_tail(setup.stdout + setup.stderr),
+                }
+            python, isolation = str(venv / "bin" / "python"), ["--no-build-isolation"]
         command = [
-            plan["python"],
+            python,
             "-m",
             "pip",
             "wheel",
+            *isolation,
             "--no-deps",
             "--no-index",
             "--no-cache-dir",

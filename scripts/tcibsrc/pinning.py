@@ -38,7 +38,7 @@ from tcibsrc.series import load_series
 from tcibsrc.sysdeps import system_needs
 from tcibsrc.upper_constraints import UpperConstraints, load_upper_constraints
 
-FORMAT_VERSION = "6"
+FORMAT_VERSION = "7"
 ALL = "all"
 CONSTRAINTS_FILE = "constraints.txt"
 BUILD_INFO_FILE = "build-info.json"
@@ -360,7 +360,14 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
         files[f"{name}-build.txt"] = render_lock(image_main, digest)
         if image_extra:
             files[f"{name}-build-extra.txt"] = render_lock(image_extra, digest)
-    files[BUILD_INFO_FILE] = _build_info(closure)
+    files[BUILD_INFO_FILE] = _build_info(
+        closure,
+        {
+            canonicalize_name(name)
+            for name, policy in config.packages.items()
+            if policy.extra_build_requires
+        },
+    )
     result = PinResult(
         files=files, runtime_count=len(all_runtime), build_count=len(main), extra_count=len(extra)
     )
@@ -395,8 +402,13 @@ def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> None:
         list(pool.map(one, resolution.pins.values()))
 
 
-def _build_info(closure: BuildClosure) -> str:
-    """Per sdist: backend and build requirements, for verify-hermetic and the builder image."""
+def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
+    """Per sdist: backend and build requirements, for verify-hermetic and the builder image.
+
+    `undeclared`: packages whose build needs requirements they do not declare (policy
+    extra_build_requires); pip's isolated build would not install those, so they are built
+    without isolation in an environment of `build_env`.
+    """
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
         needs = system_needs(name, package.sdist.path, package.system.bindep, package.system.rust)
@@ -411,6 +423,14 @@ def _build_info(closure: BuildClosure) -> str:
                     if dep in closure.extra
                 }
             ),
+            "build_env": sorted(
+                {
+                    f"{dep}=={dep_version}"
+                    for dep, dep_version in closure.needs.get((name, version), [])
+                }
+            )
+            if canonicalize_name(name) in undeclared
+            else [],
             "sdist": package.sdist.filename,
             "sha256": package.sdist.sha256,
             "backend": package.system.backend,

@@ -78,6 +78,7 @@ class WheelGroup:
     filename: str
     pins: list[Pin]
     constraints: list[str]
+    build_env: list[str]  # non-empty: built without isolation in a venv of these pins
 
 
 @dataclass
@@ -136,16 +137,18 @@ class Renderer:
             )
         ancestor = self._python_ancestor(image)
         inherited = set(self._lock(ancestor) or {}) if ancestor else set()
-        by_constraints: dict[tuple[str, ...], list[Pin]] = defaultdict(list)
+        grouped: dict[tuple[tuple[str, ...], tuple[str, ...]], list[Pin]] = defaultdict(list)
         for key, pin in sorted(lock.items()):
             if key in inherited:
                 continue
-            constraints = tuple(self.build_info.get(key, {}).get("build_constraints", []))
-            by_constraints[constraints].append(pin)
+            info = self.build_info.get(key, {})
+            grouped[
+                (tuple(info.get("build_constraints", [])), tuple(info.get("build_env", [])))
+            ].append(pin)
         groups = []
-        for index, (constraints, pins) in enumerate(sorted(by_constraints.items())):
+        for index, ((constraints, env), pins) in enumerate(sorted(grouped.items())):
             suffix = "" if index == 0 else f"-{index + 1}"
-            groups.append(WheelGroup(f"wheels{suffix}.txt", pins, list(constraints)))
+            groups.append(WheelGroup(f"wheels{suffix}.txt", pins, list(constraints), list(env)))
         return PythonPlan(groups=groups, projects=list(image.python_projects))
 
     def repository_reference(self, image: str, existing: dict[str, str]) -> str:
@@ -320,13 +323,23 @@ class Renderer:
             f"COPY {source}/wheels* /tmp/requirements/",
         ]
         commands = []
-        for group in plan.groups:
+        for index, group in enumerate(plan.groups):
             prefix = ""
             if group.constraints:
                 prefix = f"PIP_CONSTRAINT=/tmp/requirements/{_constraints_name(group)} "
+            python, isolation = "python3", ""
+            if group.build_env:
+                # a build requirement the sdist does not declare: pip's isolated build would
+                # not install it, so build without isolation in an environment that has it
+                venv = f"/tmp/build-env-{index + 1}"
+                commands.append(
+                    f"python3 -m venv {venv} && {venv}/bin/python -m pip install "
+                    f"--no-cache-dir {' '.join(group.build_env)}"
+                )
+                python, isolation = f"{venv}/bin/python", "--no-build-isolation "
             commands.append(
-                f"{prefix}python3 -m pip wheel --no-deps --require-hashes --no-cache-dir "
-                f"--wheel-dir /wheels -r /tmp/requirements/{group.filename}"
+                f"{prefix}{python} -m pip wheel --no-deps {isolation}--require-hashes "
+                f"--no-cache-dir --wheel-dir /wheels -r /tmp/requirements/{group.filename}"
             )
         steps = " && \\\n    ".join(commands)
         lines.append("# hermeto's environment: PIP_FIND_LINKS, PIP_NO_INDEX, CARGO_HOME")

@@ -246,6 +246,7 @@ def verify_image(
                 "role": item.role,
                 "backend": entry.get("backend", "?"),
                 "build_constraints": entry.get("build_constraints", []),
+                "build_env": entry.get("build_env", []),
                 "needs": _needs(entry, versions),
                 "deps": sorted(runtime_deps.get(item.key, ())),
                 "unprovable": unprovable,
