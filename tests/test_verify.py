@@ -144,21 +144,23 @@ def test_unknown_image(pin_repo: Context, index: PackageIndex, tmp_path: Path) -
 def test_a_reconciled_conflict_reaches_the_build_through_pip_constraint(
     pin_repo: Context, index: PackageIndex, tmp_path: Path
 ) -> None:
-    # picky-tool declares just "setuptools-lite" but only builds with 1.0 (like pbr 7 and
-    # setuptools 82); a policy says so. Most consumers need >=3, so 1.0 is the extra version.
+    # picky-tool declares just "setuptools-lite" but, building with tool-x, needs 1.0 (like
+    # pbr 7 and setuptools 82); a policy says so. Most consumers need >=3: 1.0 is the extra.
     index.add(
         Package("setuptools-lite", "1.0", extra_modules=["legacy_api"]),
+        Package("tool-x", "1.0"),
         Package(
             "picky-tool",
             "1.0",
-            build_requires=["setuptools-lite"],
+            build_requires=["setuptools-lite", "tool-x"],
             build_imports=["setuptools_lite.legacy_api"],
         ),
         Package("modern-a", "1.0", build_requires=["setuptools-lite>=3"]),
         Package("modern-b", "1.0", build_requires=["setuptools-lite>=3"]),
     )
     config = yaml.safe_load(pin_repo.config_file.read_text())
-    config["packages"] = {"picky-tool": {"extra_build_requires": ["setuptools-lite<2"]}}
+    # like pbr: whoever builds with tool-x needs setuptools-lite<2 (build_requires_with)
+    config["packages"] = {"tool-x": {"build_requires_with": ["setuptools-lite<2"]}}
     pin_repo.config_file.write_text(yaml.safe_dump(config))
     pin_repo.__dict__.pop("config", None)
     add_and_pin(pin_repo, index, [], "picky-tool\nmodern-a  # images: keystone\nmodern-b")
