@@ -280,7 +280,7 @@ class Renderer:
             lines.append(f"SHELL {_to_json(v['tcib_shell'].split())}")
         for item in v["tcib_runs"]:
             lines.append(f"RUN {_to_json(item)}" if isinstance(item, list) else f"RUN {item}")
-        lines += self._actions(image, tcib, plan)
+        lines += self._actions(tcib, plan)
         if v["tcib_healthcheck"]:
             lines.append(f"HEALTHCHECK {v['tcib_healthcheck']}")
         if v["tcib_stopsignal"]:
@@ -346,7 +346,7 @@ class Renderer:
         lines.append(f"RUN . /cachi2/cachi2.env && \\\n    {steps}")
         return lines
 
-    def _actions(self, image: CatalogImage, tcib: TcibImage, plan: PythonPlan | None) -> list[str]:
+    def _actions(self, tcib: TcibImage, plan: PythonPlan | None) -> list[str]:
         source_rpms = {
             rpm for rpm, c in self.catalog.classifications.items() if c.kind is Kind.SOURCE
         }
@@ -360,13 +360,13 @@ class Renderer:
             if text and not (taken and only_cleanup(text)):
                 lines.append(f"{verb.upper()} {text}")
             if taken and not installed:
-                lines += self._install(image, plan)
+                lines += self._install(plan)
                 installed = True
         if not installed:
-            lines += self._install(image, plan)
+            lines += self._install(plan)
         return lines
 
-    def _install(self, image: CatalogImage, plan: PythonPlan | None) -> list[str]:
+    def _install(self, plan: PythonPlan | None) -> list[str]:
         """Install the wheels and keep the operators' contract, right where the RPMs were."""
         assert plan is not None
         python = f"python{self.config.python_version}"

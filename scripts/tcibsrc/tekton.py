@@ -63,7 +63,7 @@ def component_name(ctx: Context, image: str) -> str:
     return ctx.config.image_repository(image).rsplit("/", 1)[-1]
 
 
-def image_inputs(ctx: Context, image: str, containerfile: str, lock_files: list[str]) -> list[str]:
+def image_inputs(image: str, containerfile: str, lock_files: list[str]) -> list[str]:
     """What the build of `image` reads: its directory, what it COPYs, its locks, the RPM lock."""
     globs = [f"{RENDER_DIR}/{image}/*"]
     for line in containerfile.splitlines():
@@ -105,7 +105,7 @@ def components(ctx: Context, catalog: Catalog) -> list[Component]:
                 name=component_name(ctx, image),
                 repository=ctx.config.image_repository(image),
                 dockerfile=dockerfile,
-                inputs=tuple(image_inputs(ctx, image, files[dockerfile], locks)),
+                inputs=tuple(image_inputs(image, files[dockerfile], locks)),
                 prefetch=as_json(packages),
             )
         )
