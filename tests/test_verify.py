@@ -37,6 +37,14 @@ def statuses(report: dict) -> dict[str, str]:
     return {row["package"]: row["status"] for row in report["packages"]}
 
 
+def set_policies(ctx: Context, packages: dict) -> None:
+    """Replace the config's per-package policies (and drop the cached config)."""
+    config = yaml.safe_load(ctx.config_file.read_text())
+    config["packages"] = packages
+    ctx.config_file.write_text(yaml.safe_dump(config))
+    ctx.__dict__.pop("config", None)
+
+
 def add_and_pin(ctx: Context, index: PackageIndex, packages: list[Package], line: str) -> None:
     index.add(*packages)
     (ctx.repo_root / "requirements").mkdir(exist_ok=True)
@@ -158,11 +166,8 @@ def test_a_reconciled_conflict_reaches_the_build_through_pip_constraint(
         Package("modern-a", "1.0", build_requires=["setuptools-lite>=3"]),
         Package("modern-b", "1.0", build_requires=["setuptools-lite>=3"]),
     )
-    config = yaml.safe_load(pin_repo.config_file.read_text())
     # like pbr: whoever builds with tool-x needs setuptools-lite<2 (build_requires_with)
-    config["packages"] = {"tool-x": {"build_requires_with": ["setuptools-lite<2"]}}
-    pin_repo.config_file.write_text(yaml.safe_dump(config))
-    pin_repo.__dict__.pop("config", None)
+    set_policies(pin_repo, {"tool-x": {"build_requires_with": ["setuptools-lite<2"]}})
     add_and_pin(pin_repo, index, [], "picky-tool\nmodern-a  # images: keystone\nmodern-b")
     info_path = pin_repo.repo_root / "requirements" / "build-info.json"
     info = json.loads(info_path.read_text())
@@ -211,10 +216,7 @@ def test_an_undeclared_build_requirement_is_built_without_isolation(
         Package("undeclared-helper", "1.0"),
         Package("sloppy-lib", "1.0", build_imports=["undeclared_helper"]),
     )
-    config = yaml.safe_load(pin_repo.config_file.read_text())
-    config["packages"] = {"sloppy-lib": {"extra_build_requires": ["undeclared-helper"]}}
-    pin_repo.config_file.write_text(yaml.safe_dump(config))
-    pin_repo.__dict__.pop("config", None)
+    set_policies(pin_repo, {"sloppy-lib": {"extra_build_requires": ["undeclared-helper"]}})
     add_and_pin(pin_repo, index, [], "sloppy-lib")
     info = json.loads((pin_repo.repo_root / "requirements" / "build-info.json").read_text())
     assert info["packages"]["sloppy-lib==1.0"]["build_env"] == ["undeclared-helper==1.0"]
