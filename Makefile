@@ -8,40 +8,28 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml toolkit-constraints.txt | sha256sum | cut -c1-12)
 CLI := $(BIN)/tcibsrc
 
-# TCIB: the submodule by default. Where it cannot be cloned (no GitHub) but the reference copy
-# sits beside the repository, use that and say so.
-TCIB_SUBMODULE := tcib/container-images
-TCIB_REFERENCE := ../shared/reference/tcib/container-images
-ifeq ($(origin TCIB_DIR),undefined)
-  ifeq ($(wildcard $(TCIB_SUBMODULE)/tcib),)
-    ifneq ($(wildcard $(TCIB_REFERENCE)/tcib),)
-      TCIB_DIR := $(TCIB_REFERENCE)
-      $(info note: the tcib submodule is not checked out; using TCIB_DIR=$(TCIB_DIR))
-    endif
-  endif
-endif
-TCIB_DIR ?= $(TCIB_SUBMODULE)
+# Settings of this machine (TCIB_DIR=..., UPPER_CONSTRAINTS=...), kept out of git.
+-include local.mk
+
+# TCIB: the submodule by default (`git submodule update --init tcib`); TCIB_DIR= points elsewhere.
+TCIB_DIR ?= tcib/container-images
 CONFIG ?= config.yaml
 export TCIB_DIR CONFIG
 
-# upper-constraints: the config pins its URL and sha256; a local copy may stand in for the
-# download (its hash is still checked). On this project's machines the reference copy is used.
-UC_REFERENCE := ../shared/reference/upper-constraints/2025.1.txt
-ifeq ($(origin UPPER_CONSTRAINTS),undefined)
-  ifneq ($(wildcard $(UC_REFERENCE)),)
-    UPPER_CONSTRAINTS := $(UC_REFERENCE)
-  endif
-endif
+# upper-constraints: the config pins its URL and sha256, and the file is downloaded and cached;
+# UPPER_CONSTRAINTS=<file> uses a local copy instead (its hash is still checked).
+export UPPER_CONSTRAINTS
 RESOLVER ?= uv
 INDEX_URL ?= https://pypi.org/simple
-export UPPER_CONSTRAINTS RESOLVER INDEX_URL
+export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms
+	update-series verify-hermetic bench-pin lock-rpms test-tools
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-	  awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	  awk 'BEGIN {FS = ":.*## "} {name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
+	       END {for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], text[i]}'
 	@echo "  variables: TCIB_DIR=$(TCIB_DIR) CONFIG=$(CONFIG)"
 
 $(STAMP): pyproject.toml toolkit-constraints.txt
@@ -70,8 +58,8 @@ affected: $(STAMP) ## which PipelineRuns fire for the changes since BASE (defaul
 
 summary: all
 
-images: $(STAMP) ## table of the images in scope (ALL=1: every TCIB image; FORMAT=json|markdown)
-	$(CLI) images $(if $(ALL),--all) $(if $(FORMAT),--format $(FORMAT))
+images: $(STAMP) ## table of the images in scope (ALL=1: every TCIB image; WIDE=1: every column; FORMAT=json|markdown)
+	$(CLI) images $(if $(ALL),--all) $(if $(WIDE),--wide) $(if $(FORMAT),--format $(FORMAT))
 
 graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG with graphviz
 	$(CLI) graph
@@ -95,7 +83,10 @@ update-series: $(STAMP) ## regenerate the series data from an openstack/releases
 check: $(STAMP) ## offline consistency: classification, users, README graph, locks, Containerfiles (STRICT=1: warnings fail)
 	$(CLI) check
 
-test: $(STAMP) ## run the test suite
+test-tools: ## check the system tools the tests need (rpm, createrepo-c, python3-dnf, ...); seconds
+	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools test
+
+test: test-tools $(STAMP) ## run the test suite (about 5 minutes; needs the tools of test-tools)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff

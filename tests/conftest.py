@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import textwrap
 from collections.abc import Callable
@@ -11,11 +12,56 @@ import pytest
 import yaml
 
 from tcibsrc.context import Context
+from tcibsrc.system_tools import TEST_TOOLS, install_hint
 
 pytest_plugins = ["pinfixtures"]
 
+# The toolkit's own knobs, and the resolvers' and pip's: set in a packager's shell (or exported
+# by `make test`), they would change what the tests run. Each test sets what it needs.
+CALLER_VARIABLES = (
+    "UPPER_CONSTRAINTS",
+    "TCIB_DIR",
+    "CONFIG",
+    "INDEX_URL",
+    "RESOLVER",
+    "STRICT",
+    "VERBOSE",
+    "FORCE",
+    "HERMETO_OUTPUT",
+    "CARGO_HOME_VENDORED",
+    "RPM_LOCKFILE_PROTOTYPE",
+)
+CALLER_PREFIXES = ("UV_", "PIP_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name in CALLER_VARIABLES or (
+            name.startswith(CALLER_PREFIXES) and name not in ("UV_CACHE_DIR",)
+        ):
+            monkeypatch.delenv(name)
+
+
+def require_tools(*commands: str) -> None:
+    """Fail (one line, no traceback) when a system tool this test needs is missing."""
+    tools = [tool for tool in TEST_TOOLS if tool.command.split()[0] in commands]
+    absent = [tool for tool in tools if not tool.present()]
+    if absent:
+        hint = install_hint(absent).replace("\n", ";")
+        pytest.fail(
+            f"missing system tools: {', '.join(t.command for t in absent)} "
+            f"(`make test-tools` lists all;{hint})",
+            pytrace=False,
+        )
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+# Real upstream data (a TCIB tree, the openstack-operator CRD, upper-constraints) for the tests
+# marked `reference`: REFERENCE_DATA=dir, else a `shared/reference` directory beside the clone.
+REFERENCE = Path(
+    os.environ.get("REFERENCE_DATA") or REPO_ROOT.parent / "shared" / "reference"
+).resolve()
 REFERENCE_TCIB = REFERENCE / "tcib" / "container-images"
 
 # A small TCIB tree that exercises every loading rule: nesting with an intermediate directory
@@ -192,7 +238,7 @@ def repo(tmp_path: Path, tcib_dir: Path, write_config: ConfigWriter) -> Context:
 
 @pytest.fixture
 def reference_tcib(tmp_path: Path) -> Path:
-    """A copy of the real TCIB tree (../shared/reference), which the tests may modify."""
+    """A copy of the real TCIB tree (REFERENCE_DATA), which the tests may modify."""
     if not REFERENCE_TCIB.is_dir():
-        pytest.skip("the reference TCIB tree (../shared/reference) is not present")
+        pytest.skip("no reference data (REFERENCE_DATA)")
     return Path(shutil.copytree(REFERENCE_TCIB, tmp_path / "reference-tcib"))

@@ -43,6 +43,11 @@ BACKEND = textwrap.dedent('''
                          "Tag: py3-none-any\\n"}
 
     def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+        failure = Path("metadata_error.txt")
+        if failure.exists():
+            for number in range(40):  # a chatty build step, like setup.py's own logging
+                print(f"running step {number} of the metadata build")
+            raise RuntimeError(failure.read_text())
         name, version = _info()
         target = Path(metadata_directory) / (_dist(name, version) + ".dist-info")
         target.mkdir(parents=True)
@@ -54,6 +59,12 @@ BACKEND = textwrap.dedent('''
         imports = Path("build_imports.txt")
         for module in (imports.read_text().split() if imports.exists() else []):
             importlib.import_module(module)  # proves the build requirement was installed
+        crates = Path("crates.txt")
+        for crate in (crates.read_text().split() if crates.exists() else []):
+            # like cargo with hermeto's vendoring: crates come from CARGO_HOME, never the network
+            vendored = Path(os.environ.get("CARGO_HOME", "/nonexistent")) / "vendor" / crate
+            if not (vendored / "Cargo.toml").is_file():
+                raise RuntimeError(f"crate {crate} is not vendored in CARGO_HOME ({vendored})")
         name, version = _info()
         dist = _dist(name, version)
         files = {}
@@ -87,6 +98,8 @@ class Package:
     dynamic_requires: list[str] = field(default_factory=list)
     build_imports: list[str] = field(default_factory=list)
     extra_modules: list[str] = field(default_factory=list)
+    crates: list[str] = field(default_factory=list)  # read from $CARGO_HOME/vendor at build
+    metadata_error: str | None = None  # its metadata build fails with this message
 
     @property
     def module(self) -> str:
@@ -137,6 +150,10 @@ def build_sdist(package: Package, directory: Path) -> Path:
             _add(archive, f"{top}/dynamic_requires.txt", "\n".join(package.dynamic_requires))
         if package.build_imports:
             _add(archive, f"{top}/build_imports.txt", "\n".join(package.build_imports))
+        if package.metadata_error:
+            _add(archive, f"{top}/metadata_error.txt", package.metadata_error)
+        if package.crates:
+            _add(archive, f"{top}/crates.txt", "\n".join(package.crates))
     # gzip headers carry a timestamp; zero it so equal inputs give equal bytes
     data = bytearray(buffer.getvalue())
     data[4:8] = b"\0\0\0\0"

@@ -71,7 +71,21 @@ def test_wrong_type_names_the_key_path(write_config: ConfigWriter) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.where == f"{path}: images.scope[1]"
-    assert "is not of type 'string'" in caught.value.problem
+    assert caught.value.problem == (
+        '7 is a number, but a string is expected: write it in quotes (- "7")'
+    )
+
+
+def test_an_unquoted_number_gets_the_hint_to_quote_it(write_config: ConfigWriter) -> None:
+    distro = {"name": "centos", "major": 10, "base_image": "quay.io/centos/centos:stream10"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(distro=distro))
+    assert caught.value.where.endswith("config.yaml: distro.major")
+    assert 'write it in quotes (major: "10")' in caught.value.problem
+    wrong_type = {"name": "centos", "major": ["10"], "base_image": "x"}
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(distro=wrong_type))
+    assert "quotes" not in caught.value.problem  # a list is not a number to quote
 
 
 def test_bad_enum_and_missing_section(write_config: ConfigWriter, tmp_path: Path) -> None:

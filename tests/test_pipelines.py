@@ -163,7 +163,7 @@ def test_bundle_updates_survive_a_rerender(generated: Context) -> None:
     assert updated in again
 
 
-@pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="../shared/reference is absent")
+@pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="no reference data (REFERENCE_DATA)")
 def test_affected_on_a_real_commit_range(tmp_path: Path) -> None:
     """Clone this repository, change keystone's lock and the README in a commit, ask git."""
     clone = tmp_path / "clone"

@@ -1,4 +1,4 @@
-"""The real TCIB tree and operator CRD (../shared/reference): everything loads and is classified.
+"""The real TCIB tree and operator CRD (REFERENCE_DATA): everything loads and is classified.
 
 These run wherever the reference data sits beside the repository (developer machines and CI
 here); they check our rules and tables against upstream's real files.
@@ -19,7 +19,7 @@ from tcibsrc.contract import kolla_users, operator_image_keys
 
 pytestmark = [
     pytest.mark.reference,
-    pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="../shared/reference is absent"),
+    pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="no reference data (REFERENCE_DATA)"),
 ]
 
 

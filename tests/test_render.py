@@ -202,7 +202,7 @@ def test_python_images_build_wheels_and_keep_the_contract(
     ]
 
 
-@pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="../shared/reference is absent")
+@pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="no reference data (REFERENCE_DATA)")
 def test_reference_keystone() -> None:
     ctx = Context(
         repo_root=REPO_ROOT, config_file=REPO_ROOT / "config.yaml", tcib_dir=REFERENCE_TCIB

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURE_TREE, README_TEXT, REFERENCE, write_tree
+from conftest import FIXTURE_TREE, README_TEXT, REFERENCE, require_tools, write_tree
 from rpmrepo import DNF_PYTHON, Rpm, RpmRepository, SigningKey, build_rpms
 from tcibsrc.cli import main
 from tcibsrc.commands.lock_rpms import validate
@@ -55,6 +55,7 @@ def make_repo(root: Path, write_config, rpm_repositories: list[dict]) -> Context
 
 @pytest.fixture
 def rpm_setup(tmp_path: Path, write_config) -> Iterator[tuple[Context, RpmRepository]]:
+    require_tools("rpmbuild", "createrepo_c", "gpg", "python3")
     placeholder = [
         {
             "id": "local",

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import require_tools
 from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.context import Context
@@ -109,23 +110,39 @@ def test_a_failed_build_shows_its_log_and_blocks_its_consumers(
 def test_rust_sdists_need_vendored_crates(
     pin_repo: Context, index: PackageIndex, tmp_path: Path
 ) -> None:
+    # the toolchain must be there (as on Konflux's builder), else the package is "not
+    # provable: system packages missing" whatever CARGO_HOME says
+    require_tools("cargo", "rustc")
     add_and_pin(
         pin_repo,
         index,
-        [Package("maturin", "1.0"), Package("rusty-lib", "1.0", build_requires=["maturin"])],
+        [
+            Package("maturin", "1.0"),
+            Package("rusty-lib", "1.0", build_requires=["maturin"], crates=["itoa"]),
+        ],
         "rusty-lib",
     )
     info = json.loads((pin_repo.repo_root / "requirements" / "build-info.json").read_text())
     assert info["packages"]["rusty-lib==1.0"]["system"]["rust"] is True
     report = verify(pin_repo, index, "keystone", tmp_path)
     row = next(r for r in report["packages"] if r["package"] == "rusty-lib==1.0")
-    assert row["status"] == "not provable"
+    assert row["status"] == "not provable", row
     assert "CARGO_HOME" in row["reason"]
+    # an empty CARGO_HOME: the build runs, and fails because the crate is not there
     cargo = tmp_path / "vendored-crates"
     cargo.mkdir()
+    (tmp_path / "empty").mkdir()
+    report = verify(pin_repo, index, "keystone", tmp_path / "empty", cargo_home=cargo)
+    row = next(r for r in report["packages"] if r["package"] == "rusty-lib==1.0")
+    assert row["status"] == "failed", row
+    assert "crate itoa is not vendored" in row["log_tail"]
+    # the crate vendored: the build reads it offline and is proven
+    (cargo / "vendor" / "itoa").mkdir(parents=True)
+    (cargo / "vendor" / "itoa" / "Cargo.toml").write_text('[package]\nname = "itoa"\n')
     (tmp_path / "again").mkdir()
     report = verify(pin_repo, index, "keystone", tmp_path / "again", cargo_home=cargo)
-    assert statuses(report)["rusty-lib==1.0"] == "proven"
+    row = next(r for r in report["packages"] if r["package"] == "rusty-lib==1.0")
+    assert row["status"] == "proven", f"rusty-lib: {row.get('reason') or row.get('log_tail')}"
 
 
 def test_a_hermeto_output_directory_is_used_instead_of_the_index(

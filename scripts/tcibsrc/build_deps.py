@@ -262,6 +262,7 @@ class ClosureFinder:
             index_url=self.request.index_url,
             workdir=self.request.workdir,
             preferences=preferences,
+            input_name="<build requirements of the locked sdists>",
         )
         return self.resolve(request)
 

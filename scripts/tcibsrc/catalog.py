@@ -5,14 +5,14 @@ This is the one model that locks, Containerfiles, pipelines and manifests derive
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tcibsrc.classify import Classification, Kind, classify_all
 from tcibsrc.containers_yaml import read_containers_yaml
 from tcibsrc.context import Context
 from tcibsrc.contract import kolla_users, operator_image_keys
 from tcibsrc.errors import TcibError
-from tcibsrc.scope import Scope, resolve_scope
+from tcibsrc.scope import VALKEY_RELEASE, Scope, resolve_scope
 from tcibsrc.tcib_images import TcibImage, load_images
 
 
@@ -129,16 +129,28 @@ def build_catalog(
     requested = list(config.scope)
     if config.scope_from_containers_yaml:
         requested += read_containers_yaml(ctx.tcib_dir)
+    left_out: list[str] = []
     if everything:
-        requested = [
-            name
-            for name in images
-            if not (name == "redis" and config.distro_major == "10")
-            and not (name == "valkey" and config.distro_major != "10")
-        ]
+        requested = []
+        for name in sorted(images):
+            if name == "redis" and config.distro_major == VALKEY_RELEASE:
+                left_out.append(
+                    f"redis is not built on release {VALKEY_RELEASE}: TCIB excludes it there and "
+                    "builds valkey instead"
+                )
+            elif name == "valkey" and config.distro_major != VALKEY_RELEASE:
+                left_out.append(
+                    f"valkey is built on release {VALKEY_RELEASE} only (TCIB builds redis on "
+                    f"release {config.distro_major})"
+                )
+            else:
+                requested.append(name)
     scope = resolve_scope(
         images, requested, config.exclude, config.distro_major, ctx.display(config.path)
     )
+    excluded = [f"{name} is excluded by images.exclude" for name in config.exclude]
+    if everything and (left_out or excluded):
+        scope = replace(scope, notes=(*scope.notes, *left_out, *excluded))
     classes = classify_all(
         (rpm for name in scope.ordered for rpm in images[name].rpms), _first_use(images, ctx)
     )

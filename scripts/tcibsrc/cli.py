@@ -53,14 +53,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ctx = Context.from_environment(config_file=args.config, tcib_dir=args.tcib_dir)
     try:
         return int(args.handler(ctx, args))
     except ToolkitError as error:
+        for detail in error.details:
+            print(f"  | {detail}", file=sys.stderr)
         print(f"error: {error.line()}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        # files are written whole through a rename, so an interrupt leaves none half-written
+        print(
+            f"\ninterrupted: tcibsrc {args.command} stopped; no file is half-written",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -127,6 +127,20 @@ def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
     if error.validator == "required":
         missing = [key for key in error.validator_value if key not in error.instance]
         return _key_path(path), f"missing required key(s): {', '.join(missing)}"
+    if (
+        error.validator == "type"
+        and error.validator_value == "string"
+        and isinstance(error.instance, int | float)
+        and not isinstance(error.instance, bool)
+        and path
+    ):
+        # YAML reads `major: 10` as a number and `version: 3.10` as 3.1: quote them
+        quoted = f'"{error.instance}"'
+        example = f"{path[-1]}: {quoted}" if isinstance(path[-1], str) else f"- {quoted}"
+        return _key_path(path), (
+            f"{error.instance!r} is a number, but a string is expected: "
+            f"write it in quotes ({example})"
+        )
     return _key_path(path), error.message
 
 
@@ -171,9 +185,9 @@ def _check_image_name(template: str, display: str) -> None:
         ) from exc
 
 
-def load_config(path: Path) -> Config:
-    """Read, validate and model the config file at `path`."""
-    display = str(path)
+def load_config(path: Path, display: str | None = None) -> Config:
+    """Read, validate and model the config file at `path` (named `display` in messages)."""
+    display = display or str(path)
     data = load_yaml(path, display=display)
     if data is None:
         raise ConfigError(display, "the config file is empty", "start from the default config.yaml")

@@ -24,6 +24,8 @@ from tcibsrc.contract_data import image_contracts, project_contracts
 from tcibsrc.render import PLACEHOLDER_DIGEST, RENDER_DIR, TCIB_CONTEXT_PATH
 
 WARNING = "warning: "
+PLACEHOLDER_NOTE = "has a placeholder digest (the image has not been built yet)"
+TCIB_HELPERS_NOTE = "cannot be checked: TCIB_DIR has no"
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 _CHECKED_FOR_VARIABLES = {
     "FROM",
@@ -80,10 +82,7 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
             if len(words) == 3 and words[1].lower() == "as":
                 stages.add(words[2])
             if PLACEHOLDER_DIGEST in words[0]:
-                yield (
-                    f"{WARNING}{where}: {words[0].split('@')[0]} has a placeholder digest "
-                    "(the image has not been built yet)"
-                )
+                yield (f"{WARNING}{where}: {words[0].split('@')[0]} {PLACEHOLDER_NOTE}")
         if instruction in ("ARG", "ENV"):
             for part in value.split():
                 declared.add(part.split("=", 1)[0])
@@ -102,7 +101,7 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
                 exists = _source_exists(ctx, source)
                 if exists is None:
                     yield (
-                        f"{WARNING}{where}: {source} cannot be checked: TCIB_DIR has no "
+                        f"{WARNING}{where}: {source} {TCIB_HELPERS_NOTE} "
                         f"{source[len(TCIB_CONTEXT_PATH) + 1 :].split('/')[0]}/"
                     )
                 elif not exists:

@@ -6,10 +6,14 @@ from __future__ import annotations
 class ToolkitError(Exception):
     """A problem with the user's input; the CLI prints it as one line and exits non-zero."""
 
-    def __init__(self, where: str, problem: str, fix: str | None = None) -> None:
+    def __init__(
+        self, where: str, problem: str, fix: str | None = None, details: list[str] | None = None
+    ) -> None:
         self.where = where
         self.problem = problem
         self.fix = fix
+        # what a tool said before it failed (a resolver's last lines), shown under the line
+        self.details = list(details or [])
         super().__init__(self.line())
 
     def line(self) -> str:

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from tcibsrc.checksum import sha256_text
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.index import DEFAULT_INDEX_URL, SimpleIndex
-from tcibsrc.lockfile import HEADER, Pin, render_in, render_lock
+from tcibsrc.lockfile import Pin, read_header, render_in, render_lock
 from tcibsrc.python_inputs import (
     ADDITIONS_FILE,
     REQUIREMENTS_DIR,
@@ -95,15 +96,23 @@ def _inputs_digest(parts: list[str]) -> str:
     return "sha256:" + sha256_text("\n\0".join([FORMAT_VERSION, *parts]))[:32]
 
 
+def hand_edited(requirements: Path, display: Callable[[Path], str]) -> list[str]:
+    """Locks whose text no longer matches the content digest pin-python-deps recorded."""
+    return [
+        display(path)
+        for path in sorted(requirements.glob("*.txt"))
+        if path.name != CONSTRAINTS_FILE and read_header(path.read_text(encoding="utf-8")).edited
+    ]
+
+
 def _current(requirements: Path, digest: str, names: list[str]) -> bool:
-    marker = HEADER.format(inputs=digest)
     for name in names:
         path = requirements / name
         if not path.is_file():
             return False
         if name.endswith(".txt") and name != CONSTRAINTS_FILE:
-            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-            if first != marker:
+            header = read_header(path.read_text(encoding="utf-8"))
+            if header.inputs != digest or header.recorded_content is None:
                 return False
     return True
 
@@ -182,6 +191,7 @@ def _resolve_all_arches(
     requirements: list[str],
     constraint_files: list[Path],
     workdir: Path,
+    display_names: dict[Path, str],
 ) -> Resolution:
     config = ctx.config
     backend = resolver_named(options.resolver)
@@ -193,6 +203,8 @@ def _resolve_all_arches(
             arch=arch,
             index_url=options.index_url,
             workdir=workdir / arch,
+            display_names=display_names,
+            progress_label="resolve",
         )
         for arch in config.arches
     }
@@ -293,8 +305,20 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
         )
     inputs, union, in_files = planned.inputs, planned.union, planned.in_files
     constraints_text, digest = planned.constraints_text, planned.digest
-    if not options.force and _current(requirements_dir, digest, planned.expected_files()):
-        return PinResult(files={}, up_to_date=True, seconds=time.monotonic() - started)
+    if not options.force:
+        edited = hand_edited(requirements_dir, ctx.display)
+        if edited:
+            shown = ", ".join(edited[:3]) + (
+                f" and {len(edited) - 3} more" if len(edited) > 3 else ""
+            )
+            raise PinError(
+                shown,
+                "edited by hand: the text no longer matches the content digest in its header",
+                "run `make pin-python-deps FORCE=1` to re-resolve and replace it; put "
+                "wanted changes in requirements/additions.in or config.yaml's packages",
+            )
+        if _current(requirements_dir, digest, planned.expected_files()):
+            return PinResult(files={}, up_to_date=True, seconds=time.monotonic() - started)
 
     with tempfile.TemporaryDirectory(prefix="tcibsrc-pin-") as scratch:
         workdir = Path(scratch)
@@ -303,7 +327,13 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
         uc_path = workdir / "upper-constraints.txt"
         uc_path.write_text(uc.text, encoding="utf-8")
         phase = time.monotonic()
-        resolution = _resolve_all_arches(ctx, options, union, [uc_path, constraints_path], workdir)
+        display_names = {
+            constraints_path: f"{REQUIREMENTS_DIR}/{CONSTRAINTS_FILE}",
+            uc_path: f"upper-constraints ({config.upper_constraints_url})",
+        }
+        resolution = _resolve_all_arches(
+            ctx, options, union, [uc_path, constraints_path], workdir, display_names
+        )
         phases = {"resolve (all arches)": time.monotonic() - phase}
         phase = time.monotonic()
         index = SimpleIndex(options.index_url)

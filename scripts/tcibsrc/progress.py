@@ -13,8 +13,9 @@ class Progress:
     """Counts finished items of a task and shows `label: done/total (last item)`."""
 
     def __init__(
-        self, label: str, total: int, stream: TextIO | None = None, interval: float = 5.0
+        self, label: str, total: int | None, stream: TextIO | None = None, interval: float = 5.0
     ) -> None:
+        """`total=None`: the amount of work is not known ahead (a resolver's packages)."""
         self.label = label
         self.total = total
         self.done = 0
@@ -38,7 +39,7 @@ class Progress:
     ) -> None:
         elapsed = time.monotonic() - self._started
         failed = f", {self.failed} failed" if self.failed else ""
-        line = f"{self.label}: {self.done}/{self.total} done{failed} in {elapsed:.1f} s"
+        line = f"{self.label}: {self._count()} done{failed} in {elapsed:.1f} s"
         if self.interactive:
             self.stream.write("\r\033[K" + line + "\n")
         else:
@@ -52,9 +53,12 @@ class Progress:
                 self.failed += 1
             self._show(item)
 
+    def _count(self) -> str:
+        return str(self.done) if self.total is None else f"{self.done}/{self.total}"
+
     def _show(self, item: str, force: bool = False) -> None:
         now = time.monotonic()
-        text = f"{self.label}: {self.done}/{self.total}" + (f" ({item})" if item else "")
+        text = f"{self.label}: {self._count()}" + (f" ({item})" if item else "")
         if self.interactive:
             self.stream.write("\r\033[K" + text[:150])
             self.stream.flush()

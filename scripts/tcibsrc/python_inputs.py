@@ -44,6 +44,26 @@ class ImageInputs:
     roots: frozenset[NormalizedName]
 
 
+def _requirement(text: str, where: str) -> Requirement:
+    """A PEP 508 line that a resolver accepts; `===` (arbitrary equality) is refused.
+
+    `foo====` parses as `foo === "="`: valid PEP 508, but no resolver can use it, and the
+    resolver's error would name a scratch file instead of the user's line.
+    """
+    fix = "write one PEP 508 requirement a line, such as 'foo>=1.2' or 'foo==1.2.3'"
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise InputsError(where, f"invalid requirement {text!r}", fix) from exc
+    if requirement.url:
+        raise InputsError(
+            where, f"invalid requirement {text!r}: direct URLs are not locked by hash here", fix
+        )
+    if any(spec.operator == "===" for spec in requirement.specifier):
+        raise InputsError(where, f"invalid requirement {text!r}: '===' is not supported", fix)
+    return requirement
+
+
 def read_additions(path: Path, known_images: set[str], display: str) -> list[Addition]:
     """Requirement lines, each optionally limited with a trailing `# images: a, b`."""
     if not path.exists():
@@ -54,14 +74,7 @@ def read_additions(path: Path, known_images: set[str], display: str) -> list[Add
         text = text.strip()
         if not text:
             continue
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as exc:
-            raise InputsError(
-                f"{display}:{number}",
-                f"not a requirement: {text!r}",
-                "write one PEP 508 requirement a line",
-            ) from exc
+        requirement = _requirement(text, f"{display}:{number}")
         match = _IMAGES_COMMENT.search("#" + comment) if comment else None
         images = (
             tuple(i.strip() for i in match.group("images").split(",") if i.strip()) if match else ()

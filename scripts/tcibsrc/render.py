@@ -28,6 +28,7 @@ from tcibsrc.context import Context
 from tcibsrc.contract_data import ProjectContract, project_contracts
 from tcibsrc.dnf_lines import only_cleanup, remove_packages
 from tcibsrc.errors import ToolkitError
+from tcibsrc.input_checks import validate_inputs
 from tcibsrc.lockfile import Pin, read_build_info, read_lock_file, render_lock
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.rpm_inputs import (
@@ -440,7 +441,10 @@ def _contract_commands(contract: ProjectContract) -> list[str]:
 
 
 def render_files(ctx: Context) -> dict[str, str]:
-    return Renderer(ctx, build_catalog(ctx)).render()
+    """Every rendered file, after every input was validated (nothing is rendered from a bad one)."""
+    catalog = build_catalog(ctx)
+    validate_inputs(ctx, catalog)
+    return Renderer(ctx, catalog).render()
 
 
 def stale_files(ctx: Context, files: dict[str, str]) -> list[Path]:

@@ -45,7 +45,7 @@ class SystemNeeds:
 
 
 @cache
-def _table() -> dict[str, Any]:
+def system_table() -> dict[str, Any]:
     text = resources.files("tcibsrc").joinpath("data/system_packages.yaml").read_text()
     return yaml.safe_load(text)
 
@@ -89,7 +89,7 @@ def _merge(*groups: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 def system_needs(name: str, sdist: Path, bindep: str | None, rust: bool) -> SystemNeeds:
     """What building `name` from the sdist at `sdist` needs from the system."""
-    table = _table()
+    table = system_table()
     entry = table["projects"].get(canonicalize_name(name), {})
     rust = rust or bool(entry.get("rust"))
     compiled = rust or has_compiled_sources(sdist)

@@ -33,6 +33,7 @@ from tcibsrc.lockfile import read_build_info, read_lock_file
 from tcibsrc.pinning import ALL, BUILD_INFO_FILE
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.sdists import fetch_all
+from tcibsrc.sysdeps import system_table
 from tcibsrc.target_python import find_python
 
 
@@ -60,12 +61,7 @@ def lock_files(ctx: Context, image: str) -> list[Path]:
         directory / f"{image}-build-extra.txt",
     ]
     if not files[0].is_file():
-        known = sorted(
-            p.stem
-            for p in directory.glob("*.txt")
-            if not p.stem.endswith(("-build", "-build-extra")) and p.name != "constraints.txt"
-        )
-        listing = ", ".join(known) or "none; run make pin-python-deps"
+        listing = ", ".join(images_with_locks(ctx)) or "none; run make pin-python-deps"
         raise VerifyError(
             ctx.display(files[0]), f"no lock for image '{image}'", f"images with locks: {listing}"
         )
@@ -163,22 +159,44 @@ def _needs(entry: dict[str, Any], versions: dict[str, str]) -> list[str]:
     return names
 
 
-def missing_debian_packages(names: list[str]) -> list[str]:
-    if not shutil.which("dpkg-query"):
-        return list(names)
+def _served_otherwise(name: str, python: str | None) -> bool:
+    """A package whose command is on PATH (rustup's cargo), or headers the target has."""
+    command = system_table().get("commands", {}).get(name)
+    if command and shutil.which(command):
+        return True
+    if name == "python3-dev" and python:
+        result = subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.returncode == 0 and (Path(result.stdout.strip()) / "Python.h").is_file()
+    return False
+
+
+def missing_debian_packages(names: list[str], python: str | None = None) -> list[str]:
+    """The Debian packages neither installed (dpkg) nor served by a tool on PATH."""
     missing = []
     for name in names:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}", name], capture_output=True, text=True, check=False
-        )
-        if "install ok installed" not in result.stdout:
-            missing.append(name)
+        if _served_otherwise(name, python):
+            continue
+        if shutil.which("dpkg-query"):
+            result = subprocess.run(
+                ["dpkg-query", "-W", "-f=${Status}", name],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if "install ok installed" in result.stdout:
+                continue
+        missing.append(name)
     return missing
 
 
-def install_debian_packages(names: list[str]) -> list[str]:
+def install_debian_packages(names: list[str], python: str | None = None) -> list[str]:
     """Install what is missing with apt-get (as root); returns what is still missing."""
-    missing = missing_debian_packages(names)
+    missing = missing_debian_packages(names, python)
     if missing and shutil.which("apt-get") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(
@@ -188,7 +206,7 @@ def install_debian_packages(names: list[str]) -> list[str]:
             env=env,
             check=False,
         )
-        missing = missing_debian_packages(missing)
+        missing = missing_debian_packages(missing, python)
     return missing
 
 
@@ -218,12 +236,12 @@ def verify_image(
             for name in info.get(item.key, {}).get("system", {}).get("debian", [])
         }
     )
-    still_missing = (
-        install_debian_packages(system_debian)
-        if install_system
-        else missing_debian_packages(system_debian)
-    )
     python, exact = find_python(ctx.config.python_version)
+    still_missing = (
+        install_debian_packages(system_debian, python)
+        if install_system
+        else missing_debian_packages(system_debian, python)
+    )
     packages = []
     for item in items:
         entry = info.get(item.key, {})

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from tcibsrc.catalog import Catalog, build_catalog, load_tcib
@@ -14,6 +15,8 @@ from tcibsrc.commands.graph import README, expected_readme
 from tcibsrc.commands.lock_rpms import validate
 from tcibsrc.commands.pipelines import all_files as pipeline_files
 from tcibsrc.containerfile_checks import (
+    PLACEHOLDER_NOTE,
+    TCIB_HELPERS_NOTE,
     WARNING,
     committed_problems,
     contract_problems,
@@ -24,8 +27,9 @@ from tcibsrc.context import Context
 from tcibsrc.contract import kolla_users
 from tcibsrc.errors import ClassificationError, ToolkitError
 from tcibsrc.index import DEFAULT_INDEX_URL
+from tcibsrc.input_checks import check_series, lock_problems
 from tcibsrc.lock_rules import check_files
-from tcibsrc.lockfile import HEADER
+from tcibsrc.lockfile import read_header
 from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.render import Renderer, stale_files
@@ -88,7 +92,8 @@ def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """Every lock file is one hermeto accepts, with a hash on every entry."""
     directory = ctx.repo_root / REQUIREMENTS_DIR
     locks = sorted(p for p in directory.glob("*.txt") if p.name != CONSTRAINTS_FILE)
-    yield from check_files(locks, ctx.display)
+    for problem in check_files(locks, ctx.display):
+        yield f"{problem} (run `make pin-python-deps FORCE=1`)"
 
 
 def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
@@ -120,18 +125,20 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
         path = directory / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
             yield f"{ctx.display(path)}: out of date with the catalog {fix}"
-    header = HEADER.format(inputs=planned.digest)
     stale: list[str] = []
     for name in planned.expected_files():
         path = directory / name
         if not path.is_file():
             yield f"{ctx.display(path)}: missing {fix}"
-        elif (
-            name.endswith(".txt")
-            and name != CONSTRAINTS_FILE
-            and path.read_text(encoding="utf-8").split("\n", 1)[0] != header
-        ):
-            stale.append(name)
+        elif name.endswith(".txt") and name != CONSTRAINTS_FILE:
+            header = read_header(path.read_text(encoding="utf-8"))
+            if header.edited:
+                yield (
+                    f"{ctx.display(path)}: edited by hand: the text no longer matches the "
+                    "content digest in its header (run `make pin-python-deps FORCE=1`)"
+                )
+            elif header.inputs != planned.digest:
+                stale.append(name)
     if stale:
         shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
         yield f"{ctx.display(directory)}: {shown} made from other inputs {fix}"
@@ -148,6 +155,8 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
 
 def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """containerfiles/ is what the inputs render, and what it renders is sound."""
+    if lock_problems(ctx):
+        return  # reported by the lock checks; rendering from a broken lock proves nothing
     if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
         image.python_projects for image in scoped.ordered()
     ):
@@ -181,6 +190,8 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
 
 def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """.tekton/ and renovate.json are what the inputs generate, and .tekton/ is sound."""
+    if lock_problems(ctx):
+        return  # reported by the lock checks
     if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
         image.python_projects for image in scoped.ordered()
     ):
@@ -217,6 +228,10 @@ def collect_problems(ctx: Context) -> list[str]:
         return problems  # already reported, one line per name, by check_classification
     except ToolkitError as error:
         return [*problems, error.line()]
+    try:
+        check_series(ctx)
+    except ToolkitError as error:
+        return [*problems, error.line()]  # every lock and rendering depends on it
     for scope_check in SCOPE_CHECKS:
         try:
             problems.extend(scope_check(ctx, scoped))
@@ -225,23 +240,65 @@ def collect_problems(ctx: Context) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class WarningKind:
+    """How `make check` ranks a kind of warning, and the one line that stands for many."""
+
+    marker: str
+    rank: int  # 0: shown first (a build will fail), 1: worth reading, 2: expected for now
+    summary: str | None = None  # "{count} ..." when several are grouped
+
+
+WARNING_KINDS = (
+    WarningKind(f"{RPMS_LOCK}: missing", 0),
+    WarningKind("hadolint:", 1, "{count} hadolint findings"),
+    WarningKind(
+        PLACEHOLDER_NOTE,
+        2,
+        "{count} FROM lines wait for their parent's first build (placeholder digests; Konflux "
+        "nudges write the digests)",
+    ),
+    WarningKind(
+        TCIB_HELPERS_NOTE,
+        2,
+        "{count} COPY sources of TCIB's helper files cannot be checked: TCIB_DIR has no kolla/",
+    ),
+)
+
+
+def warning_lines(warnings: list[str], verbose: bool) -> list[str]:
+    """The most serious warnings first; repeated kinds as one line unless `verbose`."""
+    ranked: list[tuple[int, int, str]] = []
+    groups: dict[WarningKind, list[str]] = {}
+    for order, text in enumerate(warnings):
+        kind = next((k for k in WARNING_KINDS if k.marker in text), None)
+        if kind is None:
+            ranked.append((1, order, text))
+        elif kind.summary and not verbose:
+            groups.setdefault(kind, []).append(text)
+        else:
+            ranked.append((kind.rank, order, text))
+    for kind, members in groups.items():
+        if len(members) == 1:
+            ranked.append((kind.rank, warnings.index(members[0]), members[0]))
+        else:
+            line = kind.summary.format(count=len(members))  # type: ignore[union-attr]
+            ranked.append((kind.rank, len(warnings), f"{WARNING}{line} (VERBOSE=1 lists them)"))
+    return [text for _rank, _order, text in sorted(ranked)]
+
+
 def run(ctx: Context, args: argparse.Namespace) -> int:
     findings = collect_problems(ctx)
     strict = args.strict or os.environ.get("STRICT") == "1"
+    verbose = args.verbose or os.environ.get("VERBOSE") == "1"
     warnings = [f for f in findings if f.startswith(WARNING)]
     problems = [f for f in findings if not f.startswith(WARNING)]
     if strict:
-        problems, warnings = findings, []
-    shown = warnings if args.verbose or os.environ.get("VERBOSE") == "1" else warnings[:8]
-    for warning in shown:
-        print(warning, file=sys.stderr)
-    if len(shown) < len(warnings):
-        print(
-            f"... and {len(warnings) - len(shown)} more warning(s) (VERBOSE=1 shows them)",
-            file=sys.stderr,
-        )
+        problems, warnings = [*problems, *warnings], []
     for problem in problems:
         print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
+    for warning in warning_lines(warnings, verbose):
+        print(warning, file=sys.stderr)
     if problems:
         print(f"check: {len(problems)} problem(s)", file=sys.stderr)
         return 1

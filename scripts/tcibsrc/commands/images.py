@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from tcibsrc.catalog import Catalog, CatalogImage, build_catalog
 from tcibsrc.context import Context
@@ -18,6 +19,10 @@ HEADERS = (
     "Python projects",
     "customContainerImages",
 )
+# the columns a terminal shows by default (100 columns); --wide, Markdown and JSON give every
+# column: service users, kept RPM names and customContainerImages keys too
+NARROW = ("image", "parent", "user (uid)", "Python projects")
+TERMINAL_WIDTH = 100
 
 
 def _uid(uid: int | None) -> str:
@@ -60,16 +65,39 @@ def as_json(catalog: Catalog) -> str:
     return json.dumps(payload, indent=2) + "\n"
 
 
+def narrow(row: list[str]) -> list[str]:
+    cells = dict(zip(HEADERS, row, strict=True))
+    return [cells[header] for header in NARROW]
+
+
 def run(ctx: Context, args: argparse.Namespace) -> int:
     catalog = build_catalog(ctx, everything=args.all)
-    rows = [image_row(image) for image in catalog.ordered()]
+    images = catalog.ordered()
+    rows = [image_row(image) for image in images]
     if args.format == "json":
         print(as_json(catalog), end="")
     elif args.format == "markdown":
         print(markdown_table(HEADERS, rows), end="")
-    else:
+    elif args.wide:
         print(text_table(HEADERS, rows), end="")
-        print(f"\n{len(rows)} images; * = added as the parent of an image in scope")
+    else:
+        short = [narrow(row) for row in rows]
+        print(
+            text_table(NARROW, short, width=TERMINAL_WIDTH, wrap=("user (uid)", "Python projects")),
+            end="",
+        )
+    # notes go to stderr: the table, Markdown or JSON on stdout stays clean for pipes
+    total = len(catalog.tcib_images)
+    if args.all:
+        print(f"{len(rows)} of the {total} TCIB images", file=sys.stderr)
+    else:
+        print(
+            f"{len(rows)} images ({len(catalog.scope.requested)} requested); "
+            "* = added as the parent of an image in scope",
+            file=sys.stderr,
+        )
+    for note in catalog.scope.notes:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -77,4 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("images", help="table of the images in scope")
     parser.add_argument("--all", action="store_true", help="every TCIB image, not only the scope")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
+    parser.add_argument(
+        "--wide", action="store_true", help="every column, unwrapped (service users, RPM names)"
+    )
     parser.set_defaults(handler=run)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from tcibsrc.context import Context
 from tcibsrc.index import DEFAULT_INDEX_URL
+from tcibsrc.input_checks import check_series
 from tcibsrc.pinning import PinOptions, pin_python_deps
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
+    check_series(ctx)  # before anything is resolved or written
     uc_file = args.upper_constraints or os.environ.get("UPPER_CONSTRAINTS") or None
     options = PinOptions(
         resolver=args.resolver or os.environ.get("RESOLVER") or "uv",
@@ -31,7 +34,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     for name in result.changed:
         print(f"  {name}")
     for note in result.notes:
-        print(f"note: {note}")
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 

@@ -6,7 +6,9 @@ import argparse
 
 from tcibsrc.affected import affected, changed_files
 from tcibsrc.atomic import write_generated
+from tcibsrc.catalog import build_catalog
 from tcibsrc.context import Context
+from tcibsrc.input_checks import validate_inputs
 from tcibsrc.renovate import RENOVATE_FILE, render_renovate
 from tcibsrc.tekton import TEKTON_DIR, render_pipelines, stale_tekton_files
 
@@ -18,6 +20,7 @@ def all_files(ctx: Context) -> dict[str, str]:
 
 
 def run_pipelines(ctx: Context, args: argparse.Namespace) -> int:
+    validate_inputs(ctx, build_catalog(ctx))
     files = all_files(ctx)
     return write_generated(
         ctx.repo_root, files, stale_tekton_files(ctx, files), f"{TEKTON_DIR}/, {RENOVATE_FILE}"

@@ -3,10 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from tcibsrc.catalog import build_catalog
 from tcibsrc.classify import Kind
 from tcibsrc.context import Context
+
+WIDTH = 100
+LABEL = 12
+
+
+def line(label: str, text: str) -> None:
+    """One labelled fact, wrapped to a terminal's width under its label."""
+    print(
+        textwrap.fill(
+            text,
+            WIDTH,
+            initial_indent=label.ljust(LABEL),
+            subsequent_indent=" " * LABEL,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -17,38 +35,43 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     kept = sorted({r for image in scoped for r in image.kept_rpms})
     replaced = sorted({r for image in scoped for r in image.source_rpms})
     classes = catalog.classifications
-    print(
-        f"config      {ctx.display(config.path)}: {config.series} ({config.release_version}), "
+    line(
+        "config",
+        f"{ctx.display(config.path)}: {config.series} ({config.release_version}), "
         f"{config.distro} {config.distro_major}, Python {config.python_version}, "
-        f"arches {', '.join(config.arches)}"
+        f"arches {', '.join(config.arches)}",
     )
-    print(f"registry    {config.image_repository('<image>')}")
-    print(
-        f"konflux     application {config.konflux_application} in "
-        f"{config.konflux_tenant_namespace}, platforms "
-        f"{', '.join(config.konflux_build_platforms)}"
+    line("registry", config.image_repository("<image>"))
+    line(
+        "konflux",
+        f"application {config.konflux_application} in {config.konflux_tenant_namespace}, "
+        f"platforms {', '.join(config.konflux_build_platforms)}",
     )
-    print(f"tcib        {ctx.display(ctx.tcib_dir)}: {len(catalog.tcib_images)} images")
-    print(
-        f"scope       {len(scoped)} images: {len(catalog.scope.requested)} requested, "
+    line("tcib", f"{ctx.display(ctx.tcib_dir)}: {len(catalog.tcib_images)} images")
+    line(
+        "scope",
+        f"{len(scoped)} images: {len(catalog.scope.requested)} requested, "
         f"{len(catalog.scope.added_parents)} parents added "
-        f"({', '.join(catalog.scope.added_parents) or 'none'})"
+        f"({', '.join(catalog.scope.added_parents) or 'none'})",
     )
     for note in catalog.scope.notes:
-        print(f"            note: {note}")
+        line("", f"note: {note}")
     python_images = [image.name for image in scoped if image.python_projects]
-    print(
-        f"python      {len(projects)} projects built from source in {len(python_images)} "
-        f"images: {', '.join(projects) or 'none'}"
+    line(
+        "python",
+        f"{len(projects)} projects built from source in {len(python_images)} images: "
+        f"{', '.join(projects) or 'none'}",
     )
     kept_python = sorted(r for r in kept if classes[r].kind is Kind.KEPT)
-    print(
-        f"rpms        {len(kept)} kept ({len(kept_python)} Python-looking kept: "
-        f"{', '.join(kept_python) or 'none'}); {len(replaced)} replaced by wheels"
+    line(
+        "rpms",
+        f"{len(kept)} kept ({len(kept_python)} Python-looking kept: "
+        f"{', '.join(kept_python) or 'none'}); {len(replaced)} replaced by wheels",
     )
-    print(
-        "ok          config, TCIB definitions, scope and classification are valid; "
-        "`make images` shows the table"
+    line(
+        "ok",
+        "config, TCIB definitions, scope and classification are valid; "
+        "`make images` shows the table",
     )
     return 0
 

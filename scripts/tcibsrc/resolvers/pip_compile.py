@@ -38,7 +38,7 @@ def resolve(request: ResolveRequest) -> Resolution:
         "split",
         "--allow-unsafe",
         "--strip-extras",
-        "--quiet",
+        "--verbose",  # one line per package: the progress shown while it runs
         "--no-reuse-hashes",
         "--cache-dir",
         str(request.workdir / "pip-tools-cache"),
@@ -50,4 +50,4 @@ def resolve(request: ResolveRequest) -> Resolution:
     env.update(
         {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     )
-    return compile_and_read(command, env, "pip-compile", source, output)
+    return compile_and_read(command, env, "pip-compile", request, source, output)

@@ -42,7 +42,7 @@ def resolve(request: ResolveRequest) -> Resolution:
         "--no-header",
         "--annotation-style",
         "split",
-        "--quiet",
+        "-v",  # "Selecting:" lines: the progress shown while it runs
     ]
     if exact:
         command += ["--python", python]  # builds sdist metadata, when needed, on the target
@@ -50,4 +50,4 @@ def resolve(request: ResolveRequest) -> Resolution:
         command += ["--constraints", str(constraint)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    return compile_and_read(command, env, "uv pip compile", source, output)
+    return compile_and_read(command, env, "uv pip compile", request, source, output)

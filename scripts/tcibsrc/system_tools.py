@@ -1,0 +1,97 @@
+"""The system tools a task needs, checked in a second before it starts.
+
+`make test` builds and signs RPMs, indexes and resolves them with dnf, draws the graph with
+graphviz and proves offline builds in a network namespace. Without those tools the suite used
+to fail after minutes with tracebacks; this check names every missing tool and the command that
+installs it, on Debian/Ubuntu and on Fedora/CentOS. Standard library only: it runs before the
+virtualenv exists (`python3 -m tcibsrc.system_tools test`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+DEBIAN_PYTHON = "/usr/bin/python3"  # dnf's bindings load only in the distribution's python3
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A command (or a module of the system python3) and the packages that provide it."""
+
+    command: str
+    debian: str
+    fedora: str
+    why: str
+    python_module: str | None = None  # checked with DEBIAN_PYTHON instead of the PATH
+
+    def present(self) -> bool:
+        if self.python_module is None:
+            return shutil.which(self.command) is not None
+        if not shutil.which(DEBIAN_PYTHON):
+            return False
+        result = subprocess.run(
+            [DEBIAN_PYTHON, "-c", f"import {self.python_module}"],
+            capture_output=True,
+            check=False,
+        )
+        return result.returncode == 0
+
+
+TEST_TOOLS = (
+    Tool("rpmbuild", "rpm", "rpm-build", "the tests build RPMs"),
+    Tool("createrepo_c", "createrepo-c", "createrepo_c", "the tests index an RPM repository"),
+    Tool("gpg", "gnupg", "gnupg2", "the tests sign RPMs and repositories"),
+    Tool(
+        "python3 -c 'import dnf'",
+        "python3-dnf",
+        "python3-dnf",
+        "the tests resolve RPMs with dnf's Python API",
+        python_module="dnf",
+    ),
+    Tool("dot", "graphviz", "graphviz", "make graph draws the SVG"),
+    Tool("unshare", "util-linux", "util-linux", "offline builds run in a network namespace"),
+    Tool("gcc", "gcc", "gcc", "sdists with C sources are built"),
+    Tool("cargo", "cargo", "cargo", "Rust sdists are built with vendored crates"),
+    Tool("rustc", "rustc", "rust", "Rust sdists are built with vendored crates"),
+    Tool("git", "git", "git", "make affected reads commit ranges"),
+)
+TASKS = {"test": TEST_TOOLS}
+
+
+def missing(tools: tuple[Tool, ...]) -> list[Tool]:
+    return [tool for tool in tools if not tool.present()]
+
+
+def install_hint(tools: list[Tool]) -> str:
+    debian = " ".join(dict.fromkeys(tool.debian for tool in tools))
+    fedora = " ".join(dict.fromkeys(tool.fedora for tool in tools))
+    return (
+        f"  Debian/Ubuntu:  sudo apt-get install {debian}\n"
+        f"  Fedora/CentOS:  sudo dnf install {fedora}"
+    )
+
+
+def report(task: str, absent: list[Tool]) -> str:
+    lines = [f"make {task} needs system tools that are not installed:"]
+    lines += [f"  {tool.command:<24} {tool.why}" for tool in absent]
+    lines += ["Install them with:", install_hint(absent)]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    task = argv[0] if argv else "test"
+    if task not in TASKS:
+        print(f"error: unknown task {task!r} (known: {', '.join(TASKS)})", file=sys.stderr)
+        return 2
+    absent = missing(TASKS[task])
+    if absent:
+        print(report(task, absent), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
