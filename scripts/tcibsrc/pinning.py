@@ -33,7 +33,12 @@ from tcibsrc.python_inputs import (
     read_additions,
     union_requirements,
 )
-from tcibsrc.resolvers.base import Resolution, ResolveRequest, resolver_named
+from tcibsrc.resolvers.base import (
+    Resolution,
+    ResolveRequest,
+    resolver_named,
+    stop_running_backends,
+)
 from tcibsrc.sdists import locate
 from tcibsrc.series import load_series
 from tcibsrc.sysdeps import system_needs
@@ -209,7 +214,11 @@ def _resolve_all_arches(
         for arch in config.arches
     }
     with ThreadPoolExecutor(len(requests)) as pool:
-        results = dict(zip(requests, pool.map(backend, requests.values()), strict=True))
+        try:
+            results = dict(zip(requests, pool.map(backend, requests.values()), strict=True))
+        except KeyboardInterrupt:
+            stop_running_backends()  # else the pool waits for them before Ctrl-C ends
+            raise
     first_arch, first = next(iter(results.items()))
     for arch, result in results.items():
         if result.versions() != first.versions():

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import tempfile
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -193,6 +194,21 @@ def _failure(lines: list[str], returncode: int, name: str, index_url: str) -> Re
     )
 
 
+_RUNNING: set[subprocess.Popen[str]] = set()
+_RUNNING_LOCK = threading.Lock()
+_STOPPING = threading.Event()
+
+
+def stop_running_backends() -> None:
+    """Kill every resolver still running: uv ignores SIGINT while it waits on an index, and
+    a thread pool would wait for it (minutes, until uv's own timeouts) before Ctrl-C ends."""
+    with _RUNNING_LOCK:
+        _STOPPING.set()  # a resolver that another thread starts from now on is killed too
+        for process in _RUNNING:
+            if process.poll() is None:
+                process.kill()
+
+
 def run_backend(
     command: list[str],
     env: dict[str, str] | None,
@@ -227,6 +243,10 @@ def run_backend(
         ) from exc
     lines: list[str] = []
     assert process.stdout is not None
+    with _RUNNING_LOCK:
+        _RUNNING.add(process)
+        if _STOPPING.is_set():
+            process.kill()
     with Progress(f"{label}: packages", None) if label else nullcontext() as progress:
         try:
             for raw in process.stdout:
@@ -239,6 +259,8 @@ def run_backend(
             if process.poll() is None:
                 process.kill()
             returncode = process.wait()
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
     if returncode != 0:
         raise _failure(lines, returncode, name, index_url)
     return "\n".join(lines)
