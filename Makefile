@@ -86,8 +86,13 @@ check: $(STAMP) ## offline consistency: classification, users, README graph, loc
 test-tools: ## check the system tools the tests need (rpm, createrepo-c, python3-dnf, ...); seconds
 	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools test
 
-test: test-tools $(STAMP) ## run the test suite (about 5 minutes; needs the tools of test-tools)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Line coverage of scripts/ (child processes included); a full run fails under COVERAGE_MIN.
+COVERAGE_MIN ?= 90
+test: test-tools $(STAMP) ## run the test suite with line coverage (about 5 minutes; needs the tools of test-tools)
+	@$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	@$(BIN)/coverage combine -q
+	$(BIN)/coverage report $(if $(PYTEST_ARGS),,--fail-under=$(COVERAGE_MIN))
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check scripts tests bench

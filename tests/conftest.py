@@ -34,13 +34,71 @@ CALLER_VARIABLES = (
 CALLER_PREFIXES = ("UV_", "PIP_")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_from_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+# Where the machine's toolchains live: kept when HOME moves (pyenv's shims and rustup's proxies
+# find their versions through these).
+TOOLCHAIN_HOMES = {
+    "PYENV_ROOT": Path.home() / ".pyenv",
+    "RUSTUP_HOME": Path.home() / ".rustup",
+    "CARGO_HOME": Path.home() / ".cargo",
+}
+
+
+def isolate_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """A HOME, XDG directories and caches under `home`; none of the caller's knobs."""
     for name in list(os.environ):
-        if name in CALLER_VARIABLES or (
-            name.startswith(CALLER_PREFIXES) and name not in ("UV_CACHE_DIR",)
-        ):
+        if name in CALLER_VARIABLES or name.startswith(CALLER_PREFIXES):
             monkeypatch.delenv(name)
+    for name, default in TOOLCHAIN_HOMES.items():
+        if name not in os.environ and default.is_dir():
+            monkeypatch.setenv(name, str(default))
+    for variable, relative in (
+        ("HOME", ""),
+        ("XDG_CACHE_HOME", ".cache"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CONFIG_HOME", ".config"),
+        ("UV_CACHE_DIR", ".cache/uv"),
+        ("TCIBSRC_CACHE", ".cache/tcibsrc"),
+    ):
+        (home / relative).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(variable, str(home / relative))
+    # pip reads /etc/pip.conf and the like: the machine's indexes must not leak in either
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_from_the_caller(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A HOME, XDG directories, caches and working directory of the test's own; none of the
+    caller's knobs.
+
+    Nothing is read from or written to the real HOME (~/.cache/pip, ~/.cache/tcibsrc,
+    ~/.local/share/uv, ~/.rpmdb), and every test builds with an empty wheel cache, so a
+    "proven" build is a build.
+    """
+    isolate_environment(monkeypatch, tmp_path / "_home")
+    # a command run without an explicit repository writes under the test's own directory,
+    # never into this checkout
+    monkeypatch.chdir(tmp_path)
+
+
+REFERENCE_NEEDED = (
+    "tcib/container-images/tcib",
+    "openstack-operator",
+    "upper-constraints/2025.1.txt",
+    "seed-prototype",
+)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI (CI set) nothing may be skipped for missing data: stop at once, saying what."""
+    if not os.environ.get("CI"):
+        return
+    missing = [item for item in REFERENCE_NEEDED if not (REFERENCE / item).exists()]
+    if missing:
+        pytest.exit(
+            f"CI is set but the reference data is incomplete in {REFERENCE}: "
+            f"{', '.join(missing)} (set REFERENCE_DATA)",
+            returncode=1,
+        )
 
 
 def require_tools(*commands: str) -> None:

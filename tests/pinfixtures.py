@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
-from conftest import FIXTURE_TREE, README_TEXT, ConfigWriter, write_tree
+from conftest import (
+    BASE_CONFIG,
+    FIXTURE_TREE,
+    README_TEXT,
+    ConfigWriter,
+    isolate_environment,
+    write_tree,
+)
 from pyindex import Package, PackageIndex
 from tcibsrc.context import Context
 from tcibsrc.lockfile import read_pins
-from tcibsrc.pinning import PinOptions
+from tcibsrc.pinning import PinOptions, pin_python_deps
 
 PACKAGES = [
     # keystone and nova: OpenStack services, restricted to the epoxy series (27.x, 31.x).
@@ -46,32 +53,24 @@ UPPER_CONSTRAINTS = (
 
 
 @pytest.fixture(scope="session")
-def isolated_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """uv and tcibsrc caches of their own, so nothing leaks between runs and machines."""
-    saved = {key: os.environ.get(key) for key in ("UV_CACHE_DIR", "TCIBSRC_CACHE")}
-    os.environ["UV_CACHE_DIR"] = str(tmp_path_factory.mktemp("uv-cache"))
-    os.environ["TCIBSRC_CACHE"] = str(tmp_path_factory.mktemp("tcibsrc-cache"))
-    yield
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-
-
-@pytest.fixture
-def index(tmp_path: Path, isolated_caches: None) -> Iterator[PackageIndex]:
-    served = PackageIndex(tmp_path / "index")
-    served.add(*PACKAGES)
+def _index_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageIndex]:
+    """One index server for the session: the same URL in every test, so locks made once (see
+    pinned_template) are current in every copy."""
+    served = PackageIndex(tmp_path_factory.mktemp("index"))
     served.start()
     yield served
     served.stop()
 
 
 @pytest.fixture
-def pin_repo(tmp_path: Path, write_config: ConfigWriter) -> Context:
+def index(_index_server: PackageIndex) -> PackageIndex:
+    """The index serving PACKAGES, reset for this test (a test may add packages)."""
+    _index_server.reset(*PACKAGES)
+    return _index_server
+
+
+def make_pin_repo(root: Path, write_config: ConfigWriter) -> Context:
     """A scratch repository: fixture TCIB tree, config pinning our upper-constraints."""
-    root = tmp_path / "repo"
     write_tree(root / "container-images", FIXTURE_TREE)
     (root / "README.md").parent.mkdir(parents=True, exist_ok=True)
     (root / "README.md").write_text(README_TEXT)
@@ -88,6 +87,38 @@ def pin_repo(tmp_path: Path, write_config: ConfigWriter) -> Context:
     return Context(
         repo_root=root, config_file=root / "config.yaml", tcib_dir=root / "container-images"
     )
+
+
+@pytest.fixture
+def pin_repo(tmp_path: Path, write_config: ConfigWriter) -> Context:
+    return make_pin_repo(tmp_path / "repo", write_config)
+
+
+@pytest.fixture(scope="session")
+def pinned_template(_index_server: PackageIndex, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """requirements/ pinned once from PACKAGES, in caches of its own."""
+    base = tmp_path_factory.mktemp("pinned-template")
+    with pytest.MonkeyPatch.context() as patch:
+        isolate_environment(patch, base / "home")
+        config = base / "config.yaml"
+
+        def write_config(name: str = "config.yaml", **overrides: object) -> Path:
+            data = {**BASE_CONFIG, **overrides}
+            config.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+            return config
+
+        ctx = make_pin_repo(base / "repo", write_config)
+        _index_server.reset(*PACKAGES)
+        pin_python_deps(ctx, options(ctx, _index_server))
+    return ctx.repo_root / "requirements"
+
+
+@pytest.fixture
+def pinned_repo(pin_repo: Context, index: PackageIndex, pinned_template: Path) -> Context:
+    """pin_repo with the locks `make pin-python-deps` made from PACKAGES (a copy: seconds
+    saved per test; `pin_python_deps` on it says "up to date")."""
+    shutil.copytree(pinned_template, pin_repo.repo_root / "requirements")
+    return pin_repo
 
 
 def options(ctx: Context, index: PackageIndex, **kwargs: object) -> PinOptions:

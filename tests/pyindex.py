@@ -170,6 +170,9 @@ class PackageIndex:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.listed_hash_overrides: dict[str, str] = {}
         self.requests: list[str] = []
+        self.serve_json = True  # False: a PEP 503 index that only speaks HTML
+        self.accept_headers: list[str] = []
+        self.refusing = False  # True: every request fails (503), as if the index were gone
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -183,6 +186,17 @@ class PackageIndex:
 
     def add_file(self, filename: str, data: bytes) -> None:
         (self.files_dir / filename).write_bytes(data)
+
+    def reset(self, *packages: Package) -> None:
+        """Serve exactly `packages` again, and forget what earlier tests asked or set."""
+        for path in self.files_dir.iterdir():
+            path.unlink()
+        self.add(*packages)
+        self.listed_hash_overrides.clear()
+        self.requests.clear()
+        self.accept_headers.clear()
+        self.serve_json = True
+        self.refusing = False
 
     def start(self) -> PackageIndex:
         self._thread.start()
@@ -216,6 +230,9 @@ class PackageIndex:
 
             def do_GET(self) -> None:
                 index.requests.append(self.path)
+                if index.refusing:
+                    self._send(503, b"refusing", "text/plain")
+                    return
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 if parts[:1] == ["files"] and len(parts) == 2:
                     path = index.files_dir / parts[1]
@@ -236,7 +253,9 @@ class PackageIndex:
                         path.name, hashlib.sha256(path.read_bytes()).hexdigest()
                     )
                     entries.append((path.name, f"../../files/{path.name}", digest))
-                if "application/vnd.pypi.simple.v1+json" in self.headers.get("Accept", ""):
+                accept = self.headers.get("Accept", "")
+                index.accept_headers.append(accept)
+                if index.serve_json and "application/vnd.pypi.simple.v1+json" in accept:
                     payload = {
                         "meta": {"api-version": "1.0"},
                         "name": name,

@@ -97,12 +97,15 @@ def test_bad_enum_and_missing_section(write_config: ConfigWriter, tmp_path: Path
         load_config(path)
 
 
-def test_git_policy_needs_url_and_commit(write_config: ConfigWriter) -> None:
-    path = write_config(packages={"keystone": {"source": "git"}})
-    with pytest.raises(
-        ConfigError, match=r"packages.keystone: missing required key\(s\): git_url, git_commit"
-    ):
+def test_building_from_git_is_not_offered(write_config: ConfigWriter) -> None:
+    # every project comes from its sdist: a git source is refused, not silently ignored
+    path = write_config(packages={"keystone": {"source": "git", "git_url": "https://x/y"}})
+    with pytest.raises(ConfigError) as caught:
         load_config(path)
+    assert caught.value.where.endswith("config.yaml: packages.keystone.git_url")
+    assert caught.value.problem == (
+        "unknown key; allowed keys here: build_requires_with, extra_build_requires, reason, version"
+    )
 
 
 def test_tcib_extras_keys_must_start_with_tcib(write_config: ConfigWriter) -> None:

@@ -29,14 +29,15 @@ def cli(ctx: Context, *args: str) -> int:
 
 
 @pytest.fixture
-def generated(pin_repo: Context, index: PackageIndex, monkeypatch: pytest.MonkeyPatch) -> Context:
+def generated(
+    pinned_repo: Context, index: PackageIndex, monkeypatch: pytest.MonkeyPatch
+) -> Context:
     """A scratch repository with locks, Containerfiles and .tekton/ written by the toolkit."""
-    monkeypatch.chdir(pin_repo.repo_root)
+    monkeypatch.chdir(pinned_repo.repo_root)
     monkeypatch.setenv("INDEX_URL", index.url)  # the locks record the index they came from
-    pin_python_deps(pin_repo, options(pin_repo, index))
     for command in ("render", "pipelines", "graph"):
-        assert cli(pin_repo, command) == 0
-    return pin_repo
+        assert cli(pinned_repo, command) == 0
+    return pinned_repo
 
 
 def set_series(ctx: Context, series: str) -> None:

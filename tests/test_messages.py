@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from pinfixtures import options, snapshot
+from pinfixtures import snapshot
 from pyindex import Package, PackageIndex
 from tcibsrc.cli import INTERRUPTED, main
 from tcibsrc.context import Context
-from tcibsrc.pinning import pin_python_deps
 
 
 def pin_cli(ctx: Context, index_url: str, *extra: str) -> list[str]:
@@ -61,19 +60,6 @@ def test_a_failed_metadata_build_shows_the_resolvers_own_last_lines(
     assert details[-1].endswith("RuntimeError: krb5-config: command not found")
     assert any("running step 39" in line for line in details)
     assert not any("tcibsrc-pin-" in line for line in err)  # no scratch paths
-
-
-def test_pip_compile_shows_progress(
-    pin_repo: Context, index: PackageIndex, capsys: pytest.CaptureFixture
-) -> None:
-    pin_python_deps(pin_repo, options(pin_repo, index, resolver="pip-compile"))
-    err = capsys.readouterr().err
-    for arch in ("x86_64", "aarch64"):
-        label = f"resolve: pip-compile ({arch})"
-        done = [line for line in err.splitlines() if line.startswith(label)]
-        assert done and "packages:" in done[-1] and " done in " in done[-1], err
-        count = int(done[-1].split("packages: ")[1].split()[0])
-        assert count >= 6  # keystone, nova, ldappool, the client, pymemcache, oslo-lite
 
 
 @pytest.fixture
@@ -154,15 +140,14 @@ def test_a_config_given_by_absolute_path_is_named_that_way(
 
 
 def test_verify_hermetic_lists_only_images(
-    pin_repo: Context, index: PackageIndex, tmp_path: Path
+    pinned_repo: Context, index: PackageIndex, tmp_path: Path
 ) -> None:
     from tcibsrc.errors import ToolkitError
     from tcibsrc.verify import verify_image
 
-    pin_python_deps(pin_repo, options(pin_repo, index))
     with pytest.raises(ToolkitError) as caught:
         verify_image(
-            pin_repo,
+            pinned_repo,
             "nosuch",
             index_url=index.url,
             jobs=1,

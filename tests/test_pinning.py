@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import socket
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import README_TEXT
 from pinfixtures import UPPER_CONSTRAINTS, lock, options, snapshot
 from pyindex import Package, PackageIndex
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
-from tcibsrc.pinning import pin_python_deps
+from tcibsrc.pinning import PinOptions, pin_python_deps
 
 
 def test_pins_are_release_aware_sdist_hashed_and_projected(
@@ -94,14 +102,20 @@ def test_second_run_is_a_no_op(pin_repo: Context, index: PackageIndex) -> None:
     assert forced.changed == []  # deterministic: the same bytes again
 
 
-def test_pip_compile_writes_the_same_files(
-    pin_repo: Context, index: PackageIndex, tmp_path: Path
+def test_pip_compile_writes_the_same_files_and_shows_progress(
+    pin_repo: Context, index: PackageIndex, pinned_template: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    pin_python_deps(pin_repo, options(pin_repo, index))
-    with_uv = snapshot(pin_repo.repo_root / "requirements")
-    shutil.rmtree(pin_repo.repo_root / "requirements")
+    with_uv = snapshot(pinned_template)  # what uv made from the same inputs
     pin_python_deps(pin_repo, options(pin_repo, index, resolver="pip-compile"))
     assert snapshot(pin_repo.repo_root / "requirements") == with_uv
+    # a progress line per arch counts the packages pip-compile collected
+    err = capsys.readouterr().err
+    for arch in ("x86_64", "aarch64"):
+        label = f"resolve: pip-compile ({arch})"
+        done = [line for line in err.splitlines() if line.startswith(label)]
+        assert done and "packages:" in done[-1] and " done in " in done[-1], err
+        count = int(done[-1].split("packages: ")[1].split()[0])
+        assert count >= 6  # keystone, nova, ldappool, the client, pymemcache, oslo-lite
 
 
 @pytest.mark.parametrize(
@@ -114,10 +128,10 @@ def test_pip_compile_writes_the_same_files(
     ids=["unknown-project", "constraint-conflict", "no-sdist"],
 )
 def test_bad_requirements_fail_clearly_and_change_nothing(
-    pin_repo: Context, index: PackageIndex, addition: str, expected: str
+    pinned_repo: Context, index: PackageIndex, addition: str, expected: str
 ) -> None:
+    pin_repo = pinned_repo
     index.add_file("wheel_only_lib-1.0-py3-none-any.whl", b"not really a wheel")
-    pin_python_deps(pin_repo, options(pin_repo, index))
     before = snapshot(pin_repo.repo_root / "requirements")
     additions = pin_repo.repo_root / "requirements" / "additions.in"
     additions.write_text(f"{addition}  # images: keystone\n")
@@ -138,12 +152,20 @@ def test_hash_mismatch_is_an_error(pin_repo: Context, index: PackageIndex) -> No
     assert not (pin_repo.repo_root / "requirements").exists()
 
 
-def test_unreachable_index(pin_repo: Context, index: PackageIndex) -> None:
-    index.stop()
+def test_unreachable_index(pin_repo: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")  # the same message, without uv's retries
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/simple"
     with pytest.raises(ToolkitError) as caught:
-        pin_python_deps(pin_repo, options(pin_repo, index))
+        pin_python_deps(
+            pin_repo,
+            PinOptions(
+                index_url=url, upper_constraints_file=pin_repo.repo_root / "upper-constraints.txt"
+            ),
+        )
     line = caught.value.line()
-    assert line.startswith(f"{index.url}: the package index cannot be reached: "), line
+    assert line.startswith(f"{url}: the package index cannot be reached: "), line
     assert "Connection refused" in line
     assert line.endswith("(check the network, or set INDEX_URL to a reachable mirror)")
     assert "named above" not in line
@@ -194,3 +216,110 @@ def test_make_check_sees_current_locks_and_then_drift(
     assert any(
         p.startswith("requirements/os.txt:") and "pymemcache is not pinned" in p for p in problems
     )
+
+
+def set_packages(ctx: Context, packages: dict) -> None:
+    data = yaml.safe_load(ctx.config_file.read_text())
+    data["packages"] = packages
+    ctx.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    ctx.__dict__.pop("config", None)
+
+
+def test_a_version_policy_constrains_runtime_and_build_locks(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    # without policies: the series holds keystone to 27.x, and flit-lite 2.0 is the newest
+    index.add(Package("flit-lite", "2.0"))
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    assert lock(pin_repo, "all.txt")["keystone"].version == "27.0.1"
+    assert lock(pin_repo, "all-build.txt")["flit-lite"].version == "2.0"
+    set_packages(
+        pin_repo,
+        {
+            "keystone": {"version": ">=30", "reason": "the next series' keystone"},
+            "flit-lite": {"version": "<2", "reason": "flit-lite 2 breaks pbr-lite"},
+        },
+    )
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    assert lock(pin_repo, "all.txt")["keystone"].version == "30.0.0"
+    assert lock(pin_repo, "keystone.txt")["keystone"].version == "30.0.0"
+    assert lock(pin_repo, "all-build.txt")["flit-lite"].version == "1.0"
+    assert lock(pin_repo, "keystone-build.txt")["flit-lite"].version == "1.0"
+    constraints = (pin_repo.repo_root / "requirements" / "constraints.txt").read_text()
+    assert "keystone>=30\n" in constraints and "keystone>=27" not in constraints
+
+
+def test_an_index_that_speaks_only_html_gives_the_same_locks(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    with_json = snapshot(pin_repo.repo_root / "requirements")
+    assert any("application/vnd.pypi.simple.v1+json" in a for a in index.accept_headers)
+    index.serve_json = False
+    shutil.rmtree(pin_repo.repo_root / "requirements")
+    shutil.rmtree(os.environ["TCIBSRC_CACHE"])  # the sdist cache would hide the index
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    assert snapshot(pin_repo.repo_root / "requirements") == with_json
+
+
+@pytest.fixture
+def https_upper_constraints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
+    """upper-constraints served over HTTPS on 127.0.0.1 with a certificate the test makes."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    served: dict = {"requests": [], "body": UPPER_CONSTRAINTS.encode()}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            served["requests"].append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(served["body"])))
+            self.end_headers()
+            self.wfile.write(served["body"])
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    commit = "2" * 40
+    served["url"] = f"https://127.0.0.1:{server.server_address[1]}/raw/{commit}/uc.txt"
+    yield served
+    server.shutdown()
+    server.server_close()
+
+
+def test_upper_constraints_is_downloaded_checked_and_cached(
+    pin_repo: Context, index: PackageIndex, https_upper_constraints: dict
+) -> None:
+    served = https_upper_constraints
+    data = yaml.safe_load(pin_repo.config_file.read_text())
+    data["upper_constraints"]["url"] = served["url"]
+    pin_repo.config_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    pin_repo.__dict__.pop("config", None)
+    pin_python_deps(pin_repo, PinOptions(index_url=index.url))  # no local file: download
+    assert served["requests"] == [f"/raw/{'2' * 40}/uc.txt"]
+    digest = hashlib.sha256(UPPER_CONSTRAINTS.encode()).hexdigest()
+    cached = Path(os.environ["TCIBSRC_CACHE"]) / "upper-constraints" / f"{digest}.txt"
+    assert cached.read_text() == UPPER_CONSTRAINTS
+    pin_python_deps(pin_repo, PinOptions(index_url=index.url, force=True))
+    assert len(served["requests"]) == 1  # the cached copy, hash-checked, is used
+    cached.unlink()
+    served["body"] = (UPPER_CONSTRAINTS + "changed===1.0\n").encode()
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, PinOptions(index_url=index.url, force=True))
+    assert caught.value.where == served["url"]
+    assert f"does not match the config's {digest}" in caught.value.problem

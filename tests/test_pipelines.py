@@ -10,12 +10,9 @@ import pytest
 import yaml
 
 from conftest import REFERENCE_TCIB, REPO_ROOT
-from pinfixtures import options
-from pyindex import PackageIndex
 from tcibsrc.affected import affected, changed_files
 from tcibsrc.context import Context
 from tcibsrc.pathglob import path_changed
-from tcibsrc.pinning import pin_python_deps
 from tcibsrc.render import render_files
 from tcibsrc.tekton import PIPELINE_FILE, render_pipelines
 from tcibsrc.tekton_checks import tekton_problems
@@ -40,15 +37,14 @@ def test_globs_behave_like_pipelines_as_code(glob: str, path: str, matches: bool
 
 
 @pytest.fixture
-def generated(pin_repo: Context, index: PackageIndex) -> Context:
+def generated(pinned_repo: Context) -> Context:
     """A scratch repository with locks, Containerfiles and .tekton/ written."""
-    pin_python_deps(pin_repo, options(pin_repo, index))
-    for files in (render_files(pin_repo), render_pipelines(pin_repo)):
+    for files in (render_files(pinned_repo), render_pipelines(pinned_repo)):
         for name, text in files.items():
-            path = pin_repo.repo_root / name
+            path = pinned_repo.repo_root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
-    return pin_repo
+    return pinned_repo
 
 
 def fired(ctx: Context, *changed: str) -> dict[str, set[str]]:
@@ -147,7 +143,11 @@ def test_a_broken_copy_fails_with_one_line_per_problem(generated: Context) -> No
         "Pipeline tcibsrc-build"
     ) in joined
     assert ".tekton/build-pipeline.yaml: $(params.no-such-param) is used but not declared" in joined
-    assert "task init has no bundle reference" in joined or "is not tag@sha256" in joined
+    assert (
+        ".tekton/build-pipeline.yaml: task init bundle quay.io/konflux-ci/tekton-catalog/"
+        "task-init:0.4@sha256:zz" in joined
+    )
+    assert "is not tag@sha256" in joined
     assert "param undeclared differs between its pull-request and push runs" in joined
     assert all("\n" not in problem for problem in problems)
 
@@ -199,18 +199,28 @@ def test_trigger_matrix_for_every_image(generated: Context) -> None:
     tekton = generated.repo_root / ".tekton"
     components = sorted(p.name.removesuffix("-push.yaml") for p in tekton.glob("*-push.yaml"))
     assert len(components) >= 5
+    wheel_images: set[str] = set()
     for component in components:
         image = component.removesuffix("-centos10-epoxy")
         assert fired(generated, f"containerfiles/{image}/Containerfile") == names(component)
         lock = generated.repo_root / "requirements" / f"{image}.txt"
         run = (tekton / f"{component}-push.yaml").read_text()
-        if lock.is_file() and f"requirements/{image}.txt" in run:
+        # an image that builds wheels (it has a wheels stage) is triggered by its lock, and
+        # the lock fires only it; one whose parent already installed everything is not
+        builds_wheels = any((generated.repo_root / "containerfiles" / image).glob("wheels*.txt"))
+        if builds_wheels:
+            wheel_images.add(image)
+            assert lock.is_file()
+            assert f'"requirements/{image}.txt".pathChanged()' in run
             assert fired(generated, f"requirements/{image}.txt") == names(component)
+        else:
+            assert f"requirements/{image}.txt" not in run
         assert fired(generated, "README.md") == NONE
         expected_tcib = names(component) if image == "base" else NONE
         assert {
             e: n & names(component)[e] for e, n in fired(generated, "tcib").items()
         } == expected_tcib
+    assert wheel_images == {"os", "keystone", "nova-base"}  # nova-api adds no Python of its own
 
 
 def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context) -> None:
@@ -220,3 +230,142 @@ def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context
     pipeline.write_text(pipeline.read_text().replace("task-init:0.4@sha256:", "task-init:0.4@"))
     with pytest.raises(ToolkitError, match="no tag@sha256 bundle found for init"):
         render_pipelines(generated)
+
+
+# Hand-written from Konflux's conventions (build-definitions' PipelineRun templates,
+# Pipelines-as-Code's annotations) and this README; not produced by the generator.
+EXPECTED_KEYSTONE_PUSH = {
+    "apiVersion": "tekton.dev/v1",
+    "kind": "PipelineRun",
+    "metadata": {
+        "name": "keystone-centos10-epoxy-on-push",
+        "namespace": "tenant",
+        "annotations": {
+            "build.appstudio.openshift.io/repo": "{{source_url}}?rev={{revision}}",
+            "build.appstudio.redhat.com/commit_sha": "{{revision}}",
+            "build.appstudio.redhat.com/target_branch": "{{target_branch}}",
+            "pipelinesascode.tekton.dev/max-keep-runs": "3",
+            "build.appstudio.openshift.io/build-nudge-files": "containerfiles/.*/Containerfile",
+            "pipelinesascode.tekton.dev/on-cel-expression": (
+                'event == "push" && target_branch == "main" && (\n'
+                '    "containerfiles/keystone/*".pathChanged()\n'
+                '    || "requirements/keystone.txt".pathChanged()\n'
+                '    || "requirements/keystone-build.txt".pathChanged()\n'
+                '    || "requirements/keystone-build-extra.txt".pathChanged()\n'
+                '    || "rpms.lock.yaml".pathChanged()\n'
+                '    || ".tekton/build-pipeline.yaml".pathChanged()\n'
+                '    || ".tekton/keystone-centos10-epoxy-push.yaml".pathChanged()\n'
+                "  )\n"
+            ),
+        },
+        "labels": {
+            "appstudio.openshift.io/application": "app",
+            "appstudio.openshift.io/component": "keystone-centos10-epoxy",
+            "pipelines.appstudio.openshift.io/type": "build",
+        },
+    },
+    "spec": {
+        "params": [
+            {"name": "git-url", "value": "{{source_url}}"},
+            {"name": "revision", "value": "{{revision}}"},
+            {
+                "name": "output-image",
+                "value": "quay.io/example/sig/keystone-centos10-epoxy:{{revision}}",
+            },
+            {"name": "dockerfile", "value": "containerfiles/keystone/Containerfile"},
+            {"name": "path-context", "value": "."},
+            {"name": "hermetic", "value": "true"},
+            {
+                "name": "prefetch-input",
+                "value": [
+                    {
+                        "type": "pip",
+                        "path": ".",
+                        "requirements_files": ["requirements/keystone.txt"],
+                        "requirements_build_files": [
+                            "requirements/keystone-build.txt",
+                            "requirements/keystone-build-extra.txt",
+                        ],
+                    },
+                    {
+                        "type": "rpm",
+                        "path": ".",
+                        "options": {
+                            "dnf": {"stream-epoxy": {"gpgkey": "file:///etc/pki/rpm-gpg/KEY"}}
+                        },
+                    },
+                ],
+            },
+            {"name": "build-image-index", "value": "true"},
+            {"name": "build-platforms", "value": ["linux/x86_64"]},
+        ],
+        "pipelineRef": {"name": "tcibsrc-build"},
+        "taskRunTemplate": {"serviceAccountName": "build-pipeline-keystone-centos10-epoxy"},
+        "workspaces": [{"name": "git-auth", "secret": {"secretName": "{{ git_auth_secret }}"}}],
+    },
+}
+
+
+def test_the_keystone_push_run_is_what_konflux_expects(generated: Context) -> None:
+    run = yaml.safe_load(
+        (generated.repo_root / ".tekton/keystone-centos10-epoxy-push.yaml").read_text()
+    )
+    for param in run["spec"]["params"]:
+        if param["name"] == "prefetch-input":
+            param["value"] = json.loads(param["value"])
+    assert run == EXPECTED_KEYSTONE_PUSH
+
+
+def test_the_pull_request_run_differs_where_konflux_wants(generated: Context) -> None:
+    tekton = generated.repo_root / ".tekton"
+    push = yaml.safe_load((tekton / "keystone-centos10-epoxy-push.yaml").read_text())
+    pull = yaml.safe_load((tekton / "keystone-centos10-epoxy-pull-request.yaml").read_text())
+    assert pull["metadata"]["name"] == "keystone-centos10-epoxy-on-pull-request"
+    annotations = pull["metadata"]["annotations"]
+    # a newer push to the pull request cancels the running build; PR numbers are recorded
+    assert annotations["pipelinesascode.tekton.dev/cancel-in-progress"] == "true"
+    assert annotations["build.appstudio.redhat.com/pull_request_number"] == (
+        "{{pull_request_number}}"
+    )
+    assert "build.appstudio.openshift.io/build-nudge-files" not in annotations  # push only
+    assert annotations["pipelinesascode.tekton.dev/on-cel-expression"].startswith(
+        'event == "pull_request" && target_branch == "main" && (\n'
+    )
+    params = {p["name"]: p["value"] for p in pull["spec"]["params"]}
+    # PR images are tagged on-pr-<revision> and expire after 5 days
+    assert (
+        params["output-image"] == "quay.io/example/sig/keystone-centos10-epoxy:on-pr-{{revision}}"
+    )
+    assert params["image-expires-after"] == "5d"
+    push_params = {p["name"]: p["value"] for p in push["spec"]["params"]}
+    assert "image-expires-after" not in push_params
+    for name in ("dockerfile", "hermetic", "prefetch-input", "build-platforms"):
+        assert params[name] == push_params[name]
+
+
+EXPECTED_RENOVATE = {
+    "$schema": "https://docs.renovatebot.com/renovate-schema.json",
+    "description": "Generated by `make pipelines`; do not edit.",
+    # the task bundles of .tekton/ and the RPM lock are updated by MintMaker ...
+    "enabledManagers": ["tekton", "rpm-lockfile"],
+    "tekton": {"fileMatch": ["^\\.tekton/.+\\.yaml$"], "schedule": ["on monday"]},
+    "rpm-lockfile": {"fileMatch": ["^rpms\\.lock\\.yaml$"]},
+    # ... and the Python locks only by make pin-python-deps, within upper-constraints
+    "pip_requirements": {"enabled": False},
+    "pip-compile": {"enabled": False},
+    "pep621": {"enabled": False},
+    "packageRules": [
+        {
+            "description": "Python versions are chosen by make pin-python-deps within "
+            "upper-constraints; never propose others.",
+            "matchDatasources": ["pypi"],
+            "enabled": False,
+        }
+    ],
+}
+
+
+def test_renovate_configuration(generated: Context) -> None:
+    from tcibsrc.renovate import render_renovate
+
+    assert json.loads(render_renovate()) == EXPECTED_RENOVATE

@@ -8,7 +8,6 @@ import textwrap
 import pytest
 
 from conftest import REFERENCE_TCIB, REPO_ROOT, write_tree
-from pinfixtures import options
 from pyindex import PackageIndex
 from tcibsrc.catalog import build_catalog
 from tcibsrc.classify import Kind
@@ -20,7 +19,6 @@ from tcibsrc.containerfile_checks import (
 )
 from tcibsrc.context import Context
 from tcibsrc.hermeto_input import prefetch_input
-from tcibsrc.pinning import pin_python_deps
 from tcibsrc.render import PLACEHOLDER_DIGEST, Renderer, render_files
 
 EVERY_KEY = {
@@ -167,10 +165,9 @@ def test_static_checks_report_each_problem(repo: Context) -> None:
 
 
 def test_python_images_build_wheels_and_keep_the_contract(
-    pin_repo: Context, index: PackageIndex
+    pinned_repo: Context, index: PackageIndex
 ) -> None:
-    pin_python_deps(pin_repo, options(pin_repo, index))
-    files = render_files(pin_repo)
+    files = render_files(pinned_repo)
     keystone = files["containerfiles/keystone/Containerfile"]
     # the RPMs that became wheels are gone from the dnf line; the rest stays
     assert "RUN dnf -y install httpd python3-mod_wsgi\n" in keystone
@@ -194,8 +191,8 @@ def test_python_images_build_wheels_and_keep_the_contract(
     runtime = keystone[keystone.rindex("\nFROM ") :]
     assert "gcc" not in runtime and "COPY --from" not in runtime
     # the fixture keystone does not create /var/www/cgi-bin/keystone/main: reported
-    catalog = build_catalog(pin_repo)
-    problems = list(contract_problems(pin_repo, catalog, files))
+    catalog = build_catalog(pinned_repo)
+    problems = list(contract_problems(pinned_repo, catalog, files))
     assert problems == [
         "containerfiles/keystone/Containerfile: /var/www/cgi-bin/keystone/main "
         "is provided by no stage (its operator calls it)"
@@ -251,10 +248,9 @@ def test_a_parent_that_is_not_rendered_is_reported(repo: Context) -> None:
 
 
 def test_prefetch_input_lists_the_image_locks_and_the_keys(
-    pin_repo: Context, index: PackageIndex
+    pinned_repo: Context, index: PackageIndex
 ) -> None:
-    pin_python_deps(pin_repo, options(pin_repo, index))
-    packages = prefetch_input(pin_repo, "keystone", builds_wheels=True)
+    packages = prefetch_input(pinned_repo, "keystone", builds_wheels=True)
     assert packages[0] == {
         "type": "pip",
         "path": ".",
@@ -270,10 +266,12 @@ def test_prefetch_input_lists_the_image_locks_and_the_keys(
     )  # no binary, no allow_binary
     rpm = packages[1]
     assert rpm["type"] == "rpm"
-    config = pin_repo.config
+    config = pinned_repo.config
     assert rpm["options"]["dnf"] == {"stream-epoxy": {"gpgkey": "file:///etc/pki/rpm-gpg/KEY"}}
     assert [r.id for r in config.rpm_repositories] == ["stream-epoxy"]
-    assert [p["type"] for p in prefetch_input(pin_repo, "nova-api", builds_wheels=False)] == ["rpm"]
+    assert [p["type"] for p in prefetch_input(pinned_repo, "nova-api", builds_wheels=False)] == [
+        "rpm"
+    ]
 
 
 def test_distro_base_digests_are_kept_and_hand_written_files_stay(repo: Context) -> None:

@@ -6,6 +6,7 @@ import copy
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,28 +208,82 @@ def test_a_repository_without_gpgcheck_fails(rpm_setup) -> None:
     assert any("repoid local is not gpg-checked" in p for p in problems)
 
 
+def stand_in(path: Path, expected_argv: list[str], lock_file: Path, write_into: str) -> Path:
+    """rpm-lockfile-prototype (or podman running it): checks its command line exactly, then
+    writes the lock that dnf resolved. Any other command line fails, naming what it got."""
+    path.write_text(
+        f"""#!{sys.executable}
+import pathlib, re, shutil, sys
+expected = {expected_argv!r}
+got = sys.argv[1:]
+outfile = got[got.index("--outfile") + 1] if "--outfile" in got else ""
+if not re.fullmatch(r"\\.rpms\\.lock\\.[^/]+\\.yaml", outfile):
+    sys.exit(f"unexpected --outfile {{outfile!r}}")
+if [outfile if item == "OUTFILE" else item for item in expected] != got:
+    sys.exit(f"unexpected command line: {{got}}")
+if not pathlib.Path("rpms.in.yaml").is_file():
+    sys.exit("not run in the repository (no rpms.in.yaml)")
+shutil.copy({str(lock_file)!r}, pathlib.Path({write_into!r}) / outfile)
+"""
+    )
+    path.chmod(0o755)
+    return path
+
+
 def test_lock_rpms_runs_the_locker_and_replaces_the_lock(
-    rpm_setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    rpm_setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     ctx, _repo = rpm_setup
     lock = resolve_with_dnf(ctx)
-    # a stand-in with rpm-lockfile-prototype's command line, writing the dnf-resolved lock
-    locker = tmp_path / "fake-locker"
     saved = tmp_path / "resolved.yaml"
     saved.write_text(yaml.safe_dump(lock))
-    locker.write_text(f'#!/bin/sh\n# args: --bare --outfile FILE rpms.in.yaml\ncp {saved} "$3"\n')
-    locker.chmod(0o755)
+    locker = stand_in(
+        tmp_path / "rpm-lockfile-prototype",
+        ["--bare", "--outfile", "OUTFILE", "rpms.in.yaml"],
+        saved,
+        str(ctx.repo_root),
+    )
     monkeypatch.setenv("RPM_LOCKFILE_PROTOTYPE", str(locker))
     monkeypatch.chdir(ctx.repo_root)
     args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"]
-    assert main(args) == 0
+    assert main(args) == 0, capsys.readouterr().err
     assert yaml.safe_load((ctx.repo_root / "rpms.lock.yaml").read_text()) == lock
+    assert capsys.readouterr().out.strip() == "rpms.lock.yaml: locked with rpm-lockfile-prototype"
     # a locker that writes a broken lock leaves the old one in place
     broken = copy.deepcopy(lock)
     _drop_checksum(broken)
     saved.write_text(yaml.safe_dump(broken))
     assert main(args) == 1
     assert yaml.safe_load((ctx.repo_root / "rpms.lock.yaml").read_text()) == lock
+    assert not list(ctx.repo_root.glob(".rpms.lock.*"))  # no temporary file left
+
+
+def test_lock_rpms_runs_the_locker_image_with_podman(
+    rpm_setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    ctx, _repo = rpm_setup
+    lock = resolve_with_dnf(ctx)
+    saved = tmp_path / "resolved.yaml"
+    saved.write_text(yaml.safe_dump(lock))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    root = ctx.repo_root.resolve()
+    stand_in(
+        bin_dir / "podman",
+        [
+            "run", "--rm", "-v", f"{root}:/work:Z", "-w", "/work",
+            "quay.io/konflux-ci/rpm-lockfile-prototype:latest",
+            "--bare", "--outfile", "OUTFILE", "rpms.in.yaml",
+        ],
+        saved,
+        str(root),  # the container writes into /work, the repository mounted
+    )  # fmt: skip
+    monkeypatch.setenv("PATH", str(bin_dir))  # no rpm-lockfile-prototype: podman it is
+    monkeypatch.chdir(ctx.repo_root)
+    args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert yaml.safe_load((ctx.repo_root / "rpms.lock.yaml").read_text()) == lock
+    assert capsys.readouterr().out.strip() == "rpms.lock.yaml: locked with podman"
 
 
 def test_lock_rpms_without_the_tool_says_how_to_install_it(

@@ -25,9 +25,6 @@ class PackagePolicy:
     """How one PyPI project is obtained and built when the defaults do not fit."""
 
     name: str
-    source: str = "sdist"
-    git_url: str | None = None
-    git_commit: str | None = None
     version: str | None = None
     extra_build_requires: tuple[str, ...] = ()
     build_requires_with: tuple[str, ...] = ()
@@ -196,9 +193,6 @@ def load_config(path: Path, display: str | None = None) -> Config:
     policies = {
         name: PackagePolicy(
             name=name,
-            source=policy.get("source", "sdist"),
-            git_url=policy.get("git_url"),
-            git_commit=policy.get("git_commit"),
             version=policy.get("version"),
             extra_build_requires=tuple(policy.get("extra_build_requires", ())),
             build_requires_with=tuple(policy.get("build_requires_with", ())),

@@ -7,6 +7,7 @@ mirrors do not have it.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -26,6 +27,13 @@ from packaging.version import Version
 from tcibsrc.errors import ToolkitError
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
+
+
+def index_url_from_environment(given: str | None = None) -> str:
+    """The Simple API index: the command-line value, else $INDEX_URL, else PyPI."""
+    return given or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
 TIMEOUT = (10, 120)

@@ -3,11 +3,13 @@
 Reads a plan (JSON) and writes results (JSON). Build requirements come only from the deps
 directory (sdists) and the wheels built earlier in the same run, through pip's own build
 isolation (`--no-index --find-links`). Packages are built in dependency order (a build tool
-before what it builds), in parallel, with a wheel cache keyed by the sdist's sha256.
+before what it builds), in parallel, with a wheel cache keyed by the sdist's sha256, the
+interpreter and the build constraints and environment.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -47,12 +49,32 @@ def _key(item: dict[str, Any]) -> str:
     return f"{item['name']}=={item['version']}"
 
 
+def cache_key(item: dict[str, Any], plan: dict[str, Any]) -> str:
+    """What decides a wheel: the sdist, the interpreter, and how its build environment is made.
+
+    A wheel built under another build constraint (setuptools<82 for pbr) or another build
+    environment must not stand in for this one.
+    """
+    decided_by = {
+        "sdist": item["sha256"],
+        "python": plan["python"],
+        "build_constraints": sorted(item.get("build_constraints", [])),
+        "build_env": sorted(item.get("build_env", [])),
+    }
+    text = json.dumps(decided_by, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
-    cache = Path(plan["wheel_cache"]) / item["sha256"]
+    cache = Path(plan["wheel_cache"]) / cache_key(item, plan)
     cached = sorted(cache.glob("*.whl")) if cache.is_dir() else []
     if cached:
         shutil.copy2(cached[0], wheels / cached[0].name)
-        return {"status": "proven", "seconds": 0.0, "note": "wheel cache (same sdist sha256)"}
+        return {
+            "status": "proven",
+            "seconds": 0.0,
+            "note": "wheel cache (same sdist, interpreter and build environment)",
+        }
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": plan["home"],

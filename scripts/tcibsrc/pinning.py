@@ -42,7 +42,7 @@ from tcibsrc.resolvers.base import (
 from tcibsrc.sdists import locate
 from tcibsrc.series import load_series
 from tcibsrc.sysdeps import system_needs
-from tcibsrc.upper_constraints import UpperConstraints, load_upper_constraints
+from tcibsrc.upper_constraints import UpperConstraints, upper_constraints_for
 
 FORMAT_VERSION = "7"
 ALL = "all"
@@ -298,13 +298,8 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
     started = time.monotonic()
     config = ctx.config
     requirements_dir = ctx.repo_root / REQUIREMENTS_DIR
-    uc = load_upper_constraints(
-        config.upper_constraints_url,
-        config.upper_constraints_sha256,
-        config.python_version,
-        config.arches[0],
-        options.upper_constraints_file,
-    )
+    uc = upper_constraints_for(config, options.upper_constraints_file)
+    assert uc is not None  # only offline loading gives None
     planned = compute_inputs(ctx, options.index_url, uc=uc)
     if not planned.inputs:
         raise PinError(

@@ -46,8 +46,8 @@ def locate(index: SimpleIndex, name: str, version: str) -> DistFile:
         raise SdistError(
             f"{name}=={version}",
             "the index has no sdist of this version",
-            f"hermeto fetches sdists only: set packages.{name} in config.yaml "
-            "(source: git, or another version)",
+            f"hermeto fetches sdists only: hold {name} to a version that has one with "
+            f"packages.{name}.version in config.yaml",
         )
     if not found.sha256:
         raise SdistError(

@@ -6,8 +6,10 @@ config unless the config is told otherwise, so a stale copy can never slip in si
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 from packaging.markers import InvalidMarker, Marker
@@ -18,6 +20,9 @@ from tcibsrc.atomic import write_text_atomic
 from tcibsrc.cache import cache_dir
 from tcibsrc.checksum import sha256_text
 from tcibsrc.errors import ToolkitError
+
+if TYPE_CHECKING:
+    from tcibsrc.config import Config
 
 
 class UpperConstraintsError(ToolkitError):
@@ -90,6 +95,35 @@ def _download(url: str) -> str:
     return response.text
 
 
+def local_file_from_environment() -> Path | None:
+    """UPPER_CONSTRAINTS=<file>: a local copy that stands in for the download."""
+    value = os.environ.get("UPPER_CONSTRAINTS")
+    return Path(value) if value else None
+
+
+def upper_constraints_for(
+    config: Config, local_file: Path | None, *, offline: bool = False
+) -> UpperConstraints | None:
+    """The config's upper-constraints, the one way every command gets it.
+
+    `offline` (make check): from `local_file` or the cache only, None when neither has it.
+    """
+    cached = cached_path(config.upper_constraints_sha256)
+    if offline and local_file is None and not cached.is_file():
+        return None
+    return load_upper_constraints(
+        config.upper_constraints_url,
+        config.upper_constraints_sha256,
+        config.python_version,
+        config.arches[0],
+        local_file,
+    )
+
+
+def cached_path(sha256: str) -> Path:
+    return cache_dir() / "upper-constraints" / f"{sha256}.txt"
+
+
 def load_upper_constraints(
     url: str,
     sha256: str,
@@ -98,7 +132,7 @@ def load_upper_constraints(
     local_file: Path | None = None,
 ) -> UpperConstraints:
     """The pinned upper-constraints: from `local_file`, the cache, or the URL, hash-checked."""
-    cached = cache_dir() / "upper-constraints" / f"{sha256}.txt"
+    cached = cached_path(sha256)
     if local_file is not None:
         if not local_file.is_file():
             raise UpperConstraintsError(str(local_file), "file not found", "fix UPPER_CONSTRAINTS")

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from tcibsrc.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.classify import classify
@@ -26,7 +25,7 @@ from tcibsrc.containerfile_checks import (
 from tcibsrc.context import Context
 from tcibsrc.contract import kolla_users
 from tcibsrc.errors import ClassificationError, ToolkitError
-from tcibsrc.index import DEFAULT_INDEX_URL
+from tcibsrc.index import index_url_from_environment
 from tcibsrc.input_checks import check_series, lock_problems
 from tcibsrc.lock_rules import check_files
 from tcibsrc.lockfile import read_header
@@ -38,7 +37,7 @@ from tcibsrc.rpm_lock import repo_problems, rpms_in_problems
 from tcibsrc.tcib_images import TcibImage
 from tcibsrc.tekton import TEKTON_DIR, stale_tekton_files
 from tcibsrc.tekton_checks import tekton_problems
-from tcibsrc.upper_constraints import load_upper_constraints
+from tcibsrc.upper_constraints import local_file_from_environment, upper_constraints_for
 
 Images = dict[str, TcibImage]
 TreeCheck = Callable[[Context, Images], Iterator[str]]
@@ -99,19 +98,9 @@ def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[str]:
 def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
     """The .in files match the catalog and every lock was made from the current inputs."""
     directory = ctx.repo_root / REQUIREMENTS_DIR
-    config = ctx.config
-    index_url = os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+    index_url = index_url_from_environment()
     constraints = directory / CONSTRAINTS_FILE
-    local = os.environ.get("UPPER_CONSTRAINTS")
-    uc = None
-    if local and Path(local).is_file():
-        uc = load_upper_constraints(
-            config.upper_constraints_url,
-            config.upper_constraints_sha256,
-            config.python_version,
-            config.arches[0],
-            Path(local),
-        )
+    uc = upper_constraints_for(ctx.config, local_file_from_environment(), offline=True)
     if uc is None and not constraints.is_file():
         if any(image.python_projects for image in scoped.ordered()):
             yield f"{ctx.display(constraints)}: missing (run `make pin-python-deps`)"

@@ -8,18 +8,22 @@ import sys
 from pathlib import Path
 
 from tcibsrc.context import Context
-from tcibsrc.index import DEFAULT_INDEX_URL
-from tcibsrc.input_checks import check_series
+from tcibsrc.index import DEFAULT_INDEX_URL, index_url_from_environment
+from tcibsrc.catalog import build_catalog
+from tcibsrc.input_checks import validate_inputs
 from tcibsrc.pinning import PinOptions, pin_python_deps
+from tcibsrc.upper_constraints import local_file_from_environment
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    check_series(ctx)  # before anything is resolved or written
-    uc_file = args.upper_constraints or os.environ.get("UPPER_CONSTRAINTS") or None
+    # every input is checked before anything is downloaded, resolved or written
+    validate_inputs(ctx, build_catalog(ctx), locks=False)
     options = PinOptions(
         resolver=args.resolver or os.environ.get("RESOLVER") or "uv",
-        index_url=args.index_url or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL,
-        upper_constraints_file=Path(uc_file) if uc_file else None,
+        index_url=index_url_from_environment(args.index_url),
+        upper_constraints_file=Path(args.upper_constraints)
+        if args.upper_constraints
+        else local_file_from_environment(),
         force=args.force,
     )
     result = pin_python_deps(ctx, options)

@@ -149,8 +149,8 @@ def _failure(lines: list[str], returncode: int, name: str, index_url: str) -> Re
         return ResolverError(
             package,
             "no version has an sdist, and hermeto fetches sdists only",
-            f"set packages.{package} in config.yaml: source: git with git_url and "
-            "git_commit, or a version that has an sdist",
+            f"drop it, or hold it to a version that has an sdist with packages.{package}."
+            "version in config.yaml",
         )
     network = [line for line in meaningful if _NETWORK.search(line)]
     if network:
