@@ -369,3 +369,28 @@ def test_renovate_configuration(generated: Context) -> None:
     from tcibsrc.renovate import render_renovate
 
     assert json.loads(render_renovate()) == EXPECTED_RENOVATE
+
+
+def test_the_shared_pipeline_wires_the_hermetic_build(generated: Context) -> None:
+    """An excerpt, hand-written from the task definitions (prefetch-dependencies-oci-ta,
+    buildah-remote-oci-ta): hermeto's input, its output artifact, network off, per platform."""
+    pipeline = yaml.safe_load((generated.repo_root / PIPELINE_FILE).read_text())
+    tasks = {task["name"]: task for task in pipeline["spec"]["tasks"]}
+    prefetch = {p["name"]: p["value"] for p in tasks["prefetch-dependencies"]["params"]}
+    assert prefetch["input"] == "$(params.prefetch-input)"
+    assert prefetch["SOURCE_ARTIFACT"] == "$(tasks.clone-repository.results.SOURCE_ARTIFACT)"
+    build = tasks["build-images"]
+    params = {p["name"]: p["value"] for p in build["params"]}
+    assert params["HERMETIC"] == "$(params.hermetic)"
+    assert params["PREFETCH_INPUT"] == "$(params.prefetch-input)"
+    assert params["CACHI2_ARTIFACT"] == "$(tasks.prefetch-dependencies.results.CACHI2_ARTIFACT)"
+    assert params["SOURCE_ARTIFACT"] == "$(tasks.prefetch-dependencies.results.SOURCE_ARTIFACT)"
+    assert params["DOCKERFILE"] == "$(params.dockerfile)"
+    assert build["matrix"] == {
+        "params": [{"name": "PLATFORM", "value": ["$(params.build-platforms)"]}]
+    }
+    assert "prefetch-dependencies" in build["runAfter"]
+    clone = {p["name"]: p["value"] for p in tasks["clone-repository"]["params"]}
+    assert clone["submodules"] == "true"  # the tcib submodule is part of the build context
+    index = {p["name"]: p["value"] for p in tasks["build-image-index"]["params"]}
+    assert index["IMAGES"] == ["$(tasks.build-images.results.IMAGE_REF[*])"]
