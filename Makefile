@@ -24,7 +24,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools
+	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -79,6 +79,10 @@ bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, war
 update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }
 	$(CLI) update-series $(RELEASES_DIR)
+
+update-parity: $(STAMP) ## regenerate the RPM parity data from RDO distgit spec files (SPECS_DIR=)
+	@test -n "$(SPECS_DIR)" || { echo "set SPECS_DIR to a directory of rdo-packages/<name>-distgit checkouts"; exit 2; }
+	$(CLI) update-parity $(SPECS_DIR)
 
 check: $(STAMP) ## offline consistency: classification, users, README graph, locks, Containerfiles (STRICT=1: warnings fail)
 	$(CLI) check

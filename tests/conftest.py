@@ -30,6 +30,8 @@ CALLER_VARIABLES = (
     "HERMETO_OUTPUT",
     "CARGO_HOME_VENDORED",
     "RPM_LOCKFILE_PROTOTYPE",
+    "TCIBSRC_PARITY",
+    "TCIBSRC_PARITY_WAIVERS",
 )
 CALLER_PREFIXES = ("UV_", "PIP_")
 
@@ -63,6 +65,10 @@ def isolate_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         monkeypatch.setenv(variable, str(home / relative))
     # pip reads /etc/pip.conf and the like: the machine's indexes must not leak in either
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    # the fixture trees use real RPM names: RDO's parity data would change what they render;
+    # the parity tests give their own data
+    monkeypatch.setenv("TCIBSRC_PARITY", os.devnull)
+    monkeypatch.setenv("TCIBSRC_PARITY_WAIVERS", os.devnull)
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +105,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"{', '.join(missing)} (set REFERENCE_DATA)",
             returncode=1,
         )
+
+
+@pytest.fixture
+def repository_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This repository's own parity data and waivers (for tests on the repository itself)."""
+    monkeypatch.delenv("TCIBSRC_PARITY")
+    monkeypatch.delenv("TCIBSRC_PARITY_WAIVERS")
 
 
 def require_tools(*commands: str) -> None:

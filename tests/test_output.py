@@ -100,7 +100,7 @@ def test_check_prints_errors_first_then_serious_warnings_then_groups() -> None:
 
 @reference
 def test_make_check_on_the_repository_puts_the_missing_rpm_lock_first(
-    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, repository_data: None
 ) -> None:
     monkeypatch.chdir(REPO_ROOT)
     assert main(["--tcib-dir", str(REFERENCE_TCIB), "check"]) == 0

@@ -165,7 +165,7 @@ def test_every_user_the_tree_uses_has_a_kolla_uid(ctx: Context) -> None:
             assert user == "root" or user in known, (image.name, user)
 
 
-def test_make_check_passes_on_the_repository(ctx: Context) -> None:
+def test_make_check_passes_on_the_repository(ctx: Context, repository_data: None) -> None:
     problems = [p for p in collect_problems(ctx) if not p.startswith("warning: ")]
     assert problems == []
 

@@ -200,7 +200,7 @@ def test_python_images_build_wheels_and_keep_the_contract(
 
 
 @pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="no reference data (REFERENCE_DATA)")
-def test_reference_keystone() -> None:
+def test_reference_keystone(repository_data: None) -> None:
     ctx = Context(
         repo_root=REPO_ROOT, config_file=REPO_ROOT / "config.yaml", tcib_dir=REFERENCE_TCIB
     )

@@ -16,6 +16,7 @@ from tcibsrc.commands import (
     prefetch_input,
     render,
     summary,
+    update_parity,
     update_series,
     verify_hermetic,
 )
@@ -32,6 +33,7 @@ COMMANDS = (
     pipelines,
     lock_rpms,
     prefetch_input,
+    update_parity,
     update_series,
     verify_hermetic,
 )

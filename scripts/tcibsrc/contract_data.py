@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -27,6 +27,20 @@ class ProjectContract:
     directories: tuple[str, ...]
     config: tuple[str, ...]
     files: dict[str, str]
+    modes: dict[str, str] = field(default_factory=dict)  # target -> "owner:group mode"
+    provides: tuple[str, ...] = ()
+    generated: dict[str, GeneratedConfig] = field(default_factory=dict)
+    system_ca: bool = False  # its CA bundle is replaced by a link to the system bundle
+
+
+@dataclass(frozen=True)
+class GeneratedConfig:
+    """A sample config the RPM generated with oslo-config-generator at build."""
+
+    namespaces: tuple[str, ...]
+    owner: str
+    group: str
+    mode: str
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,15 @@ def project_contracts() -> dict[NormalizedName, ProjectContract]:
             directories=tuple(entry.get("directories", ())),
             config=tuple(entry.get("config", ())),
             files=dict(entry.get("files", {})),
+            modes=dict(entry.get("modes", {})),
+            provides=tuple(entry.get("provides", ())),
+            system_ca=bool(entry.get("system_ca")),
+            generated={
+                path: GeneratedConfig(
+                    tuple(spec["namespaces"]), spec["owner"], spec["group"], spec["mode"]
+                )
+                for path, spec in entry.get("generated", {}).items()
+            },
         )
     return result
 

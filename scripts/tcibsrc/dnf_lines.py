@@ -9,7 +9,7 @@ package is dropped together with its `&&`.
 from __future__ import annotations
 
 import re
-from collections.abc import Container
+from collections.abc import Container, Mapping, Sequence
 
 _SEPARATOR = re.compile(r"(\s*(?:&&|\|\||;)\s*)")
 _SHELL_KEYWORDS = {"then", "do", "else", "{", "(", "!"}
@@ -42,8 +42,14 @@ def installed_packages(line: str) -> list[str]:
     return names
 
 
-def remove_packages(line: str, removed: Container[str]) -> tuple[str, list[str]]:
-    """`line` without the `removed` names in its dnf installs; also what was taken out."""
+def remove_packages(
+    line: str, removed: Container[str], replacements: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, list[str]]:
+    """`line` without the `removed` names in its dnf installs; also what was taken out.
+
+    `replacements`: what a removed RPM brought that must still be installed (its system
+    Requires), put in its place in the same command.
+    """
     parts = _SEPARATOR.split(line)
     taken: list[str] = []
     kept_parts: list[str] = []
@@ -63,6 +69,10 @@ def remove_packages(line: str, removed: Container[str]) -> tuple[str, list[str]]
         arguments = words[found[1] + 1 :]
         taken.extend(w for w in arguments if w in removed)
         remaining = [w for w in arguments if w not in removed]
+        for name in [w for w in arguments if w in removed]:
+            for extra in (replacements or {}).get(name, ()):
+                if extra not in remaining:
+                    remaining.append(extra)
         if any(not w.startswith("-") for w in remaining):
             leading = part[: len(part) - len(part.lstrip())]
             kept_parts.append(leading + " ".join(words[: found[1] + 1] + remaining))

@@ -141,11 +141,14 @@ def image_inputs(
 
 def union_requirements(inputs: dict[str, ImageInputs]) -> list[str]:
     """One line per project for the single resolution; specifiers of the same name combined."""
-    merged: dict[NormalizedName, tuple[str, SpecifierSet]] = {}
+    merged: dict[NormalizedName, tuple[str, set[str], SpecifierSet]] = {}
     for item in inputs.values():
         for line in item.own:
             requirement = Requirement(line)
             key = canonicalize_name(requirement.name)
-            name, spec = merged.get(key, (requirement.name, SpecifierSet()))
-            merged[key] = (name, spec & requirement.specifier)
-    return [f"{name}{spec}" for _key, (name, spec) in sorted(merged.items())]
+            name, extras, spec = merged.get(key, (requirement.name, set(), SpecifierSet()))
+            merged[key] = (name, extras | requirement.extras, spec & requirement.specifier)
+    return [
+        f"{name}{'[' + ','.join(sorted(extras)) + ']' if extras else ''}{spec}"
+        for _key, (name, extras, spec) in sorted(merged.items())
+    ]

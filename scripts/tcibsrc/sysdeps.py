@@ -33,6 +33,7 @@ class SystemNeeds:
     debian: tuple[str, ...]
     rpm: tuple[str, ...]
     source: str  # "none", "table", "bindep", "compiler only"
+    runtime_rpm: tuple[str, ...] = ()  # libraries the built wheel loads (runtime stage)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +41,7 @@ class SystemNeeds:
             "rust": self.rust,
             "debian": list(self.debian),
             "rpm": list(self.rpm),
+            "runtime_rpm": list(self.runtime_rpm),
             "from": self.source,
         }
 
@@ -104,10 +106,14 @@ def system_needs(name: str, sdist: Path, bindep: str | None, rust: bool) -> Syst
         source = "bindep" if debian or rpm else "compiler only"
     else:
         debian, rpm, source = [], [], "compiler only"
+    runtime = entry.get("runtime") or [
+        name.removesuffix("-devel") for name in rpm if name.endswith("-devel")
+    ]
     return SystemNeeds(
         compiled=compiled,
         rust=rust,
         debian=_merge(compiler["debian"], rust_packages["debian"], debian),
         rpm=_merge(compiler["rpm"], rust_packages["rpm"], rpm),
         source=source,
+        runtime_rpm=tuple(runtime),
     )

@@ -29,6 +29,7 @@ from tcibsrc.index import index_url_from_environment
 from tcibsrc.input_checks import check_series, lock_problems
 from tcibsrc.lock_rules import check_files
 from tcibsrc.lockfile import read_header
+from tcibsrc.parity_checks import parity_problems
 from tcibsrc.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
 from tcibsrc.python_inputs import ADDITIONS_FILE, REQUIREMENTS_DIR
 from tcibsrc.render import Renderer, stale_files
@@ -156,6 +157,7 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     yield from rendered_problems(ctx, files)
     yield from parent_problems(ctx, scoped)
     yield from contract_problems(ctx, scoped, files)
+    yield from parity_problems(ctx, scoped, files)
 
 
 def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:

@@ -7,9 +7,9 @@ import os
 import sys
 from pathlib import Path
 
+from tcibsrc.catalog import build_catalog
 from tcibsrc.context import Context
 from tcibsrc.index import DEFAULT_INDEX_URL, index_url_from_environment
-from tcibsrc.catalog import build_catalog
 from tcibsrc.input_checks import validate_inputs
 from tcibsrc.pinning import PinOptions, pin_python_deps
 from tcibsrc.upper_constraints import local_file_from_environment

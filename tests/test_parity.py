@@ -1,0 +1,251 @@
+"""RPM parity: spec files read, the parity data made from them, and what render and check do."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pinfixtures import options
+from pyindex import Package, PackageIndex
+from tcibsrc.catalog import build_catalog
+from tcibsrc.cli import main
+from tcibsrc.context import Context
+from tcibsrc.parity import image_parity, python_requirement
+from tcibsrc.parity_checks import parity_problems
+from tcibsrc.pinning import pin_python_deps
+from tcibsrc.render import render_files
+from tcibsrc.rpm_spec import SpecFile, parse_spec
+
+# Written for these tests in the style of RDO's specs: macros, conditionals, subpackages.
+KEYSTONE_SPEC = """
+%global service keystone
+%global rhosp 0
+%global with_doc 0
+%{!?upstream_version: %global upstream_version %{version}%{?milestone}}
+%global common_desc \\
+Keystone is the identity service.
+
+Name:           openstack-%{service}
+Version:        27.0.1
+Release:        1%{?dist}
+Requires:       python3-%{service} = %{epoch}:%{version}-%{release}
+Requires(pre):  shadow-utils
+
+%package -n     python3-%{service}
+Summary:        Keystone libraries
+Requires:       openssl
+Requires:       python3-%{service}+ldap = %{version}-%{release}
+%if 0%{?rhosp} == 0
+Requires:       python3-memcached >= 1.56
+%else
+Requires:       python3-never-on-rdo
+%endif
+%if 0%{?with_doc}
+Requires:       python3-sphinx
+%endif
+
+%package -n python3-%{service}-tests
+Requires:       python3-%{service}
+Requires:       python3-stestr
+
+%description
+%{common_desc}
+
+%install
+install -d %{buildroot}%{_sysconfdir}/%{service}
+
+%files
+%license LICENSE
+%doc README.rst
+%{_bindir}/keystone-manage
+%dir %attr(0750, root, %{service}) %{_sysconfdir}/%{service}
+%config(noreplace) %attr(0640, root, %{service}) %{_sysconfdir}/%{service}/%{service}.conf
+%attr(0644, root, %{service}) %{_datarootdir}/%{service}/%{service}-dist.conf
+%{_unitdir}/openstack-keystone.service
+%config(noreplace) %{_sysconfdir}/logrotate.d/openstack-keystone
+%{_sysconfdir}/sudoers.d/%{service}
+
+%files -n python3-%{service}
+%{python3_sitelib}/%{service}
+%exclude %{python3_sitelib}/%{service}/tests
+
+%changelog
+* Mon Jan 01 2024 Someone - 27.0.1-1
+- Requires: python3-not-a-requirement
+"""
+
+OSLO_CACHE_SPEC = """
+%global pypi_name oslo.cache
+%global pkg_name oslo-cache
+Name:           python-%{pkg_name}
+Version:        3.10.2
+Release:        1
+
+%package -n python3-%{pkg_name}
+Requires:       python-%{pkg_name}-lang = %{version}-%{release}
+Requires:       python3-%{pkg_name}+dogpile = %{version}-%{release}
+
+%package -n python-%{pkg_name}-lang
+Summary: translations
+
+%files -n python3-%{pkg_name}
+%{python3_sitelib}/oslo_cache
+
+%files -n python-%{pkg_name}-lang -f oslo_cache.lang
+"""
+
+
+def test_a_spec_gives_each_binary_package_its_requires_and_files() -> None:
+    spec = parse_spec(KEYSTONE_SPEC)
+    assert spec.name == "openstack-keystone"
+    assert set(spec.packages) == {
+        "openstack-keystone",
+        "python3-keystone",
+        "python3-keystone-tests",
+    }
+    assert spec.packages["openstack-keystone"].requires == ["python3-keystone"]  # not (pre)
+    # the %if 0%{?rhosp} == 0 branch, not %else; no docs; versions dropped
+    assert spec.packages["python3-keystone"].requires == [
+        "openssl",
+        "python3-keystone+ldap",
+        "python3-memcached",
+    ]
+    assert spec.packages["openstack-keystone"].files == [
+        SpecFile("/usr/bin/keystone-manage"),
+        SpecFile("/etc/keystone", directory=True, mode="0750", owner="root", group="keystone"),
+        SpecFile(
+            "/etc/keystone/keystone.conf", config=True, mode="0640", owner="root", group="keystone"
+        ),
+        SpecFile(
+            "/usr/share/keystone/keystone-dist.conf", mode="0644", owner="root", group="keystone"
+        ),
+        SpecFile("/usr/lib/systemd/system/openstack-keystone.service"),
+        SpecFile("/etc/logrotate.d/openstack-keystone", config=True),
+        SpecFile("/etc/sudoers.d/keystone"),
+    ]
+
+
+@pytest.fixture
+def specs_dir(tmp_path: Path) -> Path:
+    for name, text in (
+        ("keystone-distgit", KEYSTONE_SPEC),
+        ("oslo-cache-distgit", OSLO_CACHE_SPEC),
+    ):
+        directory = tmp_path / "specs" / name
+        directory.mkdir(parents=True)
+        spec = (
+            "openstack-keystone.spec" if name.startswith("keystone") else "python-oslo-cache.spec"
+        )
+        (directory / spec).write_text(textwrap.dedent(text))
+        (directory / "COMMIT").write_text(f"rdo-packages/{name} epoxy-rdo {'a' * 40} 2025-04-01\n")
+    return tmp_path / "specs"
+
+
+WAIVERS = """
+pypi_names:
+  python3-memcached: python-memcached
+"""
+
+
+def update_parity(ctx: Context, specs: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """make update-parity into the scratch repository; the toolkit then reads that data."""
+    monkeypatch.chdir(ctx.repo_root)
+    waivers = ctx.repo_root / "parity_waivers.yaml"
+    waivers.write_text(WAIVERS)
+    monkeypatch.setenv("TCIBSRC_PARITY_WAIVERS", str(waivers))
+    args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir)]
+    assert main([*args, "update-parity", str(specs)]) == 0
+    data = ctx.repo_root / "scripts/tcibsrc/data/rpm_parity.yaml"
+    monkeypatch.setenv("TCIBSRC_PARITY", str(data))
+    return data
+
+
+def test_update_parity_keeps_the_facts_services_use(
+    repo: Context, specs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = yaml.safe_load(update_parity(repo, specs_dir, monkeypatch).read_text())
+    assert data["sources"] == {
+        "openstack-keystone": f"rdo-packages/keystone-distgit epoxy-rdo {'a' * 40} 2025-04-01",
+        "python-oslo-cache": f"rdo-packages/oslo-cache-distgit epoxy-rdo {'a' * 40} 2025-04-01",
+    }
+    # tests and translations are left out; units, logrotate and site-packages too
+    assert set(data["packages"]) == {"openstack-keystone", "python3-keystone", "python3-oslo-cache"}
+    paths = [item["path"] for item in data["packages"]["openstack-keystone"]["files"]]
+    assert paths == [
+        "/usr/bin/keystone-manage",
+        "/etc/keystone",
+        "/etc/keystone/keystone.conf",
+        "/usr/share/keystone/keystone-dist.conf",
+        "/etc/sudoers.d/keystone",
+    ]
+    assert "files" not in data["packages"]["python3-keystone"]
+    assert main(["update-parity", str(specs_dir / "nowhere")]) == 1
+
+
+def test_an_images_parity_follows_requires_through_the_rpms_that_became_wheels(
+    repo: Context, specs_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    update_parity(repo, specs_dir, monkeypatch)
+    parity = image_parity(["openstack-keystone"], ["keystone", "oslo-cache"])
+    assert parity.python == {
+        "keystone[ldap]": {"python3-keystone"},
+        "python-memcached": {"python3-keystone"},  # pymod2pkg's ambiguity settled by waivers
+        "oslo-cache[dogpile]": {"python3-oslo-cache"},
+    }
+    assert parity.system == {"openssl": {"python3-keystone"}}
+    assert "/etc/keystone/keystone.conf" in parity.files
+    assert python_requirement("python3-oslo-cache+dogpile") == "oslo-cache[dogpile]"
+    assert python_requirement("openssl") is None
+
+
+def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
+    pinned_repo: Context,
+    index: PackageIndex,
+    specs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = pinned_repo
+    update_parity(ctx, specs_dir, monkeypatch)
+    files = render_files(ctx)
+    keystone = files["containerfiles/keystone/Containerfile"]
+    # openssl, which python3-keystone required, takes openstack-keystone's place
+    assert "\nRUN dnf -y install httpd python3-mod_wsgi openssl\n" in keystone
+    problems = list(parity_problems(ctx, build_catalog(ctx), files))
+    assert problems == [
+        "parity: keystone: python3-keystone (RDO) requires keystone[ldap]: the extra is not "
+        "asked for (add 'keystone[ldap]' to requirements/additions.in, or waive it with a "
+        "reason in scripts/tcibsrc/data/parity_waivers.yaml)",
+        "parity: keystone: python3-keystone (RDO) requires python-memcached: not in the lock "
+        "(add it to requirements/additions.in, or waive it with a reason in "
+        "scripts/tcibsrc/data/parity_waivers.yaml)",
+        "parity: keystone: openstack-keystone (RDO) installed /etc/keystone/keystone.conf: "
+        "provided by no stage (or waive it with a reason in "
+        "scripts/tcibsrc/data/parity_waivers.yaml)",
+        "parity: keystone: openstack-keystone (RDO) installed /etc/sudoers.d/keystone: "
+        "provided by no stage (or waive it with a reason in "
+        "scripts/tcibsrc/data/parity_waivers.yaml)",
+        "parity: keystone: openstack-keystone (RDO) installed "
+        "/usr/share/keystone/keystone-dist.conf: provided by no stage (or waive it with a "
+        "reason in scripts/tcibsrc/data/parity_waivers.yaml)",
+    ]
+    # what the fixes are: the requirements asked for, the files waived with a reason
+    index.add(Package("python-memcached", "1.62"))
+    (ctx.repo_root / "requirements" / "additions.in").write_text(
+        "keystone[ldap]  # images: keystone\npython-memcached  # images: keystone\n"
+    )
+    waivers = ctx.repo_root / "parity_waivers.yaml"
+    waivers.write_text(
+        WAIVERS
+        + "files:\n  /etc/keystone/keystone.conf: the operator copies its own\n"
+        + "  /etc/sudoers.d/keystone: keystone runs nothing as root\n"
+        + "  /usr/share/keystone/*: RDO's extras\n"
+    )
+    pin_python_deps(ctx, options(ctx, index))
+    files = render_files(ctx)
+    assert list(parity_problems(ctx, build_catalog(ctx), files)) == []
+    assert "\npython-memcached==1.62" in "".join(
+        text for path, text in files.items() if path.startswith("containerfiles/keystone/wheels")
+    )
