@@ -24,7 +24,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity
+	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -72,6 +72,9 @@ lock-rpms: $(STAMP) ## regenerate rpms.in.yaml + rpms.repo and lock them with rp
 
 verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default: every image); slow
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
+
+verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (default: keystone, placement-api, glance-api, nova-api, neutron-server, openstackclient); slow
+	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
 	$(BIN)/python bench/pin.py

@@ -38,9 +38,12 @@ BACKEND = textwrap.dedent('''
         return path.read_text().split() if path.exists() else []
 
     def _metadata_files(name, version):
-        return {"METADATA": Path("PKG-INFO").read_text(),
-                "WHEEL": "Wheel-Version: 1.0\\nGenerator: fixture\\nRoot-Is-Purelib: true\\n"
-                         "Tag: py3-none-any\\n"}
+        files = {"METADATA": Path("PKG-INFO").read_text(),
+                 "WHEEL": "Wheel-Version: 1.0\\nGenerator: fixture\\nRoot-Is-Purelib: true\\n"
+                          "Tag: py3-none-any\\n"}
+        if Path("entry_points.txt").exists():
+            files["entry_points.txt"] = Path("entry_points.txt").read_text()
+        return files
 
     def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
         failure = Path("metadata_error.txt")
@@ -100,6 +103,8 @@ class Package:
     extra_modules: list[str] = field(default_factory=list)
     crates: list[str] = field(default_factory=list)  # read from $CARGO_HOME/vendor at build
     metadata_error: str | None = None  # its metadata build fails with this message
+    files: dict[str, str] = field(default_factory=dict)  # more modules: path under src/ -> text
+    entry_points: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> name -> value
 
     @property
     def module(self) -> str:
@@ -146,6 +151,14 @@ def build_sdist(package: Package, directory: Path) -> Path:
         )
         for extra in package.extra_modules:
             _add(archive, f"{top}/src/{package.module}/{extra}.py", "")
+        for relative, text in package.files.items():
+            _add(archive, f"{top}/src/{relative}", text)
+        if package.entry_points:
+            sections = [
+                f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in points.items())
+                for group, points in package.entry_points.items()
+            ]
+            _add(archive, f"{top}/entry_points.txt", "\n".join(sections))
         if package.dynamic_requires:
             _add(archive, f"{top}/dynamic_requires.txt", "\n".join(package.dynamic_requires))
         if package.build_imports:

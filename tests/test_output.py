@@ -163,7 +163,7 @@ def test_the_tools_check_lists_what_is_missing_with_both_install_commands(
     assert result.returncode == 1
     err = result.stderr
     assert err.startswith("make test needs system tools that are not installed:")
-    for tool in ("rpmbuild", "createrepo_c", "gpg", "dot", "unshare", "cargo"):
+    for tool in ("rpmbuild", "createrepo_c", "gpg", "dot", "unshare", "cargo", "memcached"):
         assert f"  {tool} " in err
     assert "Debian/Ubuntu:  sudo apt-get install rpm createrepo-c gnupg" in err
     assert "Fedora/CentOS:  sudo dnf install rpm-build createrepo_c gnupg2" in err

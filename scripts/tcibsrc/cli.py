@@ -19,6 +19,7 @@ from tcibsrc.commands import (
     update_parity,
     update_series,
     verify_hermetic,
+    verify_runtime,
 )
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
@@ -36,6 +37,7 @@ COMMANDS = (
     update_parity,
     update_series,
     verify_hermetic,
+    verify_runtime,
 )
 
 

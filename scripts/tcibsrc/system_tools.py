@@ -57,6 +57,8 @@ TEST_TOOLS = (
     Tool("cargo", "cargo", "cargo", "Rust sdists are built with vendored crates"),
     Tool("rustc", "rustc", "rust", "Rust sdists are built with vendored crates"),
     Tool("git", "git", "git", "make affected reads commit ranges"),
+    Tool("memcached", "memcached", "memcached", "verify-runtime starts services against it"),
+    Tool("ip", "iproute2", "iproute", "verify-runtime brings loopback up in its namespace"),
 )
 TASKS = {"test": TEST_TOOLS}
 

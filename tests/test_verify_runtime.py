@@ -1,0 +1,207 @@
+"""verify-runtime: an image's wheels installed offline, its service started and asked, for real.
+
+The fixture keystone is a small WSGI service written here that behaves like keystone where it
+matters: it reads its config from OS_KEYSTONE_CONFIG_FILES, and with the operator's memcached
+cache backend it imports `memcache` (python-memcached) and keeps tokens in a real memcached on
+127.0.0.1. Without python-memcached in the image, the token request fails naming `memcache`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import require_tools
+from pinfixtures import options
+from pyindex import Package, PackageIndex
+from tcibsrc.context import Context
+from tcibsrc.pinning import pin_python_deps
+from tcibsrc.verify_runtime import verify_runtime
+
+WSGI_APP = """
+import configparser, json, os, uuid
+
+def _config():
+    parser = configparser.ConfigParser()
+    parser.read(os.environ["OS_KEYSTONE_CONFIG_FILES"])
+    return parser
+
+def _cache(config):
+    import memcache  # what dogpile.cache.memcached imports
+    return memcache.Client([config["cache"]["memcache_servers"]])
+
+def application(environ, start_response):
+    config = _config()
+    method, path = environ["REQUEST_METHOD"], environ["PATH_INFO"]
+    if path == "/v3":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps({"version": {"id": "v3"}}).encode()]
+    if path == "/v3/auth/tokens" and method == "POST":
+        token = uuid.uuid4().hex
+        _cache(config).set(token, "admin")
+        start_response("201 Created", [("X-Subject-Token", token)])
+        return [b"{}"]
+    if path == "/v3/auth/tokens":
+        found = _cache(config).get(environ.get("HTTP_X_SUBJECT_TOKEN", ""))
+        start_response("200 OK" if found else "404 Not Found", [])
+        return [b"{}"]
+    start_response("404 Not Found", [])
+    return [b""]
+"""
+
+MANAGE = """
+import os, sqlite3, sys
+
+def main():
+    if sys.argv[1:] == ["db_sync"]:
+        sqlite3.connect(os.path.join(os.getcwd(), "keystone.db")).execute(
+            "create table if not exists project (id text)"
+        )
+        return 0
+    return 2
+
+if __name__ == "__main__":
+    sys.exit(main())
+"""
+
+MEMCACHE = '''
+"""A memcached client speaking the text protocol, like python-memcached's."""
+import socket
+
+class Client:
+    def __init__(self, servers):
+        host, port = servers[0].removeprefix("inet:").rsplit(":", 1)
+        self.address = (host, int(port))
+
+    def _ask(self, command):
+        with socket.create_connection(self.address, timeout=5) as connection:
+            connection.sendall(command)
+            return connection.recv(65536)
+
+    def set(self, key, value):
+        return self._ask(f"set {key} 0 0 {len(value)}\\r\\n{value}\\r\\n".encode()) == b"STORED\\r\\n"
+
+    def get(self, key):
+        reply = self._ask(f"get {key}\\r\\n".encode()).split(b"\\r\\n")
+        return reply[1].decode() if reply[0].startswith(b"VALUE") else None
+'''
+
+KEYSTONE = Package(
+    "keystone",
+    "27.0.1",
+    requires=["oslo-lite"],
+    build_requires=["pbr-lite"],
+    files={
+        "keystone/wsgi/__init__.py": "",
+        "keystone/wsgi/api.py": WSGI_APP,
+        "keystone/cmd/__init__.py": "",
+        "keystone/cmd/manage.py": MANAGE,
+        "keystone/cmd/status.py": "def main():\n    return 0\n",
+        "keystone/identity_sql.py": "class Driver:\n    pass\n",
+    },
+    entry_points={"keystone.identity": {"sql": "keystone.identity_sql:Driver"}},
+)
+
+CHECKS = """
+images:
+  keystone:
+    entry_points: [keystone.identity]
+    scenario: fixture
+scenarios:
+  fixture:
+    services: [memcached]
+    files:
+      keystone.conf: |
+        [cache]
+        backend = dogpile.cache.memcached
+        memcache_servers=inet:127.0.0.1:{memcached_port}
+        enabled=true
+    env:
+      OS_KEYSTONE_CONFIG_FILES: "{work}/keystone.conf"
+    commands:
+      - python -m keystone.cmd.manage db_sync
+    wsgi: keystone.wsgi.api:application
+    requests:
+      - name: the version document
+        path: /v3
+        expect: [200]
+      - name: a token
+        method: POST
+        path: /v3/auth/tokens
+        json: {auth: {}}
+        expect: [201]
+        save: {token: X-Subject-Token}
+      - name: the token, from the cache
+        path: /v3/auth/tokens
+        headers: {X-Subject-Token: "{token}"}
+        expect: [200]
+"""
+
+
+@pytest.fixture
+def runtime_repo(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Context:
+    require_tools("memcached", "ip", "unshare")
+    index.add(KEYSTONE, Package("python-memcached", "1.62", files={"memcache.py": MEMCACHE}))
+    checks = tmp_path / "runtime_checks.yaml"
+    checks.write_text(textwrap.dedent(CHECKS))
+    monkeypatch.setenv("TCIBSRC_RUNTIME_CHECKS", str(checks))
+    return pin_repo
+
+
+def run(ctx: Context, index: PackageIndex, tmp_path: Path, name: str) -> dict:
+    workdir = tmp_path / name
+    workdir.mkdir()
+    report = verify_runtime(
+        ctx, "keystone", index_url=index.url, jobs=2, workdir=workdir, install_system=False
+    )
+    return {check["check"]: check for check in report["checks"]} | {"_report": report}
+
+
+def test_the_service_starts_from_its_wheels_and_answers_through_memcached(
+    runtime_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    additions = runtime_repo.repo_root / "requirements"
+    additions.mkdir()
+    (additions / "additions.in").write_text("python-memcached  # images: keystone\n")
+    pin_python_deps(runtime_repo, options(runtime_repo, index))
+    checks = run(runtime_repo, index, tmp_path, "with-memcache")
+    report = checks.pop("_report")
+    assert report["network"] == "off (only loopback)"
+    # 6 runtime wheels (keystone, ldappool, oslo-lite, python-keystoneclient, pymemcache,
+    # python-memcached) and 4 build tools (pbr-lite, flit-lite, setuptools-lite, hook-helper)
+    assert report["wheels"] == {"built offline": 10, "stand-ins": {}}
+    failed = {name: c["detail"] for name, c in checks.items() if c["result"] != "passed"}
+    assert failed == {}
+    assert set(checks) >= {
+        "install 6 wheels offline",
+        "pip check",
+        "keystone-wsgi-public: import keystone.wsgi.api:application",
+        "keystone-manage: import keystone.cmd.manage:main (no such script)",
+        "entry points keystone.identity",
+        "python -m keystone.cmd.manage db_sync",
+        "the version document",
+        "a token",
+        "the token, from the cache",
+    }
+    assert (tmp_path / "with-memcache" / "run" / "keystone.db").is_file()
+
+
+def test_without_python_memcached_the_token_request_fails_naming_memcache(
+    runtime_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    pin_python_deps(runtime_repo, options(runtime_repo, index))
+    checks = run(runtime_repo, index, tmp_path, "without")
+    checks.pop("_report")
+    assert checks["the version document"]["result"] == "passed"  # GET / never touches the cache
+    token = checks["a token"]
+    assert token["result"] == "failed"
+    assert token["detail"].startswith("HTTP 500 (expected [201])")
+    assert "No module named 'memcache'" in token["detail"]
+    shutil.rmtree(tmp_path / "without")
+    assert json.dumps(checks)  # the report is JSON
