@@ -83,7 +83,8 @@ class Client:
             return connection.recv(65536)
 
     def set(self, key, value):
-        return self._ask(f"set {key} 0 0 {len(value)}\\r\\n{value}\\r\\n".encode()) == b"STORED\\r\\n"
+        command = f"set {key} 0 0 {len(value)}\\r\\n{value}\\r\\n".encode()
+        return self._ask(command) == b"STORED\\r\\n"
 
     def get(self, key):
         reply = self._ask(f"get {key}\\r\\n".encode()).split(b"\\r\\n")
