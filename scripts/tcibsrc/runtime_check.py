@@ -131,7 +131,7 @@ class Runner:
                 module, _, function = (script.get("console") or "").partition(":")
                 command = [str(self.bin / "python"), "-c", f"from {module} import {function}"]
                 label = f"{script['name']}: import {script.get('console')} (no such script)"
-            code, output = self.run(command, env=self.plan.get("env", {}))
+            code, output = self.run(command, env=self.env())
             self.record(label, started, code == 0, _tail(output) if code else "")
 
     def entry_points(self) -> None:
@@ -242,13 +242,14 @@ class Runner:
                 request.get("name", f"{request.get('method', 'GET')} {url}"), started, ok, detail
             )
 
-    def scenario(self) -> None:
+    def prepare(self) -> bool:
+        """The scenario's services, config files, environment and commands (db_sync, ...)."""
         scenario = self.plan.get("scenario")
         if not scenario:
-            return
+            return True
         self.values["port"] = str(_free_port())
         if "memcached" in scenario.get("services", []) and not self.start_memcached():
-            return
+            return False
         for name, text in scenario.get("files", {}).items():
             path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,8 +258,10 @@ class Runner:
         self.plan["commands"] = scenario.get("commands", [])
         before = sum(1 for r in self.results if r["result"] == "failed")
         self.commands()
-        if sum(1 for r in self.results if r["result"] == "failed") > before:
-            return
+        return sum(1 for r in self.results if r["result"] == "failed") == before
+
+    def serve_and_ask(self) -> None:
+        scenario = self.plan.get("scenario") or {}
         if scenario.get("wsgi") and self.serve(scenario["wsgi"]):
             self.plan["requests"] = scenario.get("requests", [])
             self.requests()
@@ -307,9 +310,11 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     try:
         if runner.install():
             runner.pip_check()
-            runner.scripts()
             runner.entry_points()
-            runner.scenario()
+            prepared = runner.prepare()
+            runner.scripts()  # with the scenario's config: a WSGI module reads it on import
+            if prepared:
+                runner.serve_and_ask()
     finally:
         runner.stop()
     return {"network": "off (only loopback)", "checks": runner.results}

@@ -33,7 +33,8 @@ from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.verify import VerifyError, verify_image
 
 RUNTIME_DATA = "data/runtime_checks.yaml"
-PLATFORMS = {"x86_64": "manylinux_2_28_x86_64", "aarch64": "manylinux_2_28_aarch64"}
+# the manylinux tags CentOS Stream 10's glibc (2.39) runs, newest first
+MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 
 
 def _data_text() -> str:
@@ -73,10 +74,10 @@ def stand_in(
 ) -> str | None:
     """Download PyPI's binary wheel of name==version for the target; None, or why not."""
     arch = platform.machine()
+    platforms = [part for tag in MANYLINUX for part in ("--platform", f"{tag}_{arch}")]
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-        "--python-version", python_version, "--implementation", "cp",
-        "--platform", PLATFORMS.get(arch, f"manylinux_2_28_{arch}"),
+        "--python-version", python_version, "--implementation", "cp", *platforms,
         "--index-url", index_url, "--dest", str(wheels), f"{name}=={version}",
     ]  # fmt: skip
     result = subprocess.run(
