@@ -250,10 +250,13 @@ class Runner:
         self.values["port"] = str(_free_port())
         if "memcached" in scenario.get("services", []) and not self.start_memcached():
             return False
-        for name, text in scenario.get("files", {}).items():
+        for name, content in scenario.get("files", {}).items():
             path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.fill(text))
+            if isinstance(content, dict):  # {copy: a file the wheels installed}
+                shutil.copyfile(self.fill(content["copy"]), path)
+            else:
+                path.write_text(self.fill(content))
         self.plan["env"] = {**self.plan.get("env", {}), **scenario.get("env", {})}
         self.plan["commands"] = scenario.get("commands", [])
         before = sum(1 for r in self.results if r["result"] == "failed")
