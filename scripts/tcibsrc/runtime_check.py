@@ -124,13 +124,14 @@ class Runner:
                 module, _, attribute = script["wsgi"].partition(":")
                 command = [str(self.bin / "python"), "-c", f"from {module} import {attribute}"]
                 label = f"{script['name']}: import {script['wsgi']}"
-            elif (self.bin / script["name"]).exists():
+            elif (self.bin / script["name"]).exists() and not script.get("import_only"):
                 command = [str(self.bin / script["name"]), "--help"]
                 label = f"{script['name']} --help"
             else:
                 module, _, function = (script.get("console") or "").partition(":")
                 command = [str(self.bin / "python"), "-c", f"from {module} import {function}"]
-                label = f"{script['name']}: import {script.get('console')} (no such script)"
+                why = "a root helper" if script.get("import_only") else "no such script"
+                label = f"{script['name']}: import {script.get('console')} ({why})"
             code, output = self.run(command, env=self.env())
             self.record(label, started, code == 0, _tail(output) if code else "")
 

@@ -53,7 +53,7 @@ def runtime_checks() -> dict[str, Any]:
     return _load(_data_text())
 
 
-def _scripts(ctx: Context, image: str) -> list[dict[str, str | None]]:
+def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
     catalog = build_catalog(ctx)
     contracts = project_contracts()
     scripts: list[dict[str, str | None]] = []
