@@ -136,12 +136,15 @@ class Runner:
             self.record(label, started, code == 0, _tail(output) if code else "")
 
     def entry_points(self) -> None:
-        for group in self.plan["entry_point_groups"]:
+        """Every entry point of a group loads (or the one named: `group:name`)."""
+        for item in self.plan["entry_point_groups"]:
+            group, _, only = item.partition(":")
             started = time.monotonic()
             program = (
                 "import importlib.metadata as m, sys\n"
                 "failed = []\n"
-                f"points = list(m.entry_points(group={group!r}))\n"
+                f"points = m.entry_points(group={group!r})\n"
+                f"points = [p for p in points if {only!r} in ('', p.name)]\n"
                 "for point in points:\n"
                 "    try:\n"
                 "        point.load()\n"
@@ -153,7 +156,7 @@ class Runner:
             )
             code, output = self.run([str(self.bin / "python"), "-c", program])
             detail = output.strip() if code else output.strip().splitlines()[-1]
-            self.record(f"entry points {group}", started, code == 0, _tail(detail))
+            self.record(f"entry points {item}", started, code == 0, _tail(detail))
 
     def commands(self) -> None:
         for line in self.plan.get("commands", []):

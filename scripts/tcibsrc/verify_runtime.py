@@ -54,19 +54,27 @@ def runtime_checks() -> dict[str, Any]:
 
 
 def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
+    """The contract's scripts of the image's projects and its parents', once each."""
     catalog = build_catalog(ctx)
     contracts = project_contracts()
-    scripts: list[dict[str, str | None]] = []
+    import_only = set(runtime_checks().get("import_only_scripts") or ())
+    scripts: dict[str, dict[str, str | bool | None]] = {}
     cursor: str | None = image
     while cursor is not None:
         for project in catalog.images[cursor].python_projects:
             contract = contracts.get(canonicalize_name(project))
             for script in contract.scripts if contract else ():
-                scripts.append(
-                    {"name": script.name, "wsgi": script.wsgi, "console": script.console}
+                scripts.setdefault(
+                    script.name,
+                    {
+                        "name": script.name,
+                        "wsgi": script.wsgi,
+                        "console": script.console,
+                        "import_only": script.name in import_only,
+                    },
                 )
         cursor = catalog.images[cursor].parent
-    return scripts
+    return list(scripts.values())
 
 
 def stand_in(
