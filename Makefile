@@ -74,6 +74,7 @@ verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (default: keystone, placement-api, glance-api, nova-api, neutron-server, openstackclient); slow
+	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools verify-runtime
 	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)

@@ -60,7 +60,14 @@ TEST_TOOLS = (
     Tool("memcached", "memcached", "memcached", "verify-runtime starts services against it"),
     Tool("ip", "iproute2", "iproute", "verify-runtime brings loopback up in its namespace"),
 )
-TASKS = {"test": TEST_TOOLS}
+RUNTIME_TOOLS = (
+    Tool("unshare", "util-linux", "util-linux", "the checks run in a network namespace"),
+    Tool("ip", "iproute2", "iproute", "loopback is brought up in that namespace"),
+    Tool("memcached", "memcached", "memcached", "the operators' cache backend"),
+    Tool("ovsdb-server", "ovn-central", "ovn-central", "neutron-server's OVN databases"),
+    Tool("ovsdb-tool", "openvswitch-common", "openvswitch", "neutron-server's OVN databases"),
+)
+TASKS = {"test": TEST_TOOLS, "verify-runtime": RUNTIME_TOOLS}
 
 
 def missing(tools: tuple[Tool, ...]) -> list[Tool]:
