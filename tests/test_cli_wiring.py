@@ -167,6 +167,7 @@ def test_rpms_additions_join_the_rpm_inputs(pinned_repo: Context) -> None:
 
 def test_verify_hermetic_through_the_cli(in_repo: Context, capsys: pytest.CaptureFixture) -> None:
     assert main(["pin-python-deps"]) == 0
+    assert main(["render"]) == 0
     capsys.readouterr()
     assert main(["verify-hermetic", "--image", "nova-api", "--no-install", "--jobs", "2"]) == 0
     out = capsys.readouterr().out.splitlines()

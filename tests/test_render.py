@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
@@ -164,6 +165,11 @@ def test_static_checks_report_each_problem(repo: Context) -> None:
     ) == ["c:2: arch-specific 'x86_64' (use $basearch or none)"]
 
 
+def plan_roles(files: dict[str, str], image: str) -> dict[str, str]:
+    packages = json.loads(files[f"containerfiles/{image}/wheels-plan.json"])["packages"]
+    return {f"{p['name']}=={p['version']}": p["role"] for p in packages}
+
+
 def test_python_images_build_wheels_and_keep_the_contract(
     pinned_repo: Context, index: PackageIndex
 ) -> None:
@@ -172,16 +178,24 @@ def test_python_images_build_wheels_and_keep_the_contract(
     # the RPMs that became wheels are gone from the dnf line; the rest stays
     assert "RUN dnf -y install httpd python3-mod_wsgi\n" in keystone
     assert "openstack-keystone" not in keystone and "python3-ldappool" not in keystone
-    # the wheels stage builds what os does not already have, hash-checked
-    wheels = "".join(
-        text for path, text in files.items() if path.startswith("containerfiles/keystone/wheels")
-    )
-    assert "keystone==27.0.1" in wheels and "ldappool==3.0.0" in wheels
-    # ldappool's build needs the extra setuptools-lite: its own pip call with PIP_CONSTRAINT
-    assert files["containerfiles/keystone/wheels-2.constraints"].endswith("setuptools-lite==1.0\n")
-    assert "PIP_CONSTRAINT=/tmp/requirements/wheels-2.constraints python3 -m pip wheel" in keystone
-    assert "pymemcache" not in wheels  # os installs it
-    assert "--require-hashes" in keystone and ". /cachi2/cachi2.env" in keystone
+    # the wheels stage runs the builder's program on the image's plan: what os does not
+    # already have, and the build tools it needs, each sdist with its sha256
+    assert (
+        "RUN . /cachi2/cachi2.env && python3 /usr/local/libexec/tcibsrc/build-wheels.py "
+        "/tmp/wheels-plan.json"
+    ) in keystone
+    plan = plan_roles(files, "keystone")
+    assert plan == {
+        "keystone==27.0.1": "runtime",
+        "ldappool==3.0.0": "runtime",
+        "pbr-lite==1.0": "build",  # keystone's build requirement
+        "flit-lite==1.0": "build",  # pbr-lite's own
+        "setuptools-lite==1.0": "build",  # ldappool's: the older version
+    }  # pymemcache and the client: os installs them
+    packages = json.loads(files["containerfiles/keystone/wheels-plan.json"])["packages"]
+    ldappool = next(p for p in packages if p["name"] == "ldappool")
+    assert ldappool["build_constraints"] == ["setuptools-lite==1.0"]  # its PIP_CONSTRAINT
+    assert all(len(p["sha256"]) == 64 and p["filename"].endswith(".tar.gz") for p in packages)
     # installed right after the dnf line, before TCIB's next action
     install = keystone.index("pip install --no-index")
     assert keystone.index("dnf -y install httpd") < install < keystone.index("mod_auth_mellon")
@@ -220,11 +234,12 @@ def test_reference_keystone(repository_data: None) -> None:
         "mod_auth_openidc",
         "python3-mod_wsgi",
     } <= dnf_words
-    wheels = "".join(
-        text for path, text in files.items() if path.startswith("containerfiles/keystone/wheels")
-    )
-    for project in ("keystone==", "ldappool==", "requests-kerberos=="):
-        assert f"\n{project}" in wheels
+    runtime_wheels = {
+        key.split("==")[0]
+        for key, role in plan_roles(files, "keystone").items()
+        if role == "runtime"
+    }
+    assert {"keystone", "ldappool", "requests-kerberos"} <= runtime_wheels
     assert "/usr/bin/keystone-wsgi-public" in runtime
     assert "cp -a /usr/bin/keystone-wsgi-public /var/www/cgi-bin/keystone/main" in runtime
     assert list(contract_problems(ctx, catalog, files)) == []

@@ -20,7 +20,15 @@ from tcibsrc.render import render_files
 from tcibsrc.verify import verify_image
 
 
+def write_rendered(ctx: Context) -> None:
+    """make render: the wheels plans verify-hermetic runs are the committed ones."""
+    for name, text in render_files(ctx).items():
+        (ctx.repo_root / name).parent.mkdir(parents=True, exist_ok=True)
+        (ctx.repo_root / name).write_text(text)
+
+
 def verify(ctx: Context, index: PackageIndex, image: str, tmp_path: Path, **kwargs) -> dict:
+    write_rendered(ctx)
     workdir = tmp_path / f"work-{image}"
     workdir.mkdir()
     settings = {
@@ -252,6 +260,13 @@ def test_an_undeclared_build_requirement_is_built_without_isolation(
     assert info["packages"]["sloppy-lib==1.0"]["build_env"] == ["undeclared-helper==1.0"]
     report = verify(pin_repo, index, "keystone", tmp_path)
     assert statuses(report)["sloppy-lib==1.0"] == "proven"
-    keystone = render_files(pin_repo)["containerfiles/keystone/Containerfile"]
-    assert "/bin/python -m pip install --no-cache-dir undeclared-helper==1.0" in keystone
-    assert "--no-build-isolation" in keystone
+    # the wheels stage runs the same program with the same plan: the build_env is in it
+    files = render_files(pin_repo)
+    keystone = files["containerfiles/keystone/Containerfile"]
+    assert "python3 /usr/local/libexec/tcibsrc/build-wheels.py /tmp/wheels-plan.json" in keystone
+    plan = json.loads(files["containerfiles/keystone/wheels-plan.json"])
+    sloppy = next(p for p in plan["packages"] if p["name"] == "sloppy-lib")
+    assert sloppy["build_env"] == ["undeclared-helper==1.0"]
+    assert sloppy["needs"] == ["undeclared-helper==1.0"]  # built first, as a build tool
+    roles = {f"{p['name']}=={p['version']}": p["role"] for p in plan["packages"]}
+    assert roles["undeclared-helper==1.0"] == "build"

@@ -20,6 +20,7 @@ from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.context import Context
 from tcibsrc.pinning import pin_python_deps
+from tcibsrc.render import render_files
 from tcibsrc.verify_runtime import verify_runtime
 
 WSGI_APP = """
@@ -156,6 +157,9 @@ def runtime_repo(
 
 
 def run(ctx: Context, index: PackageIndex, tmp_path: Path, name: str) -> dict:
+    for path, text in render_files(ctx).items():  # the wheels plans verify-hermetic runs
+        (ctx.repo_root / path).parent.mkdir(parents=True, exist_ok=True)
+        (ctx.repo_root / path).write_text(text)
     workdir = tmp_path / name
     workdir.mkdir()
     report = verify_runtime(

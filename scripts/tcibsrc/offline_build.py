@@ -1,10 +1,16 @@
-"""Build wheels from fetched sdists with no network: run inside `unshare -n`.
+"""The wheels stage's program: build an image's wheels from sdists, with no network.
 
-Reads a plan (JSON) and writes results (JSON). Build requirements come only from the deps
-directory (sdists) and the wheels built earlier in the same run, through pip's own build
-isolation (`--no-index --find-links`). Packages are built in dependency order (a build tool
-before what it builds), in parallel, with a wheel cache keyed by the sdist's sha256, the
-interpreter and the build constraints and environment.
+The same program runs in the image's `wheels` stage (in the builder, from hermeto's prefetched
+sdists: `python3 build-wheels.py wheels-plan.json`) and under `make verify-hermetic` (inside
+`unshare -n`, with a results file), so the proof covers the Konflux path. Standard library only.
+
+Reads a plan (wheels_plan.py writes it). Build requirements come only from the deps directory
+(sdists) and the wheels built earlier in the same run, through pip's own build isolation
+(`--no-index --find-links`): build tools are built first, in dependency order, into their own
+directory, which every later build finds its wheels in, so no build environment compiles a
+tool again. Runtime wheels go to another directory (the image installs those only). Every sdist
+is checked against its sha256 first. In parallel; under verify-hermetic with a wheel cache keyed
+by the sdist's sha256, the interpreter and the build constraints and environment.
 """
 
 from __future__ import annotations
@@ -45,6 +51,14 @@ def network_is_off() -> bool:
     return all(name == "lo" for _index, name in socket.if_nameindex())
 
 
+def _find_links(plan: dict[str, Any]) -> list[str]:
+    """The sdists, and the wheels built so far (build tools, then runtime wheels)."""
+    links = []
+    for directory in (plan["deps"], plan["build_wheels"], plan["wheels"]):
+        links += ["--find-links", str(directory)]
+    return links
+
+
 def _key(item: dict[str, Any]) -> str:
     return f"{item['name']}=={item['version']}"
 
@@ -65,9 +79,25 @@ def cache_key(item: dict[str, Any], plan: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
-    cache = Path(plan["wheel_cache"]) / cache_key(item, plan)
-    cached = sorted(cache.glob("*.whl")) if cache.is_dir() else []
+    """Build one sdist into `wheels` (its role's directory)."""
+    sdist = Path(plan["deps"]) / item["filename"]
+    if not sdist.is_file() or _sha256(sdist) != item["sha256"]:
+        return {
+            "status": "failed",
+            "seconds": 0.0,
+            "log_tail": f"{sdist}: missing, or not the locked sha256 {item['sha256']}",
+        }
+    cache = Path(plan["wheel_cache"]) / cache_key(item, plan) if plan.get("wheel_cache") else None
+    cached = sorted(cache.glob("*.whl")) if cache is not None and cache.is_dir() else []
     if cached:
         shutil.copy2(cached[0], wheels / cached[0].name)
         return {
@@ -99,7 +129,7 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         if item.get("build_env"):
             # undeclared build requirements: build without isolation in a venv that has them
             venv = Path(out) / "build-env"
-            links = ["--no-index", "--find-links", plan["deps"], "--find-links", str(wheels)]
+            links = ["--no-index", *_find_links(plan)]
             setup = subprocess.run(
                 [plan["python"], "-m", "venv", str(venv)],
                 capture_output=True,
@@ -139,13 +169,10 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
             "--no-deps",
             "--no-index",
             "--no-cache-dir",
-            "--find-links",
-            plan["deps"],
-            "--find-links",
-            str(wheels),
+            *_find_links(plan),
             "--wheel-dir",
             out,
-            str(Path(plan["deps"]) / item["filename"]),
+            str(sdist),
         ]
         try:
             result = subprocess.run(
@@ -159,8 +186,9 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         if code != 0 or not built:
             tail = log_tail(output)
             return {"status": "failed", "seconds": seconds, "log_tail": tail}
-        cache.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(built[0], cache / built[0].name)
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(built[0], cache / built[0].name)
         shutil.move(str(built[0]), wheels / built[0].name)
     return {"status": "proven", "seconds": seconds}
 
@@ -172,7 +200,9 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
             "inside `unshare -n`"
         )
     wheels = Path(plan["wheels"])
-    wheels.mkdir(parents=True, exist_ok=True)
+    build_wheels = Path(plan["build_wheels"])
+    for directory in (wheels, build_wheels):
+        directory.mkdir(parents=True, exist_ok=True)
     items = {_key(item): item for item in plan["packages"]}
     results: dict[str, dict[str, Any]] = {}
     for key, item in items.items():
@@ -232,7 +262,8 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
                 ]
             for key in startable[: max(0, plan["jobs"] - len(running))]:
                 pending.discard(key)
-                running[pool.submit(_build, items[key], plan, wheels)] = key
+                target = wheels if items[key].get("role") == "runtime" else build_wheels
+                running[pool.submit(_build, items[key], plan, target)] = key
             if running:
                 done, _ = wait(list(running), return_when=FIRST_COMPLETED)
                 for future in done:
@@ -247,10 +278,43 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
     return {"network": "off (only lo in this namespace)", "results": results}
 
 
-def main() -> None:
-    plan = json.loads(Path(sys.argv[1]).read_text())
-    Path(sys.argv[2]).write_text(json.dumps(run(plan), indent=1, sort_keys=True))
+def with_defaults(plan: dict[str, Any], scratch: Path) -> dict[str, Any]:
+    """What a plan written by render leaves to the machine: the wheels stage's paths, hermeto's
+    environment (PIP_FIND_LINKS, CARGO_HOME), this interpreter, every core."""
+    links = os.environ.get("PIP_FIND_LINKS", "").split()
+    defaults = {
+        "deps": links[0] if links else "/cachi2/output/deps/pip",
+        "wheels": "/wheels",
+        "build_wheels": "/build-wheels",
+        "python": sys.executable,
+        "jobs": os.cpu_count() or 1,
+        "scratch": str(scratch),
+        "home": str(scratch / "home"),
+        "cargo_home": os.environ.get("CARGO_HOME"),
+        "wheel_cache": None,
+    }
+    merged = {**defaults, **{k: v for k, v in plan.items() if v is not None}}
+    Path(merged["home"]).mkdir(parents=True, exist_ok=True)
+    return merged
+
+
+def main(argv: list[str]) -> int:
+    """PLAN [RESULTS]: with RESULTS, write them (verify-hermetic); without, print each
+    package's outcome and fail when one is not built (the image's wheels stage)."""
+    plan = json.loads(Path(argv[0]).read_text())
+    with tempfile.TemporaryDirectory(prefix="build-wheels-") as scratch:
+        outcome = run(with_defaults(plan, Path(scratch)))
+    if len(argv) > 1:
+        Path(argv[1]).write_text(json.dumps(outcome, indent=1, sort_keys=True))
+        return 0
+    bad = {k: r for k, r in outcome["results"].items() if r["status"] != "proven"}
+    for key, result in sorted(bad.items()):
+        print(f"--- {key}: {result['status']}", file=sys.stderr)
+        print(result.get("log_tail") or result.get("reason", ""), file=sys.stderr)
+    built = len(outcome["results"]) - len(bad)
+    print(f"build-wheels: {built} built, {len(bad)} not", file=sys.stderr)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -90,7 +90,7 @@ def components(ctx: Context, catalog: Catalog) -> list[Component]:
     for image in [*catalog.scope.ordered, BUILDER]:
         dockerfile = f"{RENDER_DIR}/{image}/Containerfile"
         plan = renderer.python_plan(catalog.images[image]) if image in catalog.images else None
-        builds_wheels = bool(plan and plan.groups)
+        builds_wheels = bool(plan and plan.own)
         packages = prefetch_input(ctx, image, builds_wheels)
         locks = [
             path

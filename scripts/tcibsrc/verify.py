@@ -16,88 +16,34 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from tcibsrc.atomic import write_text_atomic
 from tcibsrc.cache import cache_dir
+from tcibsrc.catalog import build_catalog
 from tcibsrc.checksum import sha256_file
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.index import SimpleIndex
-from tcibsrc.lockfile import read_build_info, read_lock_file
-from tcibsrc.pinning import ALL, BUILD_INFO_FILE
+from tcibsrc.lockfile import read_build_info
+from tcibsrc.pinning import BUILD_INFO_FILE
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
+from tcibsrc.render import RENDER_DIR
 from tcibsrc.sdists import fetch_all
 from tcibsrc.sysdeps import system_table
 from tcibsrc.target_python import find_python
+from tcibsrc.wheels_plan import (
+    PLAN_FILE,
+    Locked,
+    Plan,
+    lock_files,
+    read_plan,
+)
 
 
 class VerifyError(ToolkitError):
     """The proof cannot be set up."""
-
-
-@dataclass
-class Locked:
-    name: str
-    version: str
-    sha256: str
-    role: str  # runtime, build
-
-    @property
-    def key(self) -> str:
-        return f"{self.name}=={self.version}"
-
-
-def lock_files(ctx: Context, image: str) -> list[Path]:
-    directory = ctx.repo_root / REQUIREMENTS_DIR
-    files = [
-        directory / f"{image}.txt",
-        directory / f"{image}-build.txt",
-        directory / f"{image}-build-extra.txt",
-    ]
-    if not files[0].is_file():
-        listing = ", ".join(images_with_locks(ctx)) or "none; run make pin-python-deps"
-        raise VerifyError(
-            ctx.display(files[0]), f"no lock for image '{image}'", f"images with locks: {listing}"
-        )
-    return [path for path in files if path.is_file()]
-
-
-def locked_sdists(ctx: Context, image: str) -> list[Locked]:
-    found: dict[str, Locked] = {}
-    for path in lock_files(ctx, image):
-        role = "runtime" if path.name == f"{image}.txt" else "build"
-        for pin in read_lock_file(path, ctx.display(path)).values():
-            if len(pin.hashes) != 1:
-                raise VerifyError(
-                    ctx.display(path),
-                    f"{pin.key} has {len(pin.hashes)} hashes",
-                    "locks carry exactly the sdist's hash: re-run make pin-python-deps",
-                )
-            found.setdefault(
-                f"{pin.name}=={pin.version}", Locked(pin.name, pin.version, pin.hashes[0], role)
-            )
-    return sorted(found.values(), key=lambda item: item.key)
-
-
-def dependency_edges(ctx: Context, image: str) -> dict[str, set[str]]:
-    """name==version -> its runtime dependencies, from the `# via` lines of the build locks."""
-    edges: dict[str, set[str]] = {}
-    for path in lock_files(ctx, image)[1:]:
-        pins = read_lock_file(path, ctx.display(path))
-        for pin in pins.values():
-            for consumer in pin.via:
-                key = canonicalize_name(consumer)
-                if key in pins:
-                    edges.setdefault(f"{key}=={pins[key].version}", set()).add(
-                        f"{pin.name}=={pin.version}"
-                    )
-    return edges
 
 
 def populate_deps(
@@ -148,15 +94,6 @@ def _build_info(ctx: Context) -> dict[str, Any]:
     if not path.is_file():
         raise VerifyError(ctx.display(path), "missing", "run make pin-python-deps")
     return read_build_info(path, ctx.display(path))
-
-
-def _needs(entry: dict[str, Any], versions: dict[str, str]) -> list[str]:
-    names = []
-    for text in [*entry.get("requires", []), *entry.get("dynamic_requires", [])]:
-        name = canonicalize_name(Requirement(text).name)
-        if name in versions:
-            names.append(f"{name}=={versions[name]}")
-    return names
 
 
 def _served_otherwise(name: str, python: str | None) -> bool:
@@ -210,6 +147,43 @@ def install_debian_packages(names: list[str], python: str | None = None) -> list
     return missing
 
 
+def plan_chain(ctx: Context, image: str) -> list[tuple[str, Plan]]:
+    """The wheels stages an image's Python comes from: its parents' first, then its own."""
+    lock_files(ctx, image)  # an image without a lock is an error naming the known ones
+    catalog = build_catalog(ctx)
+    if image not in catalog.images:
+        raise VerifyError(image, "not an image in scope", "`make images` lists them")
+    chain: list[str] = []
+    cursor: str | None = image
+    while cursor is not None:
+        chain.append(cursor)
+        cursor = catalog.images[cursor].parent
+    stages = []
+    for name in reversed(chain):
+        path = ctx.repo_root / RENDER_DIR / name / PLAN_FILE
+        if path.is_file():
+            stages.append((name, read_plan(ctx, path)))
+    if not stages:
+        raise VerifyError(
+            ctx.display(ctx.repo_root / RENDER_DIR / image / PLAN_FILE),
+            "no wheels stage in the image or its parents",
+            "run `make render`",
+        )
+    return stages
+
+
+def _unprovable(
+    system: dict[str, Any], cargo_home: Path | None, still_missing: list[str]
+) -> str | None:
+    if system.get("rust") and cargo_home is None:
+        return (
+            "Rust sdist: its crates cannot be fetched here (crates.io is out of "
+            "reach); give CARGO_HOME with vendored crates, as hermeto does"
+        )
+    lacking = sorted(set(system.get("debian", [])) & set(still_missing))
+    return f"system packages missing: {', '.join(lacking)}" if lacking else None
+
+
 def verify_image(
     ctx: Context,
     image: str,
@@ -221,14 +195,20 @@ def verify_image(
     install_system: bool,
     workdir: Path,
 ) -> dict[str, Any]:
-    items = locked_sdists(ctx, image)
-    runtime_deps = dependency_edges(ctx, image)
+    """Run the committed wheels plans of the image (and its parents), as the wheels stages do,
+    inside `unshare -n`, from the locked sdists fetched by hash; report every package."""
+    stages = plan_chain(ctx, image)
     info = _build_info(ctx)
+    wanted: dict[str, Locked] = {}
+    for _name, plan in stages:
+        for package in plan.packages:
+            key = f"{package['name']}=={package['version']}"
+            wanted.setdefault(
+                key, Locked(package["name"], package["version"], package["sha256"], package["role"])
+            )
+    items = sorted(wanted.values(), key=lambda item: item.key)
     deps = workdir / "deps" / "pip"
     files = populate_deps(ctx, items, deps, index_url, hermeto_output)
-    versions: dict[str, str] = {}
-    for item in items:
-        versions.setdefault(item.name, item.version)
     system_debian = sorted(
         {
             name
@@ -242,85 +222,77 @@ def verify_image(
         if install_system
         else missing_debian_packages(system_debian, python)
     )
-    packages = []
-    for item in items:
-        entry = info.get(item.key, {})
-        system = entry.get("system", {})
-        unprovable = None
-        if system.get("rust") and cargo_home is None:
-            unprovable = (
-                "Rust sdist: its crates cannot be fetched here (crates.io is out of "
-                "reach); give CARGO_HOME with vendored crates, as hermeto does"
-            )
-        elif set(system.get("debian", [])) & set(still_missing):
-            lacking = sorted(set(system.get("debian", [])) & set(still_missing))
-            unprovable = f"system packages missing: {', '.join(lacking)}"
-        packages.append(
-            {
-                "name": item.name,
-                "version": item.version,
-                "sha256": item.sha256,
-                "filename": files[item.key],
-                "role": item.role,
-                "backend": entry.get("backend", "?"),
-                "build_constraints": entry.get("build_constraints", []),
-                "build_env": entry.get("build_env", []),
-                "needs": _needs(entry, versions),
-                "deps": sorted(runtime_deps.get(item.key, ())),
-                "unprovable": unprovable,
-            }
-        )
-    plan = {
-        "packages": packages,
-        "deps": str(deps),
-        "wheels": str(workdir / "wheels"),
-        "wheel_cache": str(
-            cache_dir() / "wheels" / f"py{ctx.config.python_version}"
-            if exact
-            else cache_dir() / "wheels" / "host"
-        ),
-        "scratch": str(workdir),
-        "home": str(workdir / "home"),
-        "python": python,
-        "jobs": jobs,
-        "cargo_home": str(cargo_home) if cargo_home else None,
-    }
-    (workdir / "home").mkdir(exist_ok=True)
-    plan_path = workdir / "plan.json"
-    results_path = workdir / "results.json"
-    plan_path.write_text(json.dumps(plan, indent=1))
-    command = [
-        "unshare",
-        "-n",
-        sys.executable,
-        "-m",
-        "tcibsrc.offline_build",
-        str(plan_path),
-        str(results_path),
-    ]
     if not shutil.which("unshare"):
         raise VerifyError("unshare", "not installed", "apt-get install util-linux")
-    result = subprocess.run(command, check=False, stderr=None)
-    if result.returncode != 0 or not results_path.is_file():
-        raise VerifyError(
-            "unshare -n",
-            f"the offline build did not run (exit {result.returncode})",
-            "run as root, or enable unprivileged user namespaces",
-        )
-    outcome = json.loads(results_path.read_text())
-    rows = []
-    for package in packages:
-        key = f"{package['name']}=={package['version']}"
-        rows.append(
+    rows: list[dict[str, Any]] = []
+    network = ""
+    runtime_dirs: list[str] = []
+    for name, plan in stages:
+        stage_dir = workdir / name
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        packages = [
             {
-                "package": key,
-                "role": package["role"],
-                "backend": package["backend"],
-                **outcome["results"][key],
+                **package,
+                "filename": files[f"{package['name']}=={package['version']}"],
+                "unprovable": _unprovable(
+                    info.get(f"{package['name']}=={package['version']}", {}).get("system", {}),
+                    cargo_home,
+                    still_missing,
+                ),
             }
-        )
+            for package in plan.packages
+        ]
+        settings = {
+            "packages": packages,
+            "deps": str(deps),
+            "wheels": str(stage_dir / "wheels"),
+            "build_wheels": str(stage_dir / "build-wheels"),
+            "wheel_cache": str(
+                cache_dir() / "wheels" / f"py{ctx.config.python_version}"
+                if exact
+                else cache_dir() / "wheels" / "host"
+            ),
+            "scratch": str(stage_dir),
+            "home": str(stage_dir / "home"),
+            "python": python,
+            "jobs": jobs,
+            "cargo_home": str(cargo_home) if cargo_home else None,
+        }
+        plan_path, results_path = stage_dir / "plan.json", stage_dir / "results.json"
+        plan_path.write_text(json.dumps(settings, indent=1))
+        command = [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "tcibsrc.offline_build",
+            str(plan_path),
+            str(results_path),
+        ]
+        result = subprocess.run(command, check=False, stderr=None)
+        if result.returncode != 0 or not results_path.is_file():
+            raise VerifyError(
+                "unshare -n",
+                f"the offline build did not run (exit {result.returncode})",
+                "run as root, or enable unprivileged user namespaces",
+            )
+        outcome = json.loads(results_path.read_text())
+        network = outcome["network"]
+        runtime_dirs.append(settings["wheels"])
+        for package in packages:
+            key = f"{package['name']}=={package['version']}"
+            rows.append(
+                {
+                    "image": name,
+                    "package": key,
+                    "role": package["role"],
+                    "backend": package["backend"],
+                    **outcome["results"][key],
+                }
+            )
     return {
         "image": image,
+        "stages": [name for name, _plan in stages],
         "python": python
         + (
             ""
@@ -328,21 +300,11 @@ def verify_image(
             else f" (not {ctx.config.python_version}: the target "
             "interpreter is not on this machine)"
         ),
-        "network": outcome["network"],
+        "network": network,
         "system_packages": {"debian": system_debian, "missing": still_missing},
         "packages": rows,
+        "wheel_dirs": runtime_dirs,
     }
-
-
-def images_with_locks(ctx: Context) -> list[str]:
-    directory = ctx.repo_root / REQUIREMENTS_DIR
-    return sorted(
-        p.stem
-        for p in directory.glob("*.txt")
-        if p.stem != ALL
-        and not p.stem.endswith(("-build", "-build-extra"))
-        and p.name != "constraints.txt"
-    )
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:

@@ -136,8 +136,9 @@ def verify_runtime(
         install_system=install_system,
         workdir=build_dir,
     )
-    wheels = build_dir / "wheels"
-    statuses = {row["package"]: row for row in built["packages"]}
+    wheels = build_dir / "stand-ins"
+    wheels.mkdir(exist_ok=True)
+    statuses = {row["package"]: row for row in built["packages"] if row["role"] == "runtime"}
     stand_ins: dict[str, str] = {}
     for pin in pins.values():
         row = statuses.get(pin.key)
@@ -153,7 +154,7 @@ def verify_runtime(
     plan = {
         "work": str(workdir / "run"),
         "python": built["python"].split(" (not ")[0],
-        "wheels": str(wheels),
+        "wheels": [*built["wheel_dirs"], str(wheels)],
         "requirements": sorted(pin.key for pin in pins.values()),
         "scripts": _scripts(ctx, image),
         "entry_point_groups": list(settings.get("entry_points", [])),
@@ -189,7 +190,9 @@ def verify_runtime(
         "python": built["python"],
         "network": outcome["network"],
         "wheels": {
-            "built offline": sum(1 for row in built["packages"] if row["status"] == "proven"),
+            "built offline": len(
+                {row["package"] for row in built["packages"] if row["status"] == "proven"}
+            ),
             "stand-ins": stand_ins,
         },
         "scenario": scenario_name,

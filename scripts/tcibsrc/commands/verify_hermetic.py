@@ -10,7 +10,8 @@ from pathlib import Path
 from tcibsrc.context import Context
 from tcibsrc.index import DEFAULT_INDEX_URL
 from tcibsrc.table import text_table
-from tcibsrc.verify import images_with_locks, scratch_dir, verify_image, write_report
+from tcibsrc.verify import scratch_dir, verify_image, write_report
+from tcibsrc.wheels_plan import images_with_locks
 
 REPORT_DIR = Path("build/verify-hermetic")
 
