@@ -24,7 +24,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime
+	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -77,8 +77,31 @@ verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (defa
 	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools verify-runtime
 	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
+prefetch: $(STAMP) ## hermeto fetch-deps, generate-env, inject-files for IMAGE into build/prefetch/IMAGE (network)
+	@test -n "$(IMAGE)" || { echo "set IMAGE, e.g. make prefetch IMAGE=keystone"; exit 2; }
+	$(CLI) prefetch $(IMAGE)
+
+pull-python-deps: prefetch ## alias of prefetch
+
+build: $(STAMP) ## build the builder, IMAGE's parents and IMAGE with podman or buildah, network off, from the prefetch
+	@test -n "$(IMAGE)" || { echo "set IMAGE, e.g. make build IMAGE=keystone"; exit 2; }
+	$(CLI) build $(IMAGE)
+
+install-python-deps: $(STAMP) ## only IMAGE's wheels stage (the builder's program on the image's plan), network off
+	@test -n "$(IMAGE)" || { echo "set IMAGE, e.g. make install-python-deps IMAGE=keystone"; exit 2; }
+	$(CLI) build --wheels-only $(IMAGE)
+
+shell: $(STAMP) ## a shell in the builder with IMAGE's prefetch and hermeto's environment, network off (podman)
+	@test -n "$(IMAGE)" || { echo "set IMAGE, e.g. make shell IMAGE=keystone"; exit 2; }
+	$(CLI) shell $(IMAGE)
+
+run-dev-libs-image: shell ## alias of shell
+
 bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
 	$(BIN)/python bench/pin.py
+
+bench-wheels: $(STAMP) ## benchmark IMAGE's (default keystone) cold wheels stage: previous path against the program (tens of minutes)
+	$(BIN)/python bench/wheels.py $(or $(IMAGE),keystone)
 
 update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }

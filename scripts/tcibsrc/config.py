@@ -69,6 +69,10 @@ class Config:
     upper_constraints_sha256: str
     packages: dict[str, PackagePolicy] = field(default_factory=dict)
     rpm_repositories: tuple[RpmRepository, ...] = ()
+    # make prefetch: hermeto's image (run with podman when hermeto is not on PATH) and whether
+    # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
+    hermeto_image: str = "ghcr.io/hermetoproject/hermeto:0.33.0"
+    prefetch_rust_crates: bool = True
 
     def image_repository(self, image: str) -> str:
         """The full repository (no tag or digest) where `image` is pushed."""
@@ -224,6 +228,10 @@ def load_config(path: Path, display: str | None = None) -> Config:
         upper_constraints_url=data["upper_constraints"]["url"],
         upper_constraints_sha256=data["upper_constraints"]["sha256"],
         packages=policies,
+        hermeto_image=(data.get("prefetch") or {}).get(
+            "hermeto_image", "ghcr.io/hermetoproject/hermeto:0.33.0"
+        ),
+        prefetch_rust_crates=bool((data.get("prefetch") or {}).get("rust_crates", True)),
         rpm_repositories=tuple(
             RpmRepository(
                 id=repo["id"].format(series=data["release"]["series"]),

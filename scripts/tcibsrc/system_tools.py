@@ -59,6 +59,8 @@ TEST_TOOLS = (
     Tool("git", "git", "git", "make affected reads commit ranges"),
     Tool("memcached", "memcached", "memcached", "verify-runtime starts services against it"),
     Tool("ip", "iproute2", "iproute", "verify-runtime brings loopback up in its namespace"),
+    Tool("buildah", "buildah", "buildah", "make build is tested with the real engine"),
+    Tool("busybox", "busybox", "busybox", "the stand-in images of those tests have its shell"),
 )
 RUNTIME_TOOLS = (
     Tool("unshare", "util-linux", "util-linux", "the checks run in a network namespace"),

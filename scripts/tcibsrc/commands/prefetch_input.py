@@ -16,7 +16,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.image not in catalog.images:
         raise ScopeError(args.image, "not an image in scope", "see make images")
     plan = Renderer(ctx, catalog).python_plan(catalog.images[args.image])
-    print(as_json(prefetch_input(ctx, args.image, bool(plan and plan.groups))))
+    print(as_json(prefetch_input(ctx, args.image, bool(plan and plan.own))))
     return 0
 
 
