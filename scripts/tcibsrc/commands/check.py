@@ -171,8 +171,10 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
     lock = root / RPMS_LOCK
     if not lock.is_file():
         yield (
-            f"{WARNING}{RPMS_LOCK}: missing: every PipelineRun prefetches it, so Konflux builds "
-            "fail until `make lock-rpms` (rpm-lockfile-prototype, CentOS mirrors) has made it"
+            f"{WARNING}{RPMS_LOCK}: missing: the PipelineRuns of all {len(scoped.images) + 1} "
+            "images (the builder included) prefetch it, so every Konflux build stops at hermeto; "
+            "run `make lock-rpms` on a machine that reaches the CentOS mirrors and commit "
+            "rpms.lock.yaml (STRICT=1 fails on this)"
         )
         return
     if (root / RPMS_IN).is_file() and repo.is_file():

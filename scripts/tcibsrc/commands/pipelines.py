@@ -15,7 +15,10 @@ from tcibsrc.tekton import TEKTON_DIR, render_pipelines, stale_tekton_files
 
 def all_files(ctx: Context) -> dict[str, str]:
     files = render_pipelines(ctx)
-    files[RENOVATE_FILE] = render_renovate()
+    config = ctx.config
+    files[RENOVATE_FILE] = render_renovate(
+        config.base_image, f"{config.registry_host}/{config.registry_namespace}/"
+    )
     return files
 
 
