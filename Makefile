@@ -24,7 +24,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image
+	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -96,6 +96,19 @@ shell: $(STAMP) ## a shell in the builder with IMAGE's prefetch and hermeto's en
 	$(CLI) shell $(IMAGE)
 
 run-dev-libs-image: shell ## alias of shell
+
+deploy-manifests: $(STAMP) ## write deploy/ (OpenStackVersion by digest, minimal control plane) from SNAPSHOT=snapshot.json or TAG=
+	$(CLI) deploy-manifests
+
+deploy: $(STAMP) ## apply deploy/ to the current kubectl/oc context, STAGE=infra|identity|all, waiting for each stage
+	$(CLI) deploy
+
+deploy-check: $(STAMP) ## openstack endpoint list, token issue, network and image create/delete through openstackclient
+	$(CLI) deploy-check
+
+update-crds: $(STAMP) ## regenerate the operators' CRD schemas from an openstack-operator checkout (OPENSTACK_OPERATOR=)
+	@test -n "$(OPENSTACK_OPERATOR)" || { echo "set OPENSTACK_OPERATOR to an openstack-operator checkout"; exit 2; }
+	$(CLI) update-crds $(OPENSTACK_OPERATOR)
 
 bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
 	$(BIN)/python bench/pin.py

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from tcibsrc.commands import (
     check,
+    deploy,
     graph,
     images,
     local,
@@ -27,6 +28,7 @@ from tcibsrc.errors import ToolkitError
 
 COMMANDS = (
     summary,
+    deploy,
     images,
     graph,
     check,
