@@ -33,6 +33,7 @@ from tcibsrc.verify import populate_deps
 from tcibsrc.wheels_plan import PLAN_FILE, Locked, read_plan
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG = ROOT / "build" / "bench" / "wheels-previous.log"  # pip's own account of the old path
 
 
 def previous_path(plan: dict, deps: Path, python: str, work: Path) -> tuple[float, int, Counter]:
@@ -70,6 +71,8 @@ def previous_path(plan: dict, deps: Path, python: str, work: Path) -> tuple[floa
         result = subprocess.run(command, capture_output=True, text=True, env=group_env, check=False)
         log += result.stdout + result.stderr
     seconds = time.monotonic() - started
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    LOG.write_text(log)
     # every sdist pip unpacks to build, in the stage or in a build environment
     builds = Counter(
         match.group(1).lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -176,3 +177,21 @@ def test_the_tools_check_lists_what_is_missing_with_both_install_commands(
         check=False,
     )
     assert present.returncode == 0, present.stderr  # this machine has them all (make test ran)
+
+
+def test_a_dynamically_linked_busybox_counts_as_missing(tmp_path: Path) -> None:
+    """The tests' empty images have no dynamic loader: only a static busybox runs there."""
+    dynamic = tmp_path / "bin"
+    dynamic.mkdir()
+    (dynamic / "busybox").symlink_to(shutil.which("ls") or "/bin/ls")  # any dynamic executable
+    result = subprocess.run(
+        [sys.executable, "-m", "tcibsrc.system_tools", "test"],
+        env={"PATH": f"{dynamic}:{os.environ['PATH']}", "PYTHONPATH": str(REPO_ROOT / "scripts")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "  busybox " in result.stderr and "(statically linked)" in result.stderr
+    assert "sudo apt-get install busybox-static" in result.stderr

@@ -26,10 +26,12 @@ class Tool:
     fedora: str
     why: str
     python_module: str | None = None  # checked with DEBIAN_PYTHON instead of the PATH
+    static: bool = False  # copied into an empty image, it must not need a dynamic loader
 
     def present(self) -> bool:
         if self.python_module is None:
-            return shutil.which(self.command) is not None
+            found = shutil.which(self.command)
+            return found is not None and (not self.static or statically_linked(found))
         if not shutil.which(DEBIAN_PYTHON):
             return False
         result = subprocess.run(
@@ -38,6 +40,22 @@ class Tool:
             check=False,
         )
         return result.returncode == 0
+
+
+def statically_linked(path: str) -> bool:
+    """True for an ELF executable without a PT_INTERP program header (no dynamic loader)."""
+    with open(path, "rb") as binary:
+        data = binary.read(1 << 16)
+    if data[:4] != b"\x7fELF" or data[4] != 2:  # 64-bit ELF only
+        return False
+    order = "little" if data[5] == 1 else "big"
+    offset = int.from_bytes(data[32:40], order)
+    size, count = int.from_bytes(data[54:56], order), int.from_bytes(data[56:58], order)
+    for index in range(count):
+        start = offset + index * size
+        if int.from_bytes(data[start : start + 4], order) == 3:  # PT_INTERP
+            return False
+    return True
 
 
 TEST_TOOLS = (
@@ -60,7 +78,13 @@ TEST_TOOLS = (
     Tool("memcached", "memcached", "memcached", "verify-runtime starts services against it"),
     Tool("ip", "iproute2", "iproute", "verify-runtime brings loopback up in its namespace"),
     Tool("buildah", "buildah", "buildah", "make build is tested with the real engine"),
-    Tool("busybox", "busybox", "busybox", "the stand-in images of those tests have its shell"),
+    Tool(
+        "busybox",
+        "busybox-static",
+        "busybox",
+        "the stand-in images of those tests have its shell (statically linked)",
+        static=True,
+    ),
 )
 RUNTIME_TOOLS = (
     Tool("unshare", "util-linux", "util-linux", "the checks run in a network namespace"),
