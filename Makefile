@@ -106,9 +106,9 @@ deploy: $(STAMP) ## apply deploy/ to the current kubectl/oc context, STAGE=infra
 deploy-check: $(STAMP) ## openstack endpoint list, token issue, network and image create/delete through openstackclient
 	$(CLI) deploy-check
 
-update-crds: $(STAMP) ## regenerate the operators' CRD schemas from an openstack-operator checkout (OPENSTACK_OPERATOR=)
-	@test -n "$(OPENSTACK_OPERATOR)" || { echo "set OPENSTACK_OPERATOR to an openstack-operator checkout"; exit 2; }
-	$(CLI) update-crds $(OPENSTACK_OPERATOR)
+update-crds: $(STAMP) ## regenerate CRD schemas from checkouts (OPENSTACK_OPERATOR= APPLICATION_API= IMAGE_CONTROLLER=)
+	@test -n "$(OPENSTACK_OPERATOR)$(APPLICATION_API)$(IMAGE_CONTROLLER)" || { echo "set OPENSTACK_OPERATOR=, APPLICATION_API= and/or IMAGE_CONTROLLER= to checkouts of those repositories"; exit 2; }
+	OPENSTACK_OPERATOR=$(OPENSTACK_OPERATOR) APPLICATION_API=$(APPLICATION_API) IMAGE_CONTROLLER=$(IMAGE_CONTROLLER) $(CLI) update-crds
 
 bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
 	$(BIN)/python bench/pin.py

@@ -1,7 +1,7 @@
 """The operators' CRD schemas (OpenAPI v3), as data, and a validator that knows every field.
 
-data/crds/<kind>.json holds the `openAPIV3Schema` of each CRD version the deploy manifests
-use, descriptions dropped, with the commit it came from (`make update-crds`). Kubernetes
+data/crds/<kind>.json holds the `openAPIV3Schema` of each CRD version the deploy and Konflux
+manifests use, descriptions dropped, with the commit it came from (`make update-crds`). Kubernetes
 silently prunes a field its schema does not know; here such a field is an error naming it,
 so a typo in a manifest never becomes a setting that quietly does nothing.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,35 @@ import yaml
 from tcibsrc.errors import ToolkitError
 
 CRD_DATA = "data/crds"
-CRD_FILES = {
-    "OpenStackControlPlane": "config/crd/bases/core.openstack.org_openstackcontrolplanes.yaml",
-    "OpenStackVersion": "config/crd/bases/core.openstack.org_openstackversions.yaml",
+
+
+@dataclass(frozen=True)
+class CrdSource:
+    """Where a kind's CRD lives: the repository it is read from and the file in it."""
+
+    repository: str
+    path: str
+
+
+OPENSTACK_OPERATOR = "openstack-k8s-operators/openstack-operator"
+APPLICATION_API = "konflux-ci/application-api"
+IMAGE_CONTROLLER = "konflux-ci/image-controller"
+CRD_SOURCES = {
+    "OpenStackControlPlane": CrdSource(
+        OPENSTACK_OPERATOR, "config/crd/bases/core.openstack.org_openstackcontrolplanes.yaml"
+    ),
+    "OpenStackVersion": CrdSource(
+        OPENSTACK_OPERATOR, "config/crd/bases/core.openstack.org_openstackversions.yaml"
+    ),
+    "Application": CrdSource(
+        APPLICATION_API, "config/crd/bases/appstudio.redhat.com_applications.yaml"
+    ),
+    "Component": CrdSource(
+        APPLICATION_API, "config/crd/bases/appstudio.redhat.com_components.yaml"
+    ),
+    "ImageRepository": CrdSource(
+        IMAGE_CONTROLLER, "config/crd/bases/appstudio.redhat.com_imagerepositories.yaml"
+    ),
 }
 
 
@@ -37,24 +64,26 @@ def _strip(node: Any) -> Any:
     return node
 
 
-def read_crds(checkout: Path) -> dict[str, dict[str, Any]]:
-    """kind -> {source, apiVersion, schema} from an openstack-operator checkout."""
+def read_crds(repository: str, checkout: Path) -> dict[str, dict[str, Any]]:
+    """kind -> {source, apiVersion, schema} for the kinds `repository` defines, from a checkout."""
     result = subprocess.run(
         ["git", "-C", str(checkout), "log", "-1", "--format=%H %cs"],
         capture_output=True,
         text=True,
         check=False,
     )
-    source = f"openstack-k8s-operators/openstack-operator {result.stdout.strip() or 'unknown'}"
+    source = f"{repository} {result.stdout.strip() or 'unknown'}"
     found = {}
-    for kind, relative in CRD_FILES.items():
-        path = checkout / relative
+    for kind, crd_source in CRD_SOURCES.items():
+        if crd_source.repository != repository:
+            continue
+        path = checkout / crd_source.path
         if not path.is_file():
-            raise CrdError(str(path), "missing", "give an openstack-operator checkout")
+            raise CrdError(str(path), "missing", f"give a {repository} checkout")
         crd = yaml.safe_load(path.read_text(encoding="utf-8"))
         version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
         found[kind] = {
-            "source": f"{source} {relative}",
+            "source": f"{source} {crd_source.path}",
             "apiVersion": f"{crd['spec']['group']}/{version['name']}",
             "schema": _strip(version["schema"]["openAPIV3Schema"]),
         }

@@ -10,7 +10,14 @@ from pathlib import Path
 from tcibsrc.atomic import write_generated, write_text_atomic
 from tcibsrc.catalog import build_catalog
 from tcibsrc.context import Context
-from tcibsrc.crd_schemas import CRD_DATA, read_crds, render_crd
+from tcibsrc.crd_schemas import (
+    APPLICATION_API,
+    CRD_DATA,
+    IMAGE_CONTROLLER,
+    OPENSTACK_OPERATOR,
+    read_crds,
+    render_crd,
+)
 from tcibsrc.deploy import (
     DeployError,
     DeploySettings,
@@ -20,6 +27,7 @@ from tcibsrc.deploy import (
     registry_images,
     snapshot_images,
 )
+from tcibsrc.errors import ToolkitError
 
 
 def settings_of(args: argparse.Namespace) -> DeploySettings:
@@ -64,10 +72,23 @@ def run_check(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def run_update_crds(ctx: Context, args: argparse.Namespace) -> int:
-    for kind, data in read_crds(Path(args.checkout)).items():
-        target = ctx.repo_root / "scripts" / "tcibsrc" / CRD_DATA / f"{kind}.json"
-        changed = write_text_atomic(target, render_crd(data))
-        print(f"{ctx.display(target)}: {'updated' if changed else 'unchanged'}")
+    checkouts = {
+        OPENSTACK_OPERATOR: args.openstack_operator,
+        APPLICATION_API: args.application_api,
+        IMAGE_CONTROLLER: args.image_controller,
+    }
+    given = {repository: path for repository, path in checkouts.items() if path}
+    if not given:
+        raise ToolkitError(
+            "update-crds",
+            "no checkout given",
+            "set OPENSTACK_OPERATOR=, APPLICATION_API= and/or IMAGE_CONTROLLER= to checkouts",
+        )
+    for repository, checkout in given.items():
+        for kind, data in read_crds(repository, Path(checkout)).items():
+            target = ctx.repo_root / "scripts" / "tcibsrc" / CRD_DATA / f"{kind}.json"
+            changed = write_text_atomic(target, render_crd(data))
+            print(f"{ctx.display(target)}: {'updated' if changed else 'unchanged'}")
     return 0
 
 
@@ -95,6 +116,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("deploy-check", help="smoke checks in openstackclient")
     _common(parser)
     parser.set_defaults(handler=run_check)
-    parser = subparsers.add_parser("update-crds", help="CRD schemas from openstack-operator")
-    parser.add_argument("checkout")
+    parser = subparsers.add_parser(
+        "update-crds", help="CRD schemas from openstack-operator, application-api, image-controller"
+    )
+    parser.add_argument("--openstack-operator", default=os.environ.get("OPENSTACK_OPERATOR"))
+    parser.add_argument("--application-api", default=os.environ.get("APPLICATION_API"))
+    parser.add_argument("--image-controller", default=os.environ.get("IMAGE_CONTROLLER"))
     parser.set_defaults(handler=run_update_crds)

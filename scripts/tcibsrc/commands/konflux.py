@@ -1,0 +1,59 @@
+"""`tcibsrc update-bundles` (Konflux's pipeline and policy facts as data)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from tcibsrc.atomic import write_text_atomic
+from tcibsrc.context import Context
+from tcibsrc.errors import ToolkitError
+from tcibsrc.konflux_data import PIPELINE_DATA, POLICY_DATA
+from tcibsrc.update_bundles import (
+    PIPELINE_HEADER,
+    POLICY_HEADER,
+    kept_policy,
+    read_pipeline,
+    read_policy,
+    render_data,
+)
+
+
+def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
+    if not args.build_definitions or not args.ec_policy_data:
+        raise ToolkitError(
+            "update-bundles",
+            "needs both checkouts",
+            "set BUILD_DEFINITIONS= to a konflux-ci/build-definitions clone and EC_POLICY_DATA= "
+            "to a release-engineering/rhtap-ec-policy clone",
+        )
+    data_root = ctx.repo_root / "scripts" / "tcibsrc"
+    pipeline = read_pipeline(Path(args.build_definitions))
+    catalog_tasks = [task["task"] for task in pipeline["tasks"]]
+    policy = read_policy(
+        Path(args.ec_policy_data), catalog_tasks, kept_policy(data_root / POLICY_DATA)
+    )
+    for name, header, data in (
+        (PIPELINE_DATA, PIPELINE_HEADER, pipeline),
+        (POLICY_DATA, POLICY_HEADER, policy),
+    ):
+        target = data_root / name
+        changed = write_text_atomic(target, render_data(header, data))
+        print(f"{ctx.display(target)}: {'updated' if changed else 'unchanged'}")
+    for task in pipeline["tasks"]:
+        if "@sha256:" not in task["bundle"]:
+            print(
+                f"note: {task['task']}: {task['bundle']} has no digest (the registry could not "
+                "be asked with skopeo); MintMaker pins it on its first update"
+            )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "update-bundles", help="task bundles and release policy data from local checkouts"
+    )
+    parser.add_argument("--build-definitions", default=os.environ.get("BUILD_DEFINITIONS"))
+    parser.add_argument("--ec-policy-data", default=os.environ.get("EC_POLICY_DATA"))
+    parser.set_defaults(handler=run_update_bundles)
