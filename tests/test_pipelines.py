@@ -88,7 +88,14 @@ def test_trigger_matrix(generated: Context) -> None:
 
 def test_generated_files_pass_the_validator(generated: Context) -> None:
     problems = tekton_problems(generated.repo_root, generated.repo_root / ".tekton")
-    assert problems == []
+    # the one task built inside build-definitions has a tag but no digest in git
+    assert problems == [
+        "warning: .tekton/build-pipeline.yaml: task ecosystem-cert-preflight-checks bundle "
+        "quay.io/konflux-ci/tekton-catalog/task-ecosystem-cert-preflight-checks:"
+        "0.2-7f9ab6a2f0ad5c8fdff1c63a282a4d9d62f90e8c has no digest (tasks.pinned_task_refs "
+        "fails until it is pinned): MintMaker pins it, or run `make update-bundles` where "
+        "skopeo reaches quay.io"
+    ]
     run = yaml.safe_load(
         (generated.repo_root / ".tekton/keystone-centos10-epoxy-push.yaml").read_text()
     )
@@ -129,7 +136,7 @@ def test_a_broken_copy_fails_with_one_line_per_problem(generated: Context) -> No
     pipeline.write_text(
         pipeline.read_text()
         .replace("$(params.buildah-format)", "$(params.no-such-param)", 1)
-        .replace("@sha256:b797dd", "@sha256:zz", 1)
+        .replace("@sha256:421003", "@sha256:zz", 1)
     )
     problems = tekton_problems(generated.repo_root, tekton)
     joined = "\n".join(problems)
@@ -145,22 +152,30 @@ def test_a_broken_copy_fails_with_one_line_per_problem(generated: Context) -> No
     assert ".tekton/build-pipeline.yaml: $(params.no-such-param) is used but not declared" in joined
     assert (
         ".tekton/build-pipeline.yaml: task init bundle quay.io/konflux-ci/tekton-catalog/"
-        "task-init:0.4@sha256:zz" in joined
+        "task-init:0.4.2@sha256:zz" in joined
     )
     assert "is not tag@sha256" in joined
     assert "param undeclared differs between its pull-request and push runs" in joined
     assert all("\n" not in problem for problem in problems)
 
 
-def test_bundle_updates_survive_a_rerender(generated: Context) -> None:
-    pipeline = generated.repo_root / PIPELINE_FILE
-    updated = "task-init:0.4@sha256:" + "c" * 64
+def _set_init_bundle(pipeline: Path, tag: str) -> None:
     text = pipeline.read_text()
     start = text.index("task-init:")
-    end = text.index("\n", start)
-    pipeline.write_text(text[:start] + updated + text[end:])
+    end = text.index("}", start)  # the reference ends the flow mapping's value
+    pipeline.write_text(text[:start] + tag + text[end:])
+
+
+def test_bundle_updates_survive_a_rerender(generated: Context) -> None:
+    """MintMaker's newer digest or version stays; a version older than the data's does not."""
+    pipeline = generated.repo_root / PIPELINE_FILE
+    for updated in ("task-init:0.4.2@sha256:" + "c" * 64, "task-init:0.5@sha256:" + "d" * 64):
+        _set_init_bundle(pipeline, updated)
+        assert updated in render_pipelines(generated)[PIPELINE_FILE]
+    _set_init_bundle(pipeline, "task-init:0.3@sha256:" + "e" * 64)
     again = render_pipelines(generated)[PIPELINE_FILE]
-    assert updated in again
+    assert "task-init:0.3@" not in again
+    assert "task-init:0.4.2@sha256:421003a5c077" in again  # data/konflux_pipeline.yaml's
 
 
 @pytest.mark.skipif(not REFERENCE_TCIB.is_dir(), reason="no reference data (REFERENCE_DATA)")
@@ -229,8 +244,8 @@ def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context
     from tcibsrc.errors import ToolkitError
 
     pipeline = generated.repo_root / PIPELINE_FILE
-    pipeline.write_text(pipeline.read_text().replace("task-init:0.4@sha256:", "task-init:0.4@"))
-    with pytest.raises(ToolkitError, match="no tag@sha256 bundle found for init"):
+    pipeline.write_text(pipeline.read_text().replace("    - name: init\n", "    - name: init\n  x"))
+    with pytest.raises(ToolkitError, match="build-pipeline.yaml: YAML does not parse"):
         render_pipelines(generated)
 
 
@@ -243,7 +258,8 @@ EXPECTED_KEYSTONE_PUSH = {
         "name": "keystone-centos10-epoxy-on-push",
         "namespace": "tenant",
         "annotations": {
-            "build.appstudio.openshift.io/repo": "{{source_url}}?rev={{revision}}",
+            # the repository's own URL: {{source_url}} is a fork's on a fork's pull request
+            "build.appstudio.openshift.io/repo": "{{repo_url}}?rev={{revision}}",
             "build.appstudio.redhat.com/commit_sha": "{{revision}}",
             "build.appstudio.redhat.com/target_branch": "{{target_branch}}",
             "pipelinesascode.tekton.dev/max-keep-runs": "3",
@@ -299,6 +315,8 @@ EXPECTED_KEYSTONE_PUSH = {
                 ],
             },
             {"name": "build-image-index", "value": "true"},
+            # the release policy requires a source image among the tasks that ran
+            {"name": "build-source-image", "value": "true"},
             {"name": "build-platforms", "value": ["linux/x86_64"]},
         ],
         "pipelineRef": {"name": "tcibsrc-build"},

@@ -1,18 +1,16 @@
 """make pipelines: one shared Pipeline and two thin PipelineRuns per image, for Konflux.
 
-The Pipeline is modelled on Konflux's docker-build-multi-platform-oci-ta (init, clone,
-prefetch with hermeto, buildah-remote per platform, image index); its task bundles are pinned
-`tag@sha256` in that one file, and a re-render keeps the references MintMaker updated there.
+The Pipeline has every task and param of Konflux's docker-build-multi-platform-oci-ta (as
+data/konflux_pipeline.yaml records them), wired here, with hermetic builds and the source image
+on by default; its task bundles are pinned `tag@sha256` in that one file, and a re-render keeps
+the references MintMaker updated there.
 Each PipelineRun triggers on every input of its image, with Pipelines-as-Code semantics.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -21,6 +19,7 @@ from tcibsrc.catalog import Catalog, build_catalog
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.hermeto_input import as_json, prefetch_input
+from tcibsrc.konflux_data import PIPELINE_DATA, UpstreamTask, parse_bundle, upstream_pipeline
 from tcibsrc.render import BUILDER, RENDER_DIR, TCIB_CONTEXT_PATH, Renderer, is_generated
 from tcibsrc.rpm_inputs import RPMS_LOCK
 
@@ -29,22 +28,6 @@ PIPELINE_FILE = f"{TEKTON_DIR}/build-pipeline.yaml"
 PIPELINE_NAME = "tcibsrc-build"
 EVENTS = {"pull-request": "pull_request", "push": "push"}
 TCIB_GITLINK = "tcib"
-_BUNDLE = re.compile(r"value:\s*(\S+/task-[a-z0-9-]+:[^@\s]+@sha256:[0-9a-f]{64})")
-
-
-@cache
-def default_bundles() -> dict[str, str]:
-    text = resources.files("tcibsrc").joinpath("data/task_bundles.yaml").read_text()
-    return yaml.safe_load(text)
-
-
-def bundles_in(text: str) -> dict[str, str]:
-    """task name -> bundle reference, from an existing Pipeline file (MintMaker edits it)."""
-    found = {}
-    for reference in _BUNDLE.findall(text):
-        name = reference.rsplit("/", 1)[-1].split(":", 1)[0].removeprefix("task-")
-        found[name] = reference
-    return found
 
 
 @dataclass(frozen=True)
@@ -130,7 +113,7 @@ def render_pipelinerun(ctx: Context, component: Component, kind: str) -> str:
     pull = kind == "pull-request"
     tag = "on-pr-{{revision}}" if pull else "{{revision}}"
     annotations = [
-        ("build.appstudio.openshift.io/repo", "{{source_url}}?rev={{revision}}"),
+        ("build.appstudio.openshift.io/repo", "{{repo_url}}?rev={{revision}}"),
         ("build.appstudio.redhat.com/commit_sha", "{{revision}}"),
         *(
             [("build.appstudio.redhat.com/pull_request_number", "{{pull_request_number}}")]
@@ -177,6 +160,7 @@ def render_pipelinerun(ctx: Context, component: Component, kind: str) -> str:
         '    - {name: hermetic, value: "true"}',
         f"    - {{name: prefetch-input, value: '{component.prefetch}'}}",
         '    - {name: build-image-index, value: "true"}',
+        '    - {name: build-source-image, value: "true"}',
         "    - name: build-platforms",
         "      value:",
         *[f"        - {platform}" for platform in config.konflux_build_platforms],
@@ -192,137 +176,57 @@ def render_pipelinerun(ctx: Context, component: Component, kind: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _task(
-    name: str,
-    task: str,
-    bundle: str,
-    params: list[tuple[str, object]],
-    run_after: list[str],
-    extra: list[str] | None = None,
-) -> list[str]:
-    lines = [f"    - name: {name}"]
-    if params:
-        lines.append("      params:")
-        for key, value in params:
-            if isinstance(value, list):
-                lines.append(f"        - name: {key}")
-                lines.append("          value:")
-                lines += [f"            - {json.dumps(item)}" for item in value]
-            else:
-                lines.append(f"        - {{name: {key}, value: {json.dumps(value)}}}")
-    if run_after:
-        lines.append(f"      runAfter: [{', '.join(run_after)}]")
-    lines += extra or []
-    lines += [
-        "      taskRef:",
-        "        resolver: bundles",
-        "        params:",
-        f"          - {{name: name, value: {task}}}",
-        f"          - {{name: bundle, value: {bundle}}}",
-        "          - {name: kind, value: task}",
-    ]
-    return lines
+@dataclass(frozen=True)
+class PipelineTask:
+    """How one task of the shared Pipeline is wired (its bundle comes from the data file)."""
+
+    name: str
+    params: tuple[tuple[str, object], ...]
+    run_after: tuple[str, ...] = ()
+    when_param: str | None = None  # runs only when $(params.<when_param>) is the when_value
+    when_value: str = "true"
+    matrix: str | None = None  # the param that takes each of build-platforms
+    workspaces: tuple[tuple[str, str], ...] = ()
 
 
-PIPELINE_PARAMS: list[tuple[str, str, object]] = [
-    ("git-url", "string", None),
-    ("revision", "string", ""),
-    ("output-image", "string", None),
-    ("path-context", "string", "."),
-    ("dockerfile", "string", "Dockerfile"),
-    ("hermetic", "string", "true"),
-    ("prefetch-input", "string", ""),
-    ("image-expires-after", "string", ""),
-    ("build-image-index", "string", "true"),
-    ("build-platforms", "array", ["linux/x86_64"]),
-    ("buildah-format", "string", "docker"),
-    ("git-clone-depth", "string", "1"),
-    ("git-fetch-tags", "string", "false"),
-    ("enable-package-registry-proxy", "string", "false"),
-]
-
-
-def render_pipeline(existing: str) -> str:
-    found = bundles_in(existing)
-    missing = sorted(set(default_bundles()) - set(found))
-    if existing and missing:
-        raise ToolkitError(
-            PIPELINE_FILE,
-            f"no tag@sha256 bundle found for {', '.join(missing)}",
-            "fix the references MintMaker or a hand edit left, or delete the file "
-            "to start from data/task_bundles.yaml",
-        )
-    bundles = {**default_bundles(), **found}
-    lines = [
-        "# Generated by `make pipelines`; do not edit, except the task bundle references, which",
-        "# MintMaker updates here (a re-render keeps them).",
-        "apiVersion: tekton.dev/v1",
-        "kind: Pipeline",
-        "metadata:",
-        f"  name: {PIPELINE_NAME}",
-        "spec:",
-        "  description: >-",
-        "    Hermetic multi-platform build of one image, modelled on Konflux's",
-        "    docker-build-multi-platform-oci-ta: hermeto prefetches the locks, buildah builds",
-        "    each platform without network, and the manifests become one image index.",
-        "  params:",
-    ]
-    for name, kind, default in PIPELINE_PARAMS:
-        lines.append(f"    - name: {name}")
-        lines.append(f"      type: {kind}")
-        if default is not None:
-            lines.append(f"      default: {json.dumps(default)}")
-    lines += [
-        "  results:",
-        "    - {name: IMAGE_URL, value: $(tasks.build-image-index.results.IMAGE_URL)}",
-        "    - {name: IMAGE_DIGEST, value: $(tasks.build-image-index.results.IMAGE_DIGEST)}",
-        "    - {name: CHAINS-GIT_URL, value: $(tasks.clone-repository.results.url)}",
-        "    - {name: CHAINS-GIT_COMMIT, value: $(tasks.clone-repository.results.commit)}",
-        "  workspaces:",
-        "    - {name: git-auth, optional: true}",
-        "    - {name: netrc, optional: true}",
-        "  tasks:",
-    ]
-    lines += _task("init", "init", bundles["init"], [], [])
-    lines += _task(
+INDEX = "$(tasks.build-image-index.results.IMAGE_URL)"
+INDEX_DIGEST = "$(tasks.build-image-index.results.IMAGE_DIGEST)"
+PREFETCHED = (
+    ("SOURCE_ARTIFACT", "$(tasks.prefetch-dependencies.results.SOURCE_ARTIFACT)"),
+    ("CACHI2_ARTIFACT", "$(tasks.prefetch-dependencies.results.CACHI2_ARTIFACT)"),
+)
+SCANNED = (("image-digest", INDEX_DIGEST), ("image-url", INDEX))
+SAST = (*SCANNED, ("TARGET_DIRS", "$(params.sast-target-dirs)"), *PREFETCHED)
+AFTER_INDEX = ("build-image-index",)
+PIPELINE_TASKS = (
+    PipelineTask("init", (("enable-cache-proxy", "$(params.enable-cache-proxy)"),)),
+    PipelineTask(
         "clone-repository",
-        "git-clone-oci-ta",
-        bundles["git-clone-oci-ta"],
-        [
+        (
             ("url", "$(params.git-url)"),
             ("revision", "$(params.revision)"),
             ("ociStorage", "$(params.output-image).git"),
             ("ociArtifactExpiresAfter", "$(params.image-expires-after)"),
-            ("depth", "$(params.git-clone-depth)"),
-            ("fetchTags", "$(params.git-fetch-tags)"),
-            ("submodules", "true"),
-        ],
-        ["init"],
-        ["      workspaces:", "        - {name: basic-auth, workspace: git-auth}"],
-    )
-    lines += _task(
+            ("submodules", "true"),  # the tcib gitlink is part of every build context
+        ),
+        ("init",),
+        workspaces=(("basic-auth", "git-auth"),),
+    ),
+    PipelineTask(
         "prefetch-dependencies",
-        "prefetch-dependencies-oci-ta",
-        bundles["prefetch-dependencies-oci-ta"],
-        [
+        (
             ("input", "$(params.prefetch-input)"),
+            ("enable-package-registry-proxy", "$(params.enable-package-registry-proxy)"),
             ("SOURCE_ARTIFACT", "$(tasks.clone-repository.results.SOURCE_ARTIFACT)"),
             ("ociStorage", "$(params.output-image).prefetch"),
             ("ociArtifactExpiresAfter", "$(params.image-expires-after)"),
-            ("enable-package-registry-proxy", "$(params.enable-package-registry-proxy)"),
-        ],
-        ["clone-repository"],
-        [
-            "      workspaces:",
-            "        - {name: git-basic-auth, workspace: git-auth}",
-            "        - {name: netrc, workspace: netrc}",
-        ],
-    )
-    lines += _task(
+        ),
+        ("clone-repository",),
+        workspaces=(("git-basic-auth", "git-auth"), ("netrc", "netrc")),
+    ),
+    PipelineTask(
         "build-images",
-        "buildah-remote-oci-ta",
-        bundles["buildah-remote-oci-ta"],
-        [
+        (
             ("IMAGE", "$(params.output-image)"),
             ("DOCKERFILE", "$(params.dockerfile)"),
             ("CONTEXT", "$(params.path-context)"),
@@ -330,31 +234,214 @@ def render_pipeline(existing: str) -> str:
             ("PREFETCH_INPUT", "$(params.prefetch-input)"),
             ("IMAGE_EXPIRES_AFTER", "$(params.image-expires-after)"),
             ("COMMIT_SHA", "$(tasks.clone-repository.results.commit)"),
-            ("SOURCE_ARTIFACT", "$(tasks.prefetch-dependencies.results.SOURCE_ARTIFACT)"),
-            ("CACHI2_ARTIFACT", "$(tasks.prefetch-dependencies.results.CACHI2_ARTIFACT)"),
-            ("IMAGE_APPEND_PLATFORM", "true"),
+            ("BUILD_ARGS", ["$(params.build-args[*])"]),
+            ("BUILD_ARGS_FILE", "$(params.build-args-file)"),
+            ("PRIVILEGED_NESTED", "$(params.privileged-nested)"),
+            ("SOURCE_URL", "$(tasks.clone-repository.results.url)"),
             ("BUILDAH_FORMAT", "$(params.buildah-format)"),
-        ],
-        ["prefetch-dependencies"],
-        [
-            "      matrix:",
-            "        params:",
-            "          - name: PLATFORM",
-            "            value: [$(params.build-platforms)]",
-        ],
-    )
-    lines += _task(
+            ("HTTP_PROXY", "$(tasks.init.results.http-proxy)"),
+            ("NO_PROXY", "$(tasks.init.results.no-proxy)"),
+            ("SOURCE_DATE_EPOCH", "$(params.source-date-epoch)"),
+            ("REWRITE_TIMESTAMP", "$(params.rewrite-timestamp)"),
+            ("OMIT_HISTORY", "$(params.omit-history)"),
+            *PREFETCHED,
+            ("IMAGE_APPEND_PLATFORM", "true"),
+        ),
+        ("prefetch-dependencies",),
+        matrix="PLATFORM",
+    ),
+    PipelineTask(
         "build-image-index",
-        "build-image-index",
-        bundles["build-image-index"],
-        [
+        (
             ("IMAGE", "$(params.output-image)"),
             ("ALWAYS_BUILD_INDEX", "$(params.build-image-index)"),
             ("IMAGES", ["$(tasks.build-images.results.IMAGE_REF[*])"]),
             ("BUILDAH_FORMAT", "$(params.buildah-format)"),
-        ],
-        ["build-images"],
-    )
+        ),
+        ("build-images",),
+    ),
+    PipelineTask(
+        "build-source-image",
+        (("BINARY_IMAGE", INDEX), ("BINARY_IMAGE_DIGEST", INDEX_DIGEST), *PREFETCHED),
+        AFTER_INDEX,
+        when_param="build-source-image",
+    ),
+    PipelineTask(
+        "deprecated-base-image-check",
+        (("IMAGE_URL", INDEX), ("IMAGE_DIGEST", INDEX_DIGEST)),
+        AFTER_INDEX,
+        when_param="skip-checks",
+        when_value="false",
+    ),
+    PipelineTask(
+        "clair-scan", SCANNED, AFTER_INDEX, "skip-checks", "false", matrix="image-platform"
+    ),
+    PipelineTask(
+        "ecosystem-cert-preflight-checks",
+        (("image-url", INDEX),),
+        AFTER_INDEX,
+        "skip-checks",
+        "false",
+        matrix="platform",
+    ),
+    PipelineTask("sast-snyk-check", SAST, AFTER_INDEX, "skip-checks", "false"),
+    PipelineTask("clamav-scan", SCANNED, AFTER_INDEX, "skip-checks", "false", matrix="image-arch"),
+    PipelineTask("sast-shell-check", SAST, AFTER_INDEX, "skip-checks", "false"),
+    PipelineTask("sast-unicode-check", SAST, AFTER_INDEX, "skip-checks", "false"),
+    PipelineTask("apply-tags", (("IMAGE_URL", INDEX), ("IMAGE_DIGEST", INDEX_DIGEST)), AFTER_INDEX),
+    PipelineTask(
+        "push-dockerfile",
+        (
+            ("IMAGE", INDEX),
+            ("IMAGE_DIGEST", INDEX_DIGEST),
+            ("DOCKERFILE", "$(params.dockerfile)"),
+            ("CONTEXT", "$(params.path-context)"),
+            PREFETCHED[0],
+        ),
+        AFTER_INDEX,
+    ),
+    PipelineTask(
+        "rpms-signature-scan",
+        (("image-url", INDEX), ("image-digest", INDEX_DIGEST)),
+        AFTER_INDEX,
+        "skip-checks",
+        "false",
+    ),
+)
+# Our defaults where upstream's differ: every build is hermetic, and the source image is built
+# because the release policy requires source-build among the tasks that ran.
+PARAM_DEFAULTS: dict[str, object] = {"hermetic": "true", "build-source-image": "true"}
+
+
+def _task_lines(task: PipelineTask, catalog_task: str, bundle: str) -> list[str]:
+    lines = [f"    - name: {task.name}", "      params:"]
+    for key, value in task.params:
+        if isinstance(value, list):
+            lines.append(f"        - name: {key}")
+            lines.append("          value:")
+            lines += [f"            - {json.dumps(item)}" for item in value]
+        else:
+            lines.append(f"        - {{name: {key}, value: {json.dumps(value)}}}")
+    if task.run_after:
+        lines.append(f"      runAfter: [{', '.join(task.run_after)}]")
+    if task.when_param:
+        lines += [
+            "      when:",
+            f"        - input: $(params.{task.when_param})",
+            "          operator: in",
+            f'          values: ["{task.when_value}"]',
+        ]
+    if task.matrix:
+        lines += [
+            "      matrix:",
+            "        params:",
+            f"          - name: {task.matrix}",
+            "            value: [$(params.build-platforms)]",
+        ]
+    if task.workspaces:
+        lines.append("      workspaces:")
+        lines += [f"        - {{name: {name}, workspace: {ws}}}" for name, ws in task.workspaces]
+    lines += [
+        "      taskRef:",
+        "        resolver: bundles",
+        "        params:",
+        f"          - {{name: name, value: {catalog_task}}}",
+        f"          - {{name: bundle, value: {bundle}}}",
+        "          - {name: kind, value: task}",
+    ]
+    return lines
+
+
+def bundles_in(existing: str) -> dict[str, str]:
+    """pipeline task name -> bundle reference in an existing Pipeline file (MintMaker edits it)."""
+    if not existing:
+        return {}
+    try:
+        data = yaml.safe_load(existing)
+    except yaml.YAMLError as exc:
+        raise ToolkitError(
+            PIPELINE_FILE,
+            f"YAML does not parse ({str(exc).splitlines()[0]})",
+            "fix the hand edit, or delete the file to start from the bundles of "
+            f"scripts/tcibsrc/{PIPELINE_DATA}",
+        ) from exc
+    found = {}
+    for task in ((data or {}).get("spec") or {}).get("tasks") or []:
+        params = {
+            item.get("name"): item.get("value")
+            for item in (task.get("taskRef") or {}).get("params") or []
+        }
+        if params.get("bundle"):
+            found[task.get("name")] = str(params["bundle"])
+    return found
+
+
+def choose_bundle(task: UpstreamTask, existing: str | None) -> str:
+    """The file's reference (MintMaker keeps it current), unless the data moved to a newer task
+    version or the file's reference is not a bundle of this catalog task."""
+    ours = parse_bundle(existing) if existing else None
+    data = parse_bundle(task.bundle)
+    if ours is None or data is None or ours.task != task.task:
+        return task.bundle
+    if ours.version is None or (data.version is not None and data.version > ours.version):
+        return task.bundle
+    if data.version == ours.version and ours.digest is None and data.digest:
+        return task.bundle
+    return existing or task.bundle
+
+
+def render_pipeline(existing: str) -> str:
+    upstream = upstream_pipeline()
+    by_name = {task.name: task for task in upstream.tasks}
+    ours = {task.name for task in PIPELINE_TASKS}
+    if ours != set(by_name):
+        raise ToolkitError(
+            f"scripts/tcibsrc/{PIPELINE_DATA}",
+            f"the upstream Pipeline's tasks ({', '.join(sorted(set(by_name) ^ ours))}) differ "
+            "from the ones the generator wires",
+            "wire the new tasks in tcibsrc/tekton.py (PIPELINE_TASKS)",
+        )
+    found = bundles_in(existing)
+    source = upstream.source
+    lines = [
+        "# Generated by `make pipelines`; do not edit, except the task bundle references, which",
+        "# MintMaker updates here (a re-render keeps them unless `make update-bundles` moved a",
+        "# task to a newer version).",
+        f"# Tasks and params of {source['path'].rsplit('/', 1)[-1].removesuffix('.yaml')} at",
+        f"# {source['repository']} {source['commit'][:12]} ({source['date']}).",
+        "apiVersion: tekton.dev/v1",
+        "kind: Pipeline",
+        "metadata:",
+        f"  name: {PIPELINE_NAME}",
+        "spec:",
+        "  description: >-",
+        "    Hermetic multi-platform build of one image: Konflux's",
+        "    docker-build-multi-platform-oci-ta with hermetic and source-image defaults on.",
+        "    hermeto prefetches the locks, buildah builds each platform without network, the",
+        "    manifests become one image index, and the release policy's scans run on it.",
+        "  params:",
+    ]
+    for param in upstream.params:
+        default = PARAM_DEFAULTS.get(param.name, param.default)
+        lines.append(f"    - name: {param.name}")
+        lines.append(f"      type: {param.type}")
+        if default is not None:
+            lines.append(f"      default: {json.dumps(default)}")
+    lines += [
+        "  results:",
+        f"    - {{name: IMAGE_URL, value: {INDEX}}}",
+        f"    - {{name: IMAGE_DIGEST, value: {INDEX_DIGEST}}}",
+        "    - {name: CHAINS-GIT_URL, value: $(tasks.clone-repository.results.url)}",
+        "    - {name: CHAINS-GIT_COMMIT, value: $(tasks.clone-repository.results.commit)}",
+        "  workspaces:",
+        "    - {name: git-auth, optional: true}",
+        "    - {name: netrc, optional: true}",
+        "  tasks:",
+    ]
+    for task in PIPELINE_TASKS:
+        upstream_task = by_name[task.name]
+        bundle = choose_bundle(upstream_task, found.get(task.name))
+        lines += _task_lines(task, upstream_task.task, bundle)
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 
 from tcibsrc.affected import CEL_ANNOTATION, compile_expression
+from tcibsrc.containerfile_checks import WARNING
 from tcibsrc.errors import ToolkitError
+from tcibsrc.konflux_policy import policy_problems
 
 REQUIRED_LABELS = (
     "appstudio.openshift.io/application",
@@ -29,7 +31,7 @@ PR_ANNOTATIONS = (
     "build.appstudio.redhat.com/pull_request_number",
     "pipelinesascode.tekton.dev/cancel-in-progress",
 )
-_BUNDLE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[^:@\s]+:[^@\s]+@sha256:[0-9a-f]{64}$")
+_BUNDLE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[^:@\s]+:[^@\s]+(@sha256:[0-9a-f]{64})?$")
 _PARAM_USE = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)")
 PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
 RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
@@ -63,6 +65,12 @@ def pipeline_problems(data: dict, display: str) -> Iterator[str]:
             yield f"{display}: task {task.get('name')} has no bundle reference"
         elif not _BUNDLE.match(str(bundle)):
             yield f"{display}: task {task.get('name')} bundle {bundle} is not tag@sha256"
+        elif "@sha256:" not in str(bundle):
+            yield (
+                f"{WARNING}{display}: task {task.get('name')} bundle {bundle} has no digest "
+                "(tasks.pinned_task_refs fails until it is pinned): MintMaker pins it, or run "
+                "`make update-bundles` where skopeo reaches quay.io"
+            )
 
 
 def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:
@@ -162,6 +170,9 @@ def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
         else:
             problems += list(pipelinerun_problems(data, display, root, pipelines))
     problems += list(pair_problems(documents, tekton_dir.name))
+    problems += list(
+        policy_problems({f"{tekton_dir.name}/{path.name}": d for path, d in documents.items()})
+    )
     return problems
 
 

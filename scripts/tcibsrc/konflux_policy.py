@@ -1,0 +1,204 @@
+"""Konflux's release policy, checked on .tekton/ before a build is ever released.
+
+Conforma judges the attestation of each PipelineRun: the tasks that ran (a task skipped by its
+`when` did not run), the bundle each came from, and the params they ran with. This check works
+out the same from the files: each PipelineRun's params over the Pipeline's defaults, each task's
+`when`, and then holds the result to data/konflux_policy.yaml (required tasks, trusted task
+locations and denied versions, rules on params), naming the Conforma rule that would fail. A rule
+whose date is still ahead is a warning. The Pipeline must also declare every task and param of
+the upstream Pipeline (data/konflux_pipeline.yaml), so an update there is not missed here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from tcibsrc.containerfile_checks import WARNING
+from tcibsrc.konflux_data import (
+    ReleasePolicy,
+    UpstreamPipeline,
+    in_effect,
+    parse_bundle,
+    release_policy,
+    upstream_pipeline,
+)
+
+_PARAM = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)\)")
+
+
+def _named(items: Any) -> dict[str, Any]:
+    return {
+        item["name"]: item.get("value", item.get("default"))
+        for item in items or []
+        if isinstance(item, dict) and "name" in item
+    }
+
+
+def effective_params(pipeline: dict, run: dict) -> dict[str, Any]:
+    """The values the PipelineRun's tasks see: its params over the Pipeline's defaults."""
+    defaults = _named((pipeline.get("spec") or {}).get("params"))
+    return {**defaults, **_named((run.get("spec") or {}).get("params"))}
+
+
+def substitute(value: Any, params: dict[str, Any]) -> Any:
+    if not isinstance(value, str):
+        return value
+    whole = _PARAM.fullmatch(value)
+    if whole:
+        return params.get(whole[1])
+    return _PARAM.sub(lambda match: str(params.get(match[1], "")), value)
+
+
+def runs(task: dict, params: dict[str, Any]) -> bool:
+    """Whether the task's `when` lets it run with these params."""
+    for condition in task.get("when") or []:
+        value = substitute(condition.get("input"), params)
+        values = [str(item) for item in condition.get("values") or []]
+        inside = str(value) in values
+        if (condition.get("operator") == "in") != inside:
+            return False
+    return True
+
+
+def catalog_task(task: dict) -> str:
+    return str(_named((task.get("taskRef") or {}).get("params")).get("name", ""))
+
+
+def bundle_of(task: dict) -> str:
+    return str(_named((task.get("taskRef") or {}).get("params")).get("bundle", ""))
+
+
+def _dated(effective_on: str | None, now: datetime | None) -> tuple[bool, str]:
+    """(in effect, the words for a rule still ahead)."""
+    if in_effect(effective_on, now):
+        return True, ""
+    return False, f" (in effect from {str(effective_on)[:10]})"
+
+
+def _upstream_name(upstream: UpstreamPipeline) -> str:
+    return upstream.source["path"].rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
+def parity_problems(pipeline: dict, display: str, upstream: UpstreamPipeline) -> Iterator[str]:
+    spec = pipeline.get("spec") or {}
+    declared = set(_named(spec.get("params")))
+    for param in upstream.params:
+        if param.name not in declared:
+            yield (
+                f"{display}: param {param.name} of Konflux's {_upstream_name(upstream)} is not "
+                "declared (run `make pipelines`)"
+            )
+    tasks = {task.get("name"): catalog_task(task) for task in spec.get("tasks") or []}
+    for task in upstream.tasks:
+        if tasks.get(task.name) != task.task:
+            yield (
+                f"{display}: task {task.name} ({task.task}) of Konflux's "
+                f"{_upstream_name(upstream)} is missing (run `make pipelines`)"
+            )
+
+
+def bundle_problems(
+    pipeline: dict, display: str, policy: ReleasePolicy, now: datetime | None
+) -> Iterator[str]:
+    """trusted_task.trusted: every bundle from a trusted location, at a version not denied."""
+    for task in (pipeline.get("spec") or {}).get("tasks") or []:
+        reference = bundle_of(task)
+        bundle = parse_bundle(reference)
+        name = task.get("name")
+        if bundle is None:
+            continue  # the structure check reports it
+        if not any(fnmatch.fnmatchcase(f"oci://{bundle.repository}", p) for p in policy.allow):
+            yield (
+                f"{display}: task {name}: {bundle.repository} is not a trusted task location "
+                f"(trusted_task.trusted; trusted: {', '.join(policy.allow)})"
+            )
+            continue
+        version = bundle.version
+        for rule in policy.deny.get(bundle.task, ()):
+            if version is None or not rule.denies(version):
+                continue
+            effective, ahead = _dated(rule.effective_on, now)
+            yield (
+                f"{'' if effective else WARNING}{display}: task {name}: {bundle.task} "
+                f"{bundle.tag} is denied ({rule.versions}){ahead} (trusted_task.trusted): "
+                "run `make update-bundles` and `make pipelines`, or let MintMaker update it"
+            )
+
+
+def run_problems(
+    pipeline: dict, run: dict, policy: ReleasePolicy, now: datetime | None
+) -> Iterator[str]:
+    """What Conforma would find in this PipelineRun's attestation (without the display name)."""
+    params = effective_params(pipeline, run)
+    ran = [task for task in (pipeline.get("spec") or {}).get("tasks") or [] if runs(task, params)]
+    names = {catalog_task(task) for task in ran}
+    for required in policy.required:
+        effective, ahead = _dated(required.effective_on, now)
+        if effective and required is not policy.required_now(now):
+            continue  # an older list, superseded
+        for group in required.groups:
+            if not names & set(group):
+                skipped = [
+                    t["name"]
+                    for t in (pipeline.get("spec") or {}).get("tasks") or []
+                    if catalog_task(t) in group and t not in ran
+                ]
+                why = f" ({', '.join(skipped)} is skipped by its when)" if skipped else ""
+                yield (
+                    f"{'' if effective else WARNING}required task {' or '.join(group)} does not "
+                    f"run{why}{ahead} (tasks.required_tasks_found)"
+                )
+    for rule in policy.params:
+        effective, ahead = _dated(rule.effective_on, now)
+        for task in ran:
+            if catalog_task(task) not in rule.tasks:
+                continue
+            given = _named(task.get("params"))
+            value = substitute(given.get(rule.param), params) if rule.param in given else None
+            if rule.equals is not None and str(value) != rule.equals:
+                wrong = f'{rule.param} is {value!r}, not "{rule.equals}"'
+            elif rule.not_equals is not None and str(value) == rule.not_equals:
+                wrong = f'{rule.param} is "{rule.not_equals}"'
+            else:
+                continue
+            yield f"{'' if effective else WARNING}task {task['name']}: {wrong}{ahead} ({rule.rule})"
+
+
+def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> Iterator[str]:
+    """Every policy problem of .tekton/; one that many PipelineRuns share is one line."""
+    policy = release_policy()
+    upstream = upstream_pipeline()
+    pipelines = {
+        data["metadata"]["name"]: (display, data)
+        for display, data in documents.items()
+        if data.get("kind") == "Pipeline"
+    }
+    for display, data in pipelines.values():
+        yield from parity_problems(data, display, upstream)
+        yield from bundle_problems(data, display, policy, now)
+    shared: dict[str, list[str]] = {}
+    total = 0
+    for display, data in documents.items():
+        if data.get("kind") != "PipelineRun":
+            continue
+        ref = ((data.get("spec") or {}).get("pipelineRef") or {}).get("name")
+        if ref not in pipelines:
+            continue  # the structure check reports it
+        total += 1
+        for problem in run_problems(pipelines[ref][1], data, policy, now):
+            shared.setdefault(problem, []).append(display)
+    for problem, displays in shared.items():
+        warning = problem.startswith(WARNING)
+        text = problem.removeprefix(WARNING)
+        where = (
+            f"all {total} PipelineRuns"
+            if len(displays) == total and total > 1
+            else displays[0]
+            if len(displays) == 1
+            else f"{len(displays)} PipelineRuns ({displays[0]}, ...)"
+        )
+        yield f"{WARNING if warning else ''}{where}: {text}"

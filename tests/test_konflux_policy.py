@@ -1,0 +1,279 @@
+"""The release policy as a check: what Conforma would deny, found in .tekton/ before a build."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tcibsrc.cli import main
+from tcibsrc.context import Context
+from tcibsrc.konflux_policy import policy_problems
+from tcibsrc.tekton import render_pipeline
+
+# After every rule of the policy data took effect, and before the latest of them did.
+LATER = datetime(2027, 1, 1, tzinfo=UTC)
+EARLIER = datetime(2026, 8, 20, tzinfo=UTC)
+# One catalog task of the shared Pipeline for each of the docker build type's required tasks
+# (Conforma's tasks.required_tasks_found; rhtap-ec-policy data/required_tasks.yml), by hand.
+REQUIRED = (
+    "init",
+    "git-clone-oci-ta",
+    "prefetch-dependencies-oci-ta",
+    "buildah-remote-oci-ta",
+    "clair-scan",
+    "clamav-scan",
+    "deprecated-image-check",
+    "rpms-signature-scan",
+    "sast-shell-check-oci-ta",
+    "sast-snyk-check-oci-ta",
+    "sast-unicode-check-oci-ta",
+    "source-build-oci-ta",
+)
+
+
+def pipeline() -> dict:
+    return yaml.safe_load(render_pipeline(""))
+
+
+def run(**params: str) -> dict:
+    """A PipelineRun as `make pipelines` writes them, with `params` changed."""
+    values = {"git-url": "u", "output-image": "i", "hermetic": "true", **params}
+    return {
+        "kind": "PipelineRun",
+        "metadata": {"name": "r"},
+        "spec": {
+            "pipelineRef": {"name": "tcibsrc-build"},
+            "params": [{"name": k, "value": v} for k, v in values.items()],
+        },
+    }
+
+
+def check(pipeline_data: dict, *runs: dict, now: datetime = LATER) -> list[str]:
+    documents = {".tekton/build-pipeline.yaml": pipeline_data}
+    documents |= {f".tekton/run-{i}.yaml": r for i, r in enumerate(runs)}
+    return list(policy_problems(documents, now))
+
+
+def bundle_reference(data: dict, task_name: str) -> dict:
+    task = next(t for t in data["spec"]["tasks"] if t["name"] == task_name)
+    return next(p for p in task["taskRef"]["params"] if p["name"] == "bundle")
+
+
+def test_the_generated_pipeline_passes_the_policy() -> None:
+    assert check(pipeline(), run(), run()) == []
+
+
+@pytest.mark.parametrize("catalog_task", REQUIRED)
+def test_a_pipeline_without_a_required_task_is_rejected_naming_the_rule(catalog_task: str) -> None:
+    data = pipeline()
+    data["spec"]["tasks"] = [
+        t for t in data["spec"]["tasks"] if t["taskRef"]["params"][0]["value"] != catalog_task
+    ]
+    problems = check(data, run(), run())
+    required = [p for p in problems if "(tasks.required_tasks_found)" in p]
+    assert len(required) == 1, problems
+    assert required[0].startswith("all 2 PipelineRuns: required task ")
+    assert catalog_task in required[0]
+    # and the upstream Pipeline's task is missing from ours
+    assert any(f"({catalog_task}) of Konflux's docker-build-multi-platform-oci-ta" in p
+               for p in problems)  # fmt: skip
+
+
+def test_skipped_checks_and_no_source_image_count_as_missing_tasks() -> None:
+    problems = check(pipeline(), run(**{"skip-checks": "true", "build-source-image": "false"}))
+    lines = [p for p in problems if "(tasks.required_tasks_found)" in p]
+    assert len(lines) == 8  # 7 scans and checks, and the source image
+    assert any(
+        "source-build or source-build-oci-ta does not run (build-source-image is skipped by "
+        "its when)" in line
+        for line in lines
+    )
+    assert all(line.startswith(".tekton/run-0.yaml: ") for line in lines)
+
+
+def test_a_denied_task_version_fails_once_in_effect_and_warns_before() -> None:
+    data = pipeline()
+    bundle_reference(data, "clone-repository")["value"] = (
+        "quay.io/konflux-ci/tekton-catalog/task-git-clone-oci-ta:0.1@sha256:" + "a" * 64
+    )
+    denied = (
+        ".tekton/build-pipeline.yaml: task clone-repository: git-clone-oci-ta 0.1 is denied (<0.2)"
+    )
+    later = check(data, run())
+    assert any(p.startswith(denied) and p.endswith("or let MintMaker update it") for p in later)
+    assert any("(trusted_task.trusted)" in p for p in later)
+    earlier = check(data, run(), now=EARLIER)
+    assert (
+        f"warning: {denied} (in effect from 2026-09-05) (trusted_task.trusted): run "
+        in "\n".join(earlier)
+    )
+
+
+def test_a_task_from_an_untrusted_location_is_rejected() -> None:
+    data = pipeline()
+    bundle_reference(data, "init")["value"] = "quay.io/someone/task-init:0.4@sha256:" + "b" * 64
+    problems = check(data, run())
+    assert problems == [
+        ".tekton/build-pipeline.yaml: task init: quay.io/someone/task-init is not a trusted task "
+        "location (trusted_task.trusted; trusted: oci://quay.io/konflux-ci/tekton-catalog/task-*)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "expected"),
+    [
+        (
+            "enable-package-registry-proxy",
+            "false",
+            "task prefetch-dependencies: enable-package-registry-proxy is 'false', not \"true\" "
+            "(prefetch_dependencies.package_registry_proxy_enabled)",
+        ),
+        (
+            "hermetic",
+            "false",
+            "task build-images: HERMETIC is 'false', not \"true\" (hermetic_task.hermetic)",
+        ),
+        (
+            "privileged-nested",
+            "true",
+            'task build-images: PRIVILEGED_NESTED is "true" '
+            "(buildah_build_task.privileged_nested_param)",
+        ),
+    ],
+)
+def test_param_rules_name_the_rule(param: str, value: str, expected: str) -> None:
+    problems = check(pipeline(), run(**{param: value}), run())
+    assert problems == [f".tekton/run-0.yaml: {expected}"]
+
+
+def test_the_rules_dates_decide_between_error_and_warning() -> None:
+    before = datetime(2026, 5, 1, tzinfo=UTC)
+    problems = check(pipeline(), run(**{"enable-package-registry-proxy": "false"}), now=before)
+    assert problems == [
+        "warning: .tekton/run-0.yaml: task prefetch-dependencies: enable-package-registry-proxy "
+        "is 'false', not \"true\" (in effect from 2026-05-13) "
+        "(prefetch_dependencies.package_registry_proxy_enabled)"
+    ]
+
+
+def _git_repo(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    env = {"GIT_AUTHOR_DATE": "2026-08-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-08-01T00:00:00Z"}
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "."],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "x"],
+    ):
+        subprocess.run(command, cwd=root, check=True, env={**env, "PATH": "/usr/bin:/bin"})
+    return root
+
+
+PIPE = "docker-build-multi-platform-oci-ta"
+UPSTREAM = """
+spec:
+  params:
+    - {name: git-url, type: string}
+    - {name: hermetic, type: string, default: "false"}
+    - {name: build-platforms, type: array, default: [linux/x86_64]}
+  tasks:
+    - name: init
+      taskRef: {name: init, version: "0.4"}
+    - name: preflight
+      taskRef: {name: preflight, version: "0.2"}
+"""
+POLICY_FILES = {
+    "data/required_tasks.yml": """
+pipeline-required-tasks:
+  docker:
+    - effective_on: "2025-04-01T00:00:00Z"
+      tasks: [init, [git-clone, git-clone-oci-ta]]
+  fbc: []
+""",
+    "data/trusted_task_rules.yaml": """
+rule_data:
+  trusted_task_rules:
+    allow:
+      defaults: [{pattern: "oci://quay.io/konflux-ci/tekton-catalog/task-*"}]
+    deny:
+      defaults:
+        - {pattern: oci://quay.io/konflux-ci/tekton-catalog/task-init, versions: ['<0.4'],
+           effective_on: "2026-09-05T00:00:00Z"}
+        - {pattern: oci://quay.io/konflux-ci/tekton-catalog/task-other, versions: ['<9']}
+""",
+    "data/rule_data.yml": "rule_data:\n  required_hermetic_tasks: [buildah-remote-oci-ta]\n",
+}
+
+
+def test_update_bundles_reads_both_checkouts(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no skopeo: the registry is not asked
+    digest = "sha256:" + "1" * 64
+    definitions = _git_repo(
+        tmp_path / "build-definitions",
+        {
+            f"pipelines/{PIPE}/{PIPE}.yaml": UPSTREAM,
+            "external-task/init/0.4/init.yaml": (
+                f"task_bundle: quay.io/konflux-ci/tekton-catalog/task-init:0.4.2@{digest}\n"
+            ),
+            "task/preflight/0.2/preflight.yaml": "kind: Task\n",
+        },
+    )
+    policy = _git_repo(tmp_path / "rhtap-ec-policy", POLICY_FILES)
+    repo = tmp_path / "repo"
+    (repo / "scripts/tcibsrc/data").mkdir(parents=True)
+    (repo / "config.yaml").write_text("")
+    ctx = Context(repo_root=repo, config_file=repo / "config.yaml", tcib_dir=repo, given={})
+    monkeypatch.chdir(repo)
+    code = main(
+        [
+            "--config", str(repo / "config.yaml"), "--tcib-dir", str(repo), "update-bundles",
+            "--build-definitions", str(definitions), "--ec-policy-data", str(policy),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    data_dir = ctx.repo_root / "scripts/tcibsrc/data"
+    upstream = yaml.safe_load((data_dir / "konflux_pipeline.yaml").read_text())
+    commit = subprocess.run(
+        ["git", "-C", str(definitions), "log", "-1", "--format=%H"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert upstream["source"]["commit"] == commit
+    assert upstream["params"][1] == {"name": "hermetic", "type": "string", "default": "false"}
+    assert upstream["tasks"][0]["bundle"] == (
+        f"quay.io/konflux-ci/tekton-catalog/task-init:0.4.2@{digest}"
+    )
+    # a task built in build-definitions: tagged <version>-<commit of its file>, no digest
+    assert upstream["tasks"][1]["bundle"] == (
+        f"quay.io/konflux-ci/tekton-catalog/task-preflight:0.2-{commit}"
+    )
+    assert "note: preflight:" in out and "has no digest" in out
+    rules = yaml.safe_load((data_dir / "konflux_policy.yaml").read_text())
+    assert rules["required_tasks"][0]["tasks"] == ["init", ["git-clone", "git-clone-oci-ta"]]
+    # only the deny rules of the Pipeline's own tasks are kept
+    assert rules["trusted_tasks"]["deny"] == {
+        "init": [{"versions": "<0.4", "effective_on": "2026-09-05T00:00:00Z"}]
+    }
+    assert rules["params"][0]["tasks"] == ["buildah-remote-oci-ta"]
+    # a second run changes nothing
+    assert main(["--config", str(repo / "config.yaml"), "--tcib-dir", str(repo),
+                 "update-bundles", "--build-definitions", str(definitions),
+                 "--ec-policy-data", str(policy)]) == 0  # fmt: skip
+    assert "konflux_pipeline.yaml: unchanged" in capsys.readouterr().out
+
+
+def test_update_bundles_without_checkouts_says_what_to_set(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BUILD_DEFINITIONS", raising=False)
+    monkeypatch.delenv("EC_POLICY_DATA", raising=False)
+    assert main(["update-bundles"]) != 0
+    err = capsys.readouterr().err
+    assert "BUILD_DEFINITIONS=" in err and "EC_POLICY_DATA=" in err
