@@ -24,7 +24,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds
+	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -105,6 +105,12 @@ deploy: $(STAMP) ## apply deploy/ to the current kubectl/oc context, STAGE=infra
 
 deploy-check: $(STAMP) ## openstack endpoint list, token issue, network and image create/delete through openstackclient
 	$(CLI) deploy-check
+
+update-bundles: $(STAMP) ## refresh data/konflux_*.yaml from checkouts (BUILD_DEFINITIONS= EC_POLICY_DATA=), then make pipelines
+	BUILD_DEFINITIONS=$(BUILD_DEFINITIONS) EC_POLICY_DATA=$(EC_POLICY_DATA) $(CLI) update-bundles
+
+konflux-manifests: $(STAMP) ## write konflux/: Application, Components (build-nudges-ref), ImageRepositories, rule data (GIT_URL=)
+	GIT_URL=$(GIT_URL) $(CLI) konflux-manifests
 
 update-crds: $(STAMP) ## regenerate CRD schemas from checkouts (OPENSTACK_OPERATOR= APPLICATION_API= IMAGE_CONTROLLER=)
 	@test -n "$(OPENSTACK_OPERATOR)$(APPLICATION_API)$(IMAGE_CONTROLLER)" || { echo "set OPENSTACK_OPERATOR=, APPLICATION_API= and/or IMAGE_CONTROLLER= to checkouts of those repositories"; exit 2; }

@@ -1,7 +1,8 @@
 """Resolve packages with dnf's Python API, as rpm-lockfile-prototype does; print a lock as JSON.
 
 Run with Debian's /usr/bin/python3 (python3-dnf). Arguments: a JSON request on stdin with
-repos [{id, baseurl, gpgkey}], arch, packages. For each arch an empty installroot, the repos,
+repos [{id, baseurl, gpgkey}], arch, packages. For each arch an empty installroot, the repos
+(their ids' variables substituted, as rpm-lockfile-prototype does),
 `install` of every package, `resolve()`; every package of the transaction is downloaded and its
 signature checked against the repository's key.
 """
@@ -12,6 +13,7 @@ import tempfile
 
 import dnf
 import dnf.rpm
+import libdnf.conf
 
 
 def resolve(request, arch):
@@ -28,8 +30,10 @@ def resolve(request, arch):
         conf.substitutions["releasever"] = "unknown"
         conf.gpgcheck = True
         for repo in request["repos"]:
+            # as the locker does: $basearch in a section id becomes the arch's own repoid
+            repoid = libdnf.conf.ConfigParser.substitute(repo["id"], conf.substitutions)
             base.repos.add_new_repo(
-                repo["id"], conf, baseurl=[repo["baseurl"]], gpgcheck=True, gpgkey=[repo["gpgkey"]]
+                repoid, conf, baseurl=[repo["baseurl"]], gpgcheck=True, gpgkey=[repo["gpgkey"]]
             )
         base.fill_sack(load_system_repo=False)
         for name in request["packages"]:

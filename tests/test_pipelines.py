@@ -245,7 +245,7 @@ def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context
 
     pipeline = generated.repo_root / PIPELINE_FILE
     pipeline.write_text(pipeline.read_text().replace("    - name: init\n", "    - name: init\n  x"))
-    with pytest.raises(ToolkitError, match="build-pipeline.yaml: YAML does not parse"):
+    with pytest.raises(ToolkitError, match=r"build-pipeline\.yaml: YAML does not parse"):
         render_pipelines(generated)
 
 

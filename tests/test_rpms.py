@@ -44,10 +44,13 @@ SPECIAL = {
 HERE = Path(__file__).parent
 
 
-def make_repo(root: Path, write_config, rpm_repositories: list[dict]) -> Context:
+def make_repo(
+    root: Path, write_config, rpm_repositories: list[dict], repository_id: str = "{id}"
+) -> Context:
     write_tree(root / "container-images", {**FIXTURE_TREE, **DEMO})
     (root / "README.md").write_text(README_TEXT)
-    config = write_config(images={"scope": ["demo"]}, rpm={"repositories": rpm_repositories})
+    rpm = {"repository_id": repository_id, "repositories": rpm_repositories}
+    config = write_config(images={"scope": ["demo"]}, rpm=rpm)
     shutil.move(config, root / "config.yaml")
     return Context(
         repo_root=root, config_file=root / "config.yaml", tcib_dir=root / "container-images"
@@ -81,6 +84,7 @@ def rpm_setup(tmp_path: Path, write_config) -> Iterator[tuple[Context, RpmReposi
                 "gpgkey": f"file://{key.public}",
             }
         ],
+        repository_id="{id}-for-$basearch",  # archful, as config.yaml's scheme
     )
     for name, text in render_files(ctx).items():
         (ctx.repo_root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +117,12 @@ def resolve_with_dnf(ctx: Context) -> dict:
 
 
 def problems_of(ctx: Context, lock: dict) -> list[str]:
-    return validate(ctx.repo_root, yaml.safe_dump(lock), "rpms.lock.yaml")
+    """What make check reports: rpms.repo's problems, then the lock's."""
+    repo_text = (ctx.repo_root / "rpms.repo").read_text()
+    return [
+        *repo_problems(repo_text, "rpms.repo"),
+        *validate(ctx.repo_root, yaml.safe_dump(lock), "rpms.lock.yaml"),
+    ]
 
 
 def test_inputs_list_what_the_containerfiles_install(rpm_setup) -> None:
@@ -137,6 +146,8 @@ def test_dnf_resolves_the_inputs_and_the_lock_validates(rpm_setup) -> None:
     assert "demo-lib" in by_arch["x86_64"]  # pulled in by demo-app's Requires
     assert by_arch["x86_64"]["demo-arch"]["url"].endswith(".x86_64.rpm")
     assert by_arch["aarch64"]["demo-arch"]["url"].endswith(".aarch64.rpm")
+    # dnf names the repository by the arch: the lock's repoids are the per-arch ids
+    assert {p["repoid"] for p in by_arch["aarch64"].values()} == {"local-for-aarch64"}
     assert problems_of(ctx, lock) == []
 
 
@@ -202,10 +213,10 @@ def test_a_repository_without_gpgcheck_fails(rpm_setup) -> None:
     repo.write_text(repo.read_text().replace("gpgcheck=1", "gpgcheck=0"))
     problems = problems_of(ctx, lock)
     assert (
-        "rpms.repo: [local] has gpgcheck=0: every enabled repository must be gpg-checked"
-        in problems
+        "rpms.repo: [local-for-$basearch] has gpgcheck=0: every enabled repository must be "
+        "gpg-checked" in problems
     )
-    assert any("repoid local is not gpg-checked" in p for p in problems)
+    assert any("repoid local-for-x86_64 is not gpg-checked" in p for p in problems)
 
 
 def stand_in(path: Path, expected_argv: list[str], lock_file: Path, write_into: str) -> Path:

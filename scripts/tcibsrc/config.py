@@ -35,11 +35,23 @@ class PackagePolicy:
 class RpmRepository:
     """One dnf repository of rpms.repo; always gpg-checked."""
 
-    id: str
+    id: str  # the section id of rpms.repo, after rpm.repository_id; may hold $basearch
     name: str
     baseurl: str
     gpgkey: str
     enabled: bool = True
+
+    def id_for(self, arch: str) -> str:
+        """The repoid dnf (and so the lock, hermeto and the SBOM) uses on `arch`."""
+        return self.id.replace("$basearch", arch)
+
+
+@dataclass(frozen=True)
+class TenantPolicy:
+    """The tenant's Conforma rule data this deployment must satisfy (konflux.policy)."""
+
+    rpm_signing_keys: dict[str, str | None]  # key file name -> long key id (None: not recorded)
+    base_image_registries: tuple[str, ...]  # allowed_registry_prefixes
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,8 @@ class Config:
     upper_constraints_sha256: str
     packages: dict[str, PackagePolicy] = field(default_factory=dict)
     rpm_repositories: tuple[RpmRepository, ...] = ()
+    tenant_policy: TenantPolicy | None = None
+    git_url: str | None = None  # konflux.git_url: the repository Konflux builds from
     # make prefetch: hermeto's image (run with podman when hermeto is not on PATH) and whether
     # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
     hermeto_image: str = "ghcr.io/hermetoproject/hermeto:0.33.0"
@@ -169,21 +183,54 @@ def validate_config_data(data: Any, display: str) -> None:
 IMAGE_NAME_PLACEHOLDERS = ("image", "distro", "major", "series", "version")
 
 
-def _check_image_name(template: str, display: str) -> None:
+REPOSITORY_ID_PLACEHOLDERS = ("id", "distro", "major", "series")
+
+
+def _check_template(
+    template: str, placeholders: tuple[str, ...], display: str, key_path: str
+) -> None:
     try:
-        template.format(**{key: key for key in IMAGE_NAME_PLACEHOLDERS})
+        template.format(**{key: key for key in placeholders})
     except KeyError as exc:
         raise ConfigError(
-            f"{display}: registry.image_name",
+            f"{display}: {key_path}",
             f"unknown placeholder {{{exc.args[0]}}}",
-            f"use {', '.join('{' + p + '}' for p in IMAGE_NAME_PLACEHOLDERS)}",
+            f"use {', '.join('{' + p + '}' for p in placeholders)}",
         ) from exc
     except (ValueError, IndexError) as exc:
         raise ConfigError(
-            f"{display}: registry.image_name",
+            f"{display}: {key_path}",
             f"not a valid template: {exc}",
-            "write placeholders as {image}",
+            f"write placeholders as {{{placeholders[0]}}}",
         ) from exc
+
+
+def _check_image_name(template: str, display: str) -> None:
+    _check_template(template, IMAGE_NAME_PLACEHOLDERS, display, "registry.image_name")
+
+
+def _repository_id(data: dict, short: str) -> str:
+    """rpm.repository_id applied to a repository's short id (default: the short id)."""
+    series = data["release"]["series"]
+    template = (data.get("rpm") or {}).get("repository_id", "{id}")
+    return template.format(
+        id=short.format(series=series),
+        distro=data["distro"]["name"],
+        major=data["distro"]["major"],
+        series=series,
+    )
+
+
+def _tenant_policy(data: dict | None) -> TenantPolicy | None:
+    if not data:
+        return None
+    return TenantPolicy(
+        rpm_signing_keys={
+            name: (str(key).lower() if key else None)
+            for name, key in (data.get("rpm_signing_keys") or {}).items()
+        },
+        base_image_registries=tuple(data.get("base_image_registries") or ()),
+    )
 
 
 def load_config(path: Path, display: str | None = None) -> Config:
@@ -194,6 +241,12 @@ def load_config(path: Path, display: str | None = None) -> Config:
         raise ConfigError(display, "the config file is empty", "start from the default config.yaml")
     validate_config_data(data, display)
     _check_image_name(data["registry"]["image_name"], display)
+    _check_template(
+        (data.get("rpm") or {}).get("repository_id", "{id}"),
+        REPOSITORY_ID_PLACEHOLDERS,
+        display,
+        "rpm.repository_id",
+    )
     policies = {
         name: PackagePolicy(
             name=name,
@@ -232,9 +285,11 @@ def load_config(path: Path, display: str | None = None) -> Config:
             "hermeto_image", "ghcr.io/hermetoproject/hermeto:0.33.0"
         ),
         prefetch_rust_crates=bool((data.get("prefetch") or {}).get("rust_crates", True)),
+        tenant_policy=_tenant_policy(data["konflux"].get("policy")),
+        git_url=data["konflux"].get("git_url"),
         rpm_repositories=tuple(
             RpmRepository(
-                id=repo["id"].format(series=data["release"]["series"]),
+                id=_repository_id(data, repo["id"]),
                 name=repo["name"].format(series=data["release"]["series"]),
                 baseurl=repo["baseurl"].format(series=data["release"]["series"]),
                 gpgkey=repo["gpgkey"],

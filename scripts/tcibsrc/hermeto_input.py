@@ -17,7 +17,13 @@ from tcibsrc.python_inputs import REQUIREMENTS_DIR
 
 
 def rpm_input(config: Config) -> dict[str, Any]:
-    options = {repo.id: {"gpgkey": repo.gpgkey} for repo in config.rpm_repositories if repo.enabled}
+    # the lock's repoids are dnf's, with $basearch expanded: one entry per arch
+    options = {
+        repo.id_for(arch): {"gpgkey": repo.gpgkey}
+        for repo in config.rpm_repositories
+        if repo.enabled
+        for arch in (config.arches if "$basearch" in repo.id else config.arches[:1])
+    }
     return {"type": "rpm", "path": ".", "options": {"dnf": options}}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tcibsrc.containerfile_checks import WARNING
 from tcibsrc.rpm_inputs import parse_repo_file
 
 _ARCH = re.compile(r"\b(x86_64|aarch64|ppc64le|s390x|amd64|arm64)\b")
@@ -35,6 +36,11 @@ def repo_problems(text: str, display: str) -> Iterator[str]:
             )
         if not options.get("gpgkey", "").strip():
             yield f"{display}: [{repoid}] has no gpgkey (hermeto's repo file has none either)"
+        if "$basearch" not in repoid:
+            yield (
+                f"{WARNING}{display}: [{repoid}] is arch-less: Konflux's rpm_repos.ids_known "
+                "knows archful ids; set rpm.repository_id with $basearch in config.yaml"
+            )
         for key in ("baseurl", "metalink", "mirrorlist"):
             found = _ARCH.search(options.get(key, ""))
             if found:
@@ -94,6 +100,8 @@ def lock_problems(
         and options.get("gpgkey", "").strip()
     }
     for arch, item in sorted(by_arch.items()):
+        # dnf expands $basearch in section ids: the lock names the arch's own repoids
+        sections = {section.replace("$basearch", arch): section for section in repos}
         seen_urls: set[str] = set()
         seen_names: dict[str, str] = {}
         packages = item.get("packages") or []
@@ -113,9 +121,9 @@ def lock_problems(
             repoid = entry.get("repoid")
             if not repoid:
                 yield f"{where}: no repoid"
-            elif repoid not in repos:
+            elif repoid not in sections:
                 yield f"{where}: repoid {repoid} is not in rpms.repo"
-            elif repoid not in checked:
+            elif sections[repoid] not in checked:
                 yield f"{where}: repoid {repoid} is not gpg-checked with a key"
             if entry["url"] in seen_urls:
                 yield f"{where}: listed twice ({entry['url']})"

@@ -38,6 +38,7 @@ from tcibsrc.rpm_lock import repo_problems, rpms_in_problems
 from tcibsrc.tcib_images import TcibImage
 from tcibsrc.tekton import TEKTON_DIR, stale_tekton_files
 from tcibsrc.tekton_checks import tekton_problems
+from tcibsrc.tenant_policy import tenant_problems
 from tcibsrc.upper_constraints import local_file_from_environment, upper_constraints_for
 
 Images = dict[str, TcibImage]
@@ -161,8 +162,9 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
 
 
 def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
-    """rpms.repo is gpg-checked everywhere; rpms.lock.yaml is valid and current."""
+    """rpms.repo: gpg-checked with allowed keys; rpms.lock.yaml: valid and current."""
     root = ctx.repo_root
+    yield from tenant_problems(ctx.config, ctx.display(ctx.config_file))
     repo = root / RPMS_REPO
     if repo.is_file():
         yield from repo_problems(repo.read_text(encoding="utf-8"), RPMS_REPO)

@@ -1,4 +1,5 @@
-"""`tcibsrc update-bundles` (Konflux's pipeline and policy facts as data)."""
+"""`tcibsrc update-bundles` (Konflux's pipeline and policy facts as data) and
+`tcibsrc konflux-manifests` (the tenant's Application, Components, ImageRepositories)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,11 @@ import argparse
 import os
 from pathlib import Path
 
-from tcibsrc.atomic import write_text_atomic
+from tcibsrc.atomic import write_generated, write_text_atomic
 from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.konflux_data import PIPELINE_DATA, POLICY_DATA
+from tcibsrc.konflux_manifests import KONFLUX_DIR, git_url, manifests
 from tcibsrc.update_bundles import (
     PIPELINE_HEADER,
     POLICY_HEADER,
@@ -50,7 +52,24 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def run_konflux_manifests(ctx: Context, args: argparse.Namespace) -> int:
+    files = manifests(ctx, git_url(ctx, args.git_url))  # validated before anything is written
+    directory = ctx.repo_root / KONFLUX_DIR
+    stale = [
+        path
+        for path in sorted(directory.glob("*.yaml"))
+        if directory.is_dir()
+        if f"{KONFLUX_DIR}/{path.name}" not in files
+    ]
+    return write_generated(ctx.repo_root, files, stale, f"{KONFLUX_DIR}/")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "konflux-manifests", help="konflux/: Application, Components, ImageRepositories"
+    )
+    parser.add_argument("--git-url", default=os.environ.get("GIT_URL"))
+    parser.set_defaults(handler=run_konflux_manifests)
     parser = subparsers.add_parser(
         "update-bundles", help="task bundles and release policy data from local checkouts"
     )

@@ -1,0 +1,166 @@
+"""make konflux-manifests: the tenant's side of the build, for its config repository.
+
+konflux/ holds the Application, one Component per image (the builder included) and one
+ImageRepository per Component. The Components take the PipelineRuns this repository already has
+(`configure-pac-no-mr`) and carry `build-nudges-ref`: the Components whose Containerfiles name
+this image in a FROM line, so a new digest of a parent opens its children's pull requests (the
+nudge edits the digest in containerfiles/*/Containerfile). rule-data.yaml holds the release
+policy rule data this deployment adds to the tenant's (its repository ids, signing keys and
+registries). Every object is validated against its CRD's schema before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import yaml
+
+from tcibsrc.catalog import build_catalog
+from tcibsrc.context import Context
+from tcibsrc.crd_schemas import load_crd, validate
+from tcibsrc.errors import ToolkitError
+from tcibsrc.render import Renderer
+from tcibsrc.tekton import Component, components
+from tcibsrc.tenant_policy import rule_data
+
+KONFLUX_DIR = "konflux"
+APPLICATION_FILE = "application.yaml"
+COMPONENTS_FILE = "components.yaml"
+IMAGE_REPOSITORIES_FILE = "imagerepositories.yaml"
+RULE_DATA_FILE = "rule-data.yaml"
+UPSTREAM_PIPELINE = '{"name":"docker-build-multi-platform-oci-ta","bundle":"latest"}'
+_FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(\S+?)(?:@sha256:[0-9a-f]{64}|:\S+)?(?:\s|$)", re.M)
+
+
+def git_url(ctx: Context, given: str | None) -> str:
+    """GIT_URL=, else konflux.git_url, else this clone's origin remote as an https URL."""
+    url = given or ctx.config.git_url
+    if not url:
+        result = subprocess.run(
+            ["git", "-C", str(ctx.repo_root), "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        origin = result.stdout.strip()
+        match = re.match(r"^git@([^:]+):(.+?)(?:\.git)?$", origin)
+        url = f"https://{match[1]}/{match[2]}" if match else origin.removesuffix(".git")
+    if not url.startswith("https://"):
+        raise ToolkitError(
+            "konflux-manifests",
+            f"no https git URL for the Components (origin is {url or 'not set'!r})",
+            "set konflux.git_url in config.yaml, or GIT_URL=https://...",
+        )
+    return url
+
+
+def nudges(found: list[Component], containerfiles: dict[str, str]) -> dict[str, list[str]]:
+    """component name -> the components whose Containerfile builds FROM its image."""
+    by_repository = {component.repository: component.name for component in found}
+    children: dict[str, set[str]] = {component.name: set() for component in found}
+    for component in found:
+        for reference in _FROM.findall(containerfiles[component.dockerfile]):
+            parent = by_repository.get(reference)
+            if parent and parent != component.name:
+                children[parent].add(component.name)
+    return {name: sorted(names) for name, names in children.items()}
+
+
+def image_name(repository: str) -> str:
+    """ImageRepository spec.image.name: the repository path below the registry's organization."""
+    path = repository.split("/", 1)[1]
+    return path.split("/", 1)[1] if "/" in path else path
+
+
+def manifests(ctx: Context, url: str) -> dict[str, str]:
+    config = ctx.config
+    catalog = build_catalog(ctx)
+    found = components(ctx, catalog)
+    containerfiles = Renderer(ctx, catalog).render()
+    children = nudges(found, containerfiles)
+    metadata = {"namespace": config.konflux_tenant_namespace}
+    application: dict[str, Any] = {
+        "apiVersion": load_crd("Application")["apiVersion"],
+        "kind": "Application",
+        "metadata": {"name": config.konflux_application, **metadata},
+        "spec": {"displayName": config.konflux_application},
+    }
+    component_objects = []
+    repository_objects = []
+    for component in found:
+        spec: dict[str, Any] = {
+            "application": config.konflux_application,
+            "componentName": component.name,
+            "source": {
+                "git": {
+                    "url": url,
+                    "revision": config.konflux_branch,
+                    "context": ".",
+                    "dockerfileUrl": component.dockerfile,
+                }
+            },
+            "containerImage": component.repository,
+        }
+        if children[component.name]:
+            spec["build-nudges-ref"] = children[component.name]
+        component_objects.append(
+            {
+                "apiVersion": load_crd("Component")["apiVersion"],
+                "kind": "Component",
+                "metadata": {
+                    "name": component.name,
+                    **metadata,
+                    "annotations": {
+                        # the PipelineRuns are in .tekton/ already: no pull request to add them
+                        "build.appstudio.openshift.io/request": "configure-pac-no-mr",
+                        "build.appstudio.openshift.io/pipeline": UPSTREAM_PIPELINE,
+                    },
+                },
+                "spec": spec,
+            }
+        )
+        repository_objects.append(
+            {
+                "apiVersion": load_crd("ImageRepository")["apiVersion"],
+                "kind": "ImageRepository",
+                "metadata": {
+                    "name": component.name,
+                    **metadata,
+                    "labels": {
+                        "appstudio.redhat.com/application": config.konflux_application,
+                        "appstudio.redhat.com/component": component.name,
+                    },
+                    "annotations": {
+                        "image-controller.appstudio.redhat.com/update-component-image": "true"
+                    },
+                },
+                "spec": {
+                    "image": {"name": image_name(component.repository), "visibility": "public"}
+                },
+            }
+        )
+    validate(application, f"{KONFLUX_DIR}/{APPLICATION_FILE}")
+    for item in component_objects:
+        validate(item, f"{KONFLUX_DIR}/{COMPONENTS_FILE}: {item['metadata']['name']}")
+    for item in repository_objects:
+        validate(item, f"{KONFLUX_DIR}/{IMAGE_REPOSITORIES_FILE}: {item['metadata']['name']}")
+    header = "# Generated by `make konflux-manifests`; do not edit.\n"
+    return {
+        f"{KONFLUX_DIR}/{APPLICATION_FILE}": header + _dump([application]),
+        f"{KONFLUX_DIR}/{COMPONENTS_FILE}": header + _dump(component_objects),
+        f"{KONFLUX_DIR}/{IMAGE_REPOSITORIES_FILE}": header + _dump(repository_objects),
+        f"{KONFLUX_DIR}/{RULE_DATA_FILE}": (
+            "# Generated by `make konflux-manifests`: rule data this deployment adds to the\n"
+            "# tenant's release policy (a data source of its EnterpriseContractPolicy).\n"
+            + yaml.safe_dump({"rule_data": rule_data(config)}, sort_keys=False, width=100)
+        ),
+    }
+
+
+def _dump(objects: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(
+        json.loads(json.dumps(objects)), sort_keys=False, width=100, explicit_start=True
+    )
