@@ -73,12 +73,11 @@ def previous_path(plan: dict, deps: Path, python: str, work: Path) -> tuple[floa
     seconds = time.monotonic() - started
     LOG.parent.mkdir(parents=True, exist_ok=True)
     LOG.write_text(log)
-    # every sdist pip unpacks to build, in the stage or in a build environment
+    # every wheel pip builds from an sdist, in the stage or in a build environment (a build
+    # environment's pip keeps what it built in HOME's wheel cache and reuses it)
     builds = Counter(
-        match.group(1).lower()
-        for match in re.finditer(
-            r"Processing \S*/([A-Za-z0-9_.\-]+?)-\d[^/\s]*\.(?:tar\.gz|zip)", log
-        )
+        re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        for match in re.finditer(r"Created wheel for ([A-Za-z0-9_.\-]+?):", log)
     )
     return seconds, len(list(wheels.glob("*.whl"))), builds
 
