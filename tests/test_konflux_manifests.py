@@ -133,7 +133,6 @@ def test_konflux_manifests_are_valid_and_nudge_along_the_image_graph(manifests_d
     }
     # a parent's new digest opens its children's pull requests (they build FROM it)
     assert by_name["base-centos10-epoxy"]["spec"]["build-nudges-ref"] == ["os-centos10-epoxy"]
-    assert by_name["base-centos10-epoxy"]["spec"]["build-nudges-ref"] == ["os-centos10-epoxy"]
     assert by_name["os-centos10-epoxy"]["spec"]["build-nudges-ref"] == [
         "keystone-centos10-epoxy",
         "nova-base-centos10-epoxy",
@@ -156,21 +155,8 @@ def test_konflux_manifests_are_valid_and_nudge_along_the_image_graph(manifests_d
     # the PipelineRuns are committed already: Konflux must not open a pull request for them
     annotations = keystone["metadata"]["annotations"]
     assert annotations["build.appstudio.openshift.io/request"] == "configure-pac-no-mr"
-    repositories = list(yaml.safe_load_all((manifests_dir / "imagerepositories.yaml").read_text()))
-    assert len(repositories) == len(components)
-    keystone_repo = next(
-        r for r in repositories if r["metadata"]["name"] == keystone["metadata"]["name"]
-    )
-    assert keystone_repo["spec"]["image"] == {
-        "name": "sig/keystone-centos10-epoxy",
-        "visibility": "public",
-    }
-    assert keystone_repo["metadata"]["labels"]["appstudio.redhat.com/component"] == (
-        "keystone-centos10-epoxy"
-    )
-    (application,) = yaml.safe_load_all((manifests_dir / "application.yaml").read_text())
-    for item in [application, *components, *repositories]:
-        validate(item, "konflux/")  # the CRDs' own schemas
+    # the fixture's registry path is not image-controller's for its tenant: no ImageRepositories
+    assert not (manifests_dir / "imagerepositories.yaml").exists()
     rules = yaml.safe_load((manifests_dir / "rule-data.yaml").read_text())["rule_data"]
     assert rules["extra_rpm_repositories"] == ["stream-epoxy"]
 
@@ -180,10 +166,47 @@ def test_a_field_the_component_crd_does_not_know_is_an_error(manifests_dir: Path
     component["spec"]["build-nudge-refs"] = ["typo"]
     with pytest.raises(CrdError, match=r"Component.spec.build-nudge-refs: a field the CRD"):
         validate(component, "konflux/components.yaml")
-    repository = next(yaml.safe_load_all((manifests_dir / "imagerepositories.yaml").read_text()))
-    repository["spec"]["image"]["visibility"] = "internal"
-    with pytest.raises(CrdError, match=r"'internal' is not one of \['public', 'private'\]"):
-        validate(repository, "konflux/imagerepositories.yaml")
+    (application,) = yaml.safe_load_all((manifests_dir / "application.yaml").read_text())
+    del application["spec"]["displayName"]
+    with pytest.raises(CrdError, match=r"Application.spec.displayName: required by the CRD"):
+        validate(application, "konflux/application.yaml")
+
+
+def test_image_repositories_where_image_controller_creates_them(
+    pinned_repo: Context, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """image-controller makes quay.io/<organization>/<tenant namespace>/<name>: with the
+    registry path set to that, every Component gets its ImageRepository."""
+    ctx = pinned_repo
+    monkeypatch.chdir(ctx.repo_root)
+    data = yaml.safe_load(ctx.config_file.read_text())
+    data["registry"]["namespace"] = "example/tenant"
+    ctx.config_file.write_text(yaml.safe_dump(data))
+    code = main(
+        ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "konflux-manifests",
+         "--git-url", "https://example.invalid/sig/images"]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    directory = ctx.repo_root / "konflux"
+    components = list(yaml.safe_load_all((directory / "components.yaml").read_text()))
+    repositories = list(yaml.safe_load_all((directory / "imagerepositories.yaml").read_text()))
+    assert [r["metadata"]["name"] for r in repositories] == [
+        c["metadata"]["name"] for c in components
+    ]
+    keystone = next(r for r in repositories if r["metadata"]["name"] == "keystone-centos10-epoxy")
+    assert keystone["spec"]["image"] == {
+        "name": "tenant/keystone-centos10-epoxy",
+        "visibility": "public",
+    }
+    assert keystone["metadata"]["labels"] == {
+        "appstudio.redhat.com/application": "app",
+        "appstudio.redhat.com/component": "keystone-centos10-epoxy",
+    }
+    component = next(c for c in components if c["metadata"]["name"] == "keystone-centos10-epoxy")
+    # the repository the PipelineRuns push to is the one image-controller made
+    assert component["spec"]["containerImage"] == (
+        f"quay.io/example/{keystone['spec']['image']['name']}"
+    )
 
 
 def test_konflux_manifests_need_an_https_git_url(

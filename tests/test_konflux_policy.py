@@ -175,7 +175,10 @@ def _git_repo(root: Path, files: dict[str, str]) -> Path:
 
 
 PIPE = "docker-build-multi-platform-oci-ta"
+PREFIX = "quay.io/konflux-ci/tekton-catalog/task-"
 UPSTREAM = """
+metadata:
+  labels: {pipelines.openshift.io/runtime: generic}
 spec:
   params:
     - {name: git-url, type: string}
@@ -205,6 +208,7 @@ rule_data:
         - {pattern: oci://quay.io/konflux-ci/tekton-catalog/task-init, versions: ['<0.4'],
            effective_on: "2026-09-05T00:00:00Z"}
         - {pattern: oci://quay.io/konflux-ci/tekton-catalog/task-other, versions: ['<9']}
+        - {pattern: "oci://quay.io/konflux-ci/tekton-catalog/task-pre*"}
 """,
     "data/rule_data.yml": "rule_data:\n  required_hermetic_tasks: [buildah-remote-oci-ta]\n",
 }
@@ -226,17 +230,26 @@ def test_update_bundles_reads_both_checkouts(
         },
     )
     policy = _git_repo(tmp_path / "rhtap-ec-policy", POLICY_FILES)
+    pinned = "sha256:" + "2" * 64
+    mintmaker = _git_repo(
+        tmp_path / "pinned",
+        {".tekton/p.yaml": f"value: {PREFIX}preflight:0.2@{pinned}\nvalue: {PREFIX}init:0.1\n"},
+    )
     repo = tmp_path / "repo"
     (repo / "scripts/tcibsrc/data").mkdir(parents=True)
     (repo / "config.yaml").write_text("")
     ctx = Context(repo_root=repo, config_file=repo / "config.yaml", tcib_dir=repo, given={})
     monkeypatch.chdir(repo)
-    code = main(
-        [
-            "--config", str(repo / "config.yaml"), "--tcib-dir", str(repo), "update-bundles",
-            "--build-definitions", str(definitions), "--ec-policy-data", str(policy),
-        ]
-    )  # fmt: skip
+    command = [
+        "--config", str(repo / "config.yaml"), "--tcib-dir", str(repo), "update-bundles",
+        "--build-definitions", str(definitions), "--ec-policy-data", str(policy),
+    ]  # fmt: skip
+    # a task built inside build-definitions: its digest is not in git, and never left out
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "preflight 0.2: built inside build-definitions" in err and "PINNED_BUNDLES=" in err
+    assert not (repo / "scripts/tcibsrc/data/konflux_pipeline.yaml").exists()
+    code = main([*command, "--pinned-bundles", str(mintmaker)])
     assert code == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     data_dir = ctx.repo_root / "scripts/tcibsrc/data"
@@ -250,22 +263,21 @@ def test_update_bundles_reads_both_checkouts(
     assert upstream["tasks"][0]["bundle"] == (
         f"quay.io/konflux-ci/tekton-catalog/task-init:0.4.2@{digest}"
     )
-    # a task built in build-definitions: tagged <version>-<commit of its file>, no digest
-    assert upstream["tasks"][1]["bundle"] == (
-        f"quay.io/konflux-ci/tekton-catalog/task-preflight:0.2-{commit}"
-    )
-    assert "note: preflight:" in out and "has no digest" in out
+    # ... its digest where MintMaker pinned it in another repository
+    assert upstream["tasks"][1]["bundle"] == f"{PREFIX}preflight:0.2@{pinned}"
+    assert upstream["tasks"][1]["from"].startswith("pinned ")
+    assert upstream["labels"] == {"pipelines.openshift.io/runtime": "generic"}
+    assert "konflux_pipeline.yaml: updated" in out
     rules = yaml.safe_load((data_dir / "konflux_policy.yaml").read_text())
     assert rules["required_tasks"][0]["tasks"] == ["init", ["git-clone", "git-clone-oci-ta"]]
-    # only the deny rules of the Pipeline's own tasks are kept
+    # only the deny rules of the Pipeline's own tasks are kept; one without versions denies all
     assert rules["trusted_tasks"]["deny"] == {
-        "init": [{"versions": "<0.4", "effective_on": "2026-09-05T00:00:00Z"}]
+        "init": [{"versions": "<0.4", "effective_on": "2026-09-05T00:00:00Z"}],
+        "preflight": [{"versions": "any"}],
     }
     assert rules["params"][0]["tasks"] == ["buildah-remote-oci-ta"]
     # a second run changes nothing
-    assert main(["--config", str(repo / "config.yaml"), "--tcib-dir", str(repo),
-                 "update-bundles", "--build-definitions", str(definitions),
-                 "--ec-policy-data", str(policy)]) == 0  # fmt: skip
+    assert main([*command, "--pinned-bundles", str(mintmaker)]) == 0
     assert "konflux_pipeline.yaml: unchanged" in capsys.readouterr().out
 
 
@@ -277,3 +289,102 @@ def test_update_bundles_without_checkouts_says_what_to_set(
     assert main(["update-bundles"]) != 0
     err = capsys.readouterr().err
     assert "BUILD_DEFINITIONS=" in err and "EC_POLICY_DATA=" in err
+
+
+def test_a_bundle_without_a_digest_is_unpinned() -> None:
+    data = pipeline()
+    bundle_reference(data, "apply-tags")["value"] = f"{PREFIX}apply-tags:0.3"
+    assert check(data, run()) == [
+        f".tekton/build-pipeline.yaml: task apply-tags: {PREFIX}apply-tags:0.3 is not pinned by "
+        "digest (tasks.pinned_task_refs): run `make update-bundles` where skopeo reaches "
+        "quay.io (or with PINNED_BUNDLES=), or let MintMaker pin it"
+    ]
+
+
+def test_a_tag_without_a_version_is_denied_as_conforma_does() -> None:
+    data = pipeline()
+    bundle_reference(data, "init")["value"] = f"{PREFIX}init:latest@sha256:" + "c" * 64
+    problems = check(data, run())
+    assert any(
+        "task init: init latest names no version, which Conforma denies" in p
+        and p.endswith("(trusted_task.trusted): run `make update-bundles` and `make pipelines`, "
+                       "or let MintMaker update it")
+        for p in problems
+    ), problems  # fmt: skip
+
+
+def test_a_tag_too_coarse_for_a_patch_level_rule_is_a_warning() -> None:
+    """prefetch-dependencies-oci-ta is denied below 0.7.1: a 0.7 tag may be 0.7.0 or 0.7.2."""
+    data = pipeline()
+    bundle_reference(data, "prefetch-dependencies")["value"] = (
+        f"{PREFIX}prefetch-dependencies-oci-ta:0.7@sha256:" + "d" * 64
+    )
+    assert check(data, run()) == [
+        "warning: .tekton/build-pipeline.yaml: task prefetch-dependencies: whether "
+        "prefetch-dependencies-oci-ta 0.7 is denied (<0.7.1) depends on the patch version the "
+        "tag does not show (trusted_task.trusted reads the bundle's version annotation)"
+    ]
+    bundle_reference(data, "prefetch-dependencies")["value"] = (
+        f"{PREFIX}prefetch-dependencies-oci-ta:0.6@sha256:" + "d" * 64
+    )
+    assert "prefetch-dependencies-oci-ta 0.6 is denied (<0.7.1)" in "\n".join(check(data, run()))
+
+
+def test_a_notin_when_is_evaluated() -> None:
+    data = pipeline()
+    task = next(t for t in data["spec"]["tasks"] if t["name"] == "clamav-scan")
+    task["when"] = [{"input": "$(params.skip-checks)", "operator": "notin", "values": ["false"]}]
+    problems = check(data, run())
+    assert problems == [
+        ".tekton/run-0.yaml: required task clamav-scan does not run (clamav-scan is skipped by "
+        "its when) (tasks.required_tasks_found)"
+    ]
+    assert check(data, run(**{"skip-checks": "true"})) != []  # the other scans skip instead
+
+
+def test_a_newer_upstream_pipeline_is_parity_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When make update-bundles brings a task or param the Pipeline lacks, check says so."""
+    import dataclasses
+
+    from tcibsrc import konflux_policy
+    from tcibsrc.konflux_data import UpstreamParam, UpstreamTask, upstream_pipeline
+
+    data = pipeline()  # rendered from today's data
+    newer = dataclasses.replace(
+        upstream_pipeline(),
+        params=(*upstream_pipeline().params, UpstreamParam("new-param", "string", "x")),
+        tasks=(
+            *upstream_pipeline().tasks,
+            UpstreamTask("new-scan", "new-scan", "0.1", f"{PREFIX}new-scan:0.1", "x"),
+        ),
+    )
+    monkeypatch.setattr(konflux_policy, "upstream_pipeline", lambda: newer)
+    assert check(data, run()) == [
+        ".tekton/build-pipeline.yaml: param new-param of Konflux's "
+        "docker-build-multi-platform-oci-ta is not declared (run `make pipelines`)",
+        ".tekton/build-pipeline.yaml: task new-scan (new-scan) of Konflux's "
+        "docker-build-multi-platform-oci-ta is missing (run `make pipelines`)",
+    ]
+
+
+def test_a_required_list_dated_ahead_warns_only_for_what_it_adds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from tcibsrc import konflux_policy
+    from tcibsrc.konflux_data import RequiredTasks, release_policy
+
+    today = release_policy().required_now(LATER)
+    assert today is not None
+    ahead = RequiredTasks("2099-01-01T00:00:00Z", (("init",), ("brand-new-check",)))
+    policy = dataclasses.replace(release_policy(), required=(today, ahead))
+    monkeypatch.setattr(konflux_policy, "release_policy", lambda: policy)
+    data = pipeline()
+    data["spec"]["tasks"] = [t for t in data["spec"]["tasks"] if t["name"] != "clamav-scan"]
+    problems = [p for p in check(data, run()) if "required_tasks_found" in p]
+    assert problems == [
+        ".tekton/run-0.yaml: required task clamav-scan does not run (tasks.required_tasks_found)",
+        "warning: .tekton/run-0.yaml: required task brand-new-check does not run (in effect "
+        "from 2099-01-01) (tasks.required_tasks_found)",
+    ]

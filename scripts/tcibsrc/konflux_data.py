@@ -25,6 +25,7 @@ from tcibsrc.errors import ToolkitError
 PIPELINE_DATA = "data/konflux_pipeline.yaml"
 POLICY_DATA = "data/konflux_policy.yaml"
 TASK_BUNDLE_PREFIX = "quay.io/konflux-ci/tekton-catalog/task-"
+ANY_VERSION = "any"  # a deny rule without versions: every version
 _REFERENCE = re.compile(
     r"^(?P<repository>[a-z0-9.-]+(?::[0-9]+)?/[^:@\s]+):(?P<tag>[A-Za-z0-9_.-]+)"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
@@ -54,6 +55,7 @@ class UpstreamTask:
 @dataclass(frozen=True)
 class UpstreamPipeline:
     source: dict[str, str]
+    labels: dict[str, str]
     params: tuple[UpstreamParam, ...]
     tasks: tuple[UpstreamTask, ...]
 
@@ -97,14 +99,30 @@ def parse_bundle(reference: str) -> Bundle | None:
 class DenyRule:
     """Versions of a catalog task the trusted-task rules deny, from a date on."""
 
-    versions: str  # a specifier such as "<0.10"
+    versions: str  # a specifier such as "<0.10", or "any"
     effective_on: str | None
 
-    def denies(self, version: Version) -> bool:
+    def denies(self, version: Version | None) -> bool | None:
+        """True or False; None when a tag's version is too coarse to tell ("0.7" against
+        "<0.7.1": Conforma reads the bundle's own version annotation, 0.7.x)."""
+        if self.versions == ANY_VERSION or version is None:
+            return True  # Conforma denies a bundle whose version it cannot read
         try:
-            return version in SpecifierSet(self.versions)
+            specifiers = SpecifierSet(self.versions)
         except InvalidSpecifier:
-            return False
+            return True
+        finer = max(len(Version(spec.version).release) for spec in specifiers) > len(
+            version.release
+        )
+        if not finer:
+            return version in specifiers
+        # a tag of 0.7 stands for any 0.7.x: decided only when its first and last agree
+        pad = max(len(Version(spec.version).release) for spec in specifiers) - len(version.release)
+        first = Version(".".join(map(str, [*version.release, *[0] * pad])))
+        last = Version(".".join(map(str, [*version.release, *[9999] * pad])))
+        if (first in specifiers) == (last in specifiers):
+            return first in specifiers
+        return None
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,7 @@ def upstream_pipeline() -> UpstreamPipeline:
     data = _load(PIPELINE_DATA)
     return UpstreamPipeline(
         source=dict(data["source"]),
+        labels=dict(data.get("labels") or {}),
         params=tuple(
             UpstreamParam(item["name"], item.get("type", "string"), item.get("default"))
             for item in data["params"]

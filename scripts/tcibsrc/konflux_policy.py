@@ -117,14 +117,33 @@ def bundle_problems(
                 f"(trusted_task.trusted; trusted: {', '.join(policy.allow)})"
             )
             continue
+        if bundle.digest is None:
+            yield (
+                f"{display}: task {name}: {bundle} is not pinned by digest "
+                "(tasks.pinned_task_refs): run `make update-bundles` where skopeo reaches "
+                "quay.io (or with PINNED_BUNDLES=), or let MintMaker pin it"
+            )
         version = bundle.version
         for rule in policy.deny.get(bundle.task, ()):
-            if version is None or not rule.denies(version):
+            denied = rule.denies(version)
+            if denied is False:
                 continue
             effective, ahead = _dated(rule.effective_on, now)
+            if denied is None:
+                yield (
+                    f"{WARNING}{display}: task {name}: whether {bundle.task} {bundle.tag} is "
+                    f"denied ({rule.versions}){ahead} depends on the patch version the tag does "
+                    "not show (trusted_task.trusted reads the bundle's version annotation)"
+                )
+                continue
+            what = (
+                f"{bundle.tag} is denied ({rule.versions})"
+                if version
+                else (f"{bundle.tag} names no version, which Conforma denies")
+            )
             yield (
                 f"{'' if effective else WARNING}{display}: task {name}: {bundle.task} "
-                f"{bundle.tag} is denied ({rule.versions}){ahead} (trusted_task.trusted): "
+                f"{what}{ahead} (trusted_task.trusted): "
                 "run `make update-bundles` and `make pipelines`, or let MintMaker update it"
             )
 
@@ -136,22 +155,29 @@ def run_problems(
     params = effective_params(pipeline, run)
     ran = [task for task in (pipeline.get("spec") or {}).get("tasks") or [] if runs(task, params)]
     names = {catalog_task(task) for task in ran}
-    for required in policy.required:
-        effective, ahead = _dated(required.effective_on, now)
-        if effective and required is not policy.required_now(now):
-            continue  # an older list, superseded
+    # as Conforma's tasks.rego: a task missing from the list in effect is an error; one that
+    # only the newest list (dated ahead) adds is a warning
+    current = policy.required_now(now)
+    newest = max(policy.required, key=lambda item: item.effective_on, default=None)
+    checked = [(current, True)] if current else []
+    if newest is not None and newest is not current:
+        checked.append((newest, False))
+    in_current = set(current.groups) if current else set()
+    for required, effective in checked:
+        ahead = "" if effective else _dated(required.effective_on, now)[1]
         for group in required.groups:
-            if not names & set(group):
-                skipped = [
-                    t["name"]
-                    for t in (pipeline.get("spec") or {}).get("tasks") or []
-                    if catalog_task(t) in group and t not in ran
-                ]
-                why = f" ({', '.join(skipped)} is skipped by its when)" if skipped else ""
-                yield (
-                    f"{'' if effective else WARNING}required task {' or '.join(group)} does not "
-                    f"run{why}{ahead} (tasks.required_tasks_found)"
-                )
+            if names & set(group) or (not effective and group in in_current):
+                continue
+            skipped = [
+                t["name"]
+                for t in (pipeline.get("spec") or {}).get("tasks") or []
+                if catalog_task(t) in group and t not in ran
+            ]
+            why = f" ({', '.join(skipped)} is skipped by its when)" if skipped else ""
+            yield (
+                f"{'' if effective else WARNING}required task {' or '.join(group)} does not "
+                f"run{why}{ahead} (tasks.required_tasks_found)"
+            )
     for rule in policy.params:
         effective, ahead = _dated(rule.effective_on, now)
         for task in ran:

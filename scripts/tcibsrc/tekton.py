@@ -413,6 +413,9 @@ def render_pipeline(existing: str) -> str:
         "kind: Pipeline",
         "metadata:",
         f"  name: {PIPELINE_NAME}",
+        # Conforma picks the required tasks by the runtime label when the build task has none
+        *(["  labels:"] if upstream.labels else []),
+        *[f"    {key}: {json.dumps(value)}" for key, value in sorted(upstream.labels.items())],
         "spec:",
         "  description: >-",
         "    Hermetic multi-platform build of one image: Konflux's",

@@ -11,7 +11,6 @@ from typing import Any
 import yaml
 
 from tcibsrc.affected import CEL_ANNOTATION, compile_expression
-from tcibsrc.containerfile_checks import WARNING
 from tcibsrc.errors import ToolkitError
 from tcibsrc.konflux_policy import policy_problems
 
@@ -64,13 +63,7 @@ def pipeline_problems(data: dict, display: str) -> Iterator[str]:
         if ref.get("resolver") != "bundles" or not bundle:
             yield f"{display}: task {task.get('name')} has no bundle reference"
         elif not _BUNDLE.match(str(bundle)):
-            yield f"{display}: task {task.get('name')} bundle {bundle} is not tag@sha256"
-        elif "@sha256:" not in str(bundle):
-            yield (
-                f"{WARNING}{display}: task {task.get('name')} bundle {bundle} has no digest "
-                "(tasks.pinned_task_refs fails until it is pinned): MintMaker pins it, or run "
-                "`make update-bundles` where skopeo reaches quay.io"
-            )
+            yield f"{display}: task {task.get('name')} bundle {bundle} is not a bundle reference"
 
 
 def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:

@@ -3,7 +3,8 @@
 From konflux-ci/build-definitions: the params and tasks of docker-build-multi-platform-oci-ta and
 each task's bundle (`external-task/<task>/<version>/<task>.yaml` names it `tag@sha256`; a task
 built in that repository gets the tag `<version>-<commit of its file>`, and its digest is asked
-of the registry with skopeo when it can be reached). From release-engineering/rhtap-ec-policy:
+of the registry with skopeo, or else read from a repository whose .tekton/ MintMaker pinned:
+never written without one). From release-engineering/rhtap-ec-policy:
 the docker build type's required tasks and the trusted-task deny rules of those tasks. The rules
 on params come from conforma/policy's rego, which is not data: they are kept by hand in the file
 and carried over. Both files record the commit they were read from.
@@ -11,6 +12,8 @@ and carried over. Both files record the commit they were read from.
 
 from __future__ import annotations
 
+import fnmatch
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 import yaml
 
 from tcibsrc.errors import ToolkitError
-from tcibsrc.konflux_data import POLICY_DATA, TASK_BUNDLE_PREFIX
+from tcibsrc.konflux_data import ANY_VERSION, POLICY_DATA, TASK_BUNDLE_PREFIX
 
 UPSTREAM_PIPELINE = "docker-build-multi-platform-oci-ta"
 PIPELINE_PATH = f"pipelines/{UPSTREAM_PIPELINE}/{UPSTREAM_PIPELINE}.yaml"
@@ -71,7 +74,26 @@ def registry_digest(reference: str) -> str | None:
     return digest if result.returncode == 0 and digest.startswith("sha256:") else None
 
 
-def task_bundle(checkout: Path, task: str, version: str) -> tuple[str, str]:
+def pinned_elsewhere(pinned_by: Path | None, task: str, version: str) -> tuple[str, str] | None:
+    """A `task-<task>:<version>@sha256` reference MintMaker pinned in another repository's
+    .tekton/ (a clone given as PINNED_BUNDLES), with the commit it was read at."""
+    if pinned_by is None:
+        return None
+    pattern = re.compile(
+        rf"{re.escape(TASK_BUNDLE_PREFIX + task)}:{re.escape(version)}(?:\.[0-9]+)*"
+        r"@sha256:[0-9a-f]{64}"
+    )
+    for path in sorted((pinned_by / ".tekton").glob("*.y*ml")):
+        found = pattern.search(path.read_text(encoding="utf-8"))
+        if found:
+            commit = _git(pinned_by, "log", "-1", "--format=%H", "--", str(path))
+            return found[0], f"{pinned_by.name} {commit[:12]} .tekton/{path.name}"
+    return None
+
+
+def task_bundle(
+    checkout: Path, task: str, version: str, pinned_by: Path | None = None
+) -> tuple[str, str]:
     """(bundle reference, the file it came from) of one catalog task version."""
     external = f"external-task/{task}/{version}/{task}.yaml"
     if (checkout / external).is_file():
@@ -90,11 +112,21 @@ def task_bundle(checkout: Path, task: str, version: str) -> tuple[str, str]:
     commit = _git(checkout, "log", "-1", "--format=%H", "--", internal)
     reference = f"{TASK_BUNDLE_PREFIX}{task}:{version}-{commit}"
     digest = registry_digest(reference)
-    return (f"{reference}@{digest}" if digest else reference), internal
+    if digest:
+        return f"{reference}@{digest}", internal
+    elsewhere = pinned_elsewhere(pinned_by, task, version)
+    if elsewhere:
+        return elsewhere
+    raise ToolkitError(
+        f"{task} {version}",
+        f"built inside build-definitions ({internal}), and its digest is not in git",
+        "run where skopeo reaches quay.io, or give PINNED_BUNDLES= a clone of a repository "
+        "whose .tekton/ MintMaker keeps current (konflux-ci/tools, for one)",
+    )
 
 
-def read_pipeline(checkout: Path) -> dict[str, Any]:
-    """The upstream Pipeline's params and tasks with their bundles."""
+def read_pipeline(checkout: Path, pinned_by: Path | None = None) -> dict[str, Any]:
+    """The upstream Pipeline's labels, params and tasks with their bundles."""
     repository = "konflux-ci/build-definitions"
     data = _read_yaml(checkout, PIPELINE_PATH, repository)
     spec = data["spec"]
@@ -107,7 +139,7 @@ def read_pipeline(checkout: Path) -> dict[str, Any]:
     tasks = []
     for task in spec["tasks"]:
         ref = task["taskRef"]
-        bundle, origin = task_bundle(checkout, ref["name"], str(ref["version"]))
+        bundle, origin = task_bundle(checkout, ref["name"], str(ref["version"]), pinned_by)
         tasks.append(
             {
                 "name": task["name"],
@@ -118,7 +150,8 @@ def read_pipeline(checkout: Path) -> dict[str, Any]:
             }
         )
     source = {**source_of(checkout, repository), "path": PIPELINE_PATH}
-    return {"source": source, "params": params, "tasks": tasks}
+    labels = dict((data.get("metadata") or {}).get("labels") or {})
+    return {"source": source, "labels": labels, "params": params, "tasks": tasks}
 
 
 def read_policy(checkout: Path, tasks: list[str], kept: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,14 +165,16 @@ def read_policy(checkout: Path, tasks: list[str], kept: dict[str, Any] | None) -
     for group in trusted["deny"].values():
         for rule in group:
             pattern = str(rule.get("pattern", ""))
-            name = pattern.removeprefix(f"oci://{TASK_BUNDLE_PREFIX}")
-            if name == pattern or name not in tasks:
-                continue
-            for versions in rule.get("versions") or []:
-                entry: dict[str, Any] = {"versions": str(versions)}
-                if rule.get("effective_on"):
-                    entry["effective_on"] = str(rule["effective_on"])
-                deny.setdefault(name, []).append(entry)
+            for name in tasks:
+                if not fnmatch.fnmatchcase(f"oci://{TASK_BUNDLE_PREFIX}{name}", pattern):
+                    continue
+                # a rule without versions denies every version of what it matches
+                for versions in rule.get("versions") or [ANY_VERSION]:
+                    entry: dict[str, Any] = {"versions": str(versions)}
+                    if rule.get("effective_on"):
+                        entry["effective_on"] = str(rule["effective_on"])
+                    if entry not in deny.setdefault(name, []):
+                        deny[name].append(entry)
     hermetic_tasks = _read_yaml(checkout, RULE_DATA_PATH, repository)["rule_data"][
         "required_hermetic_tasks"
     ]
@@ -186,7 +221,8 @@ def render_data(header: str, data: dict[str, Any]) -> str:
 
 PIPELINE_HEADER = (
     "# Konflux's docker-build-multi-platform-oci-ta: its params, its tasks and the bundle each is\n"
-    "# pinned to (`from`: the file of build-definitions it was read from). Written by\n"
+    "# pinned to (`from`: the file of build-definitions it was read from or, for a digest git\n"
+    "# does not hold, the clone, commit and file where MintMaker pinned it). Written by\n"
     "# `make update-bundles`; the shared Pipeline declares every param and task named here.\n"
 )
 POLICY_HEADER = (

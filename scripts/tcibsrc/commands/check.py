@@ -246,7 +246,6 @@ class WarningKind:
 
 WARNING_KINDS = (
     WarningKind(f"{RPMS_LOCK}: missing", 0),
-    WarningKind("(tasks.pinned_task_refs fails", 0),
     WarningKind("hadolint:", 1, "{count} hadolint findings"),
     WarningKind(
         PLACEHOLDER_NOTE,

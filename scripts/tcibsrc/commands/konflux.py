@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from tcibsrc.atomic import write_generated, write_text_atomic
@@ -31,7 +32,8 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
             "to a release-engineering/rhtap-ec-policy clone",
         )
     data_root = ctx.repo_root / "scripts" / "tcibsrc"
-    pipeline = read_pipeline(Path(args.build_definitions))
+    pinned_by = Path(args.pinned_bundles) if args.pinned_bundles else None
+    pipeline = read_pipeline(Path(args.build_definitions), pinned_by)
     catalog_tasks = [task["task"] for task in pipeline["tasks"]]
     policy = read_policy(
         Path(args.ec_policy_data), catalog_tasks, kept_policy(data_root / POLICY_DATA)
@@ -43,17 +45,11 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
         target = data_root / name
         changed = write_text_atomic(target, render_data(header, data))
         print(f"{ctx.display(target)}: {'updated' if changed else 'unchanged'}")
-    for task in pipeline["tasks"]:
-        if "@sha256:" not in task["bundle"]:
-            print(
-                f"note: {task['task']}: {task['bundle']} has no digest (the registry could not "
-                "be asked with skopeo); MintMaker pins it on its first update"
-            )
     return 0
 
 
 def run_konflux_manifests(ctx: Context, args: argparse.Namespace) -> int:
-    files = manifests(ctx, git_url(ctx, args.git_url))  # validated before anything is written
+    files, notes = manifests(ctx, git_url(ctx, args.git_url))  # validated before writing
     directory = ctx.repo_root / KONFLUX_DIR
     stale = [
         path
@@ -61,6 +57,8 @@ def run_konflux_manifests(ctx: Context, args: argparse.Namespace) -> int:
         if directory.is_dir()
         if f"{KONFLUX_DIR}/{path.name}" not in files
     ]
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     return write_generated(ctx.repo_root, files, stale, f"{KONFLUX_DIR}/")
 
 
@@ -75,4 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--build-definitions", default=os.environ.get("BUILD_DEFINITIONS"))
     parser.add_argument("--ec-policy-data", default=os.environ.get("EC_POLICY_DATA"))
+    parser.add_argument(
+        "--pinned-bundles",
+        default=os.environ.get("PINNED_BUNDLES") or None,
+        help="a clone whose .tekton/ MintMaker pins (digests skopeo cannot ask quay.io for)",
+    )
     parser.set_defaults(handler=run_update_bundles)
