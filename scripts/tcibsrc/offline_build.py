@@ -8,7 +8,8 @@ Reads a plan (wheels_plan.py writes it). Build requirements come only from the d
 (sdists) and the wheels built earlier in the same run, through pip's own build isolation
 (`--no-index --find-links`): build tools are built first, in dependency order, into their own
 directory, which every later build finds its wheels in, so no build environment compiles a
-tool again. Runtime wheels go to another directory (the image installs those only). Every sdist
+tool again; a tool that can install without compiling itself (Cython) does so when it is only
+a build tool. Runtime wheels go to another directory (the image installs those only). Every sdist
 is checked against its sha256 first. In parallel; under verify-hermetic with a wheel cache keyed
 by the sdist's sha256, the interpreter and the build constraints and environment.
 """
@@ -74,6 +75,7 @@ def cache_key(item: dict[str, Any], plan: dict[str, Any]) -> str:
         "python": plan["python"],
         "build_constraints": sorted(item.get("build_constraints", [])),
         "build_env": sorted(item.get("build_env", [])),
+        "build_environment": item.get("build_environment", {}),
     }
     text = json.dumps(decided_by, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -114,6 +116,8 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         "PIP_NO_INPUT": "1",
         "LANG": "C.UTF-8",
     }
+    # a build tool's own switch to install without compiling itself (data/build_tools.yaml)
+    env.update(item.get("build_environment", {}))
     if plan.get("cargo_home"):
         env["CARGO_HOME"] = plan["cargo_home"]
         env["CARGO_NET_OFFLINE"] = "true"

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -150,7 +153,22 @@ def plan_packages(
         stack += [(need, True) for need in entry["needs"] if need in entries]
         if is_tool:  # installed into a build environment: its runtime dependencies too
             stack += [(dep, True) for dep in entry["deps"] if dep in entries]
-    return [{**entries[key], "role": "runtime" if key in own else "build"} for key in sorted(keep)]
+    tools = uncompiled_build_tools()
+    planned = []
+    for key in sorted(keep):
+        entry = {**entries[key], "role": "runtime" if key in own else "build"}
+        if entry["role"] == "build" and entry["name"] in tools:
+            entry["build_environment"] = tools[entry["name"]]  # only ever a build tool here
+        planned.append(entry)
+    return planned
+
+
+@cache
+def uncompiled_build_tools() -> dict[str, dict[str, str]]:
+    """project -> the environment that makes it install without compiling itself."""
+    text = resources.files("tcibsrc").joinpath("data/build_tools.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    return {name: dict(entry["env"]) for name, entry in data.items()}
 
 
 def render_plan(image: str, packages: list[dict[str, Any]]) -> str:
