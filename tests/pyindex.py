@@ -59,6 +59,11 @@ BACKEND = textwrap.dedent('''
         return target.name
 
     def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+        wanted = Path("build_environment.txt")
+        for line in (wanted.read_text().split() if wanted.exists() else []):
+            key, _, value = line.partition("=")
+            if os.environ.get(key) != value:  # like Cython's NO_CYTHON_COMPILE switch
+                raise RuntimeError(f"this build needs {key}={value} in its environment")
         imports = Path("build_imports.txt")
         for module in (imports.read_text().split() if imports.exists() else []):
             importlib.import_module(module)  # proves the build requirement was installed
@@ -102,6 +107,7 @@ class Package:
     build_imports: list[str] = field(default_factory=list)
     extra_modules: list[str] = field(default_factory=list)
     crates: list[str] = field(default_factory=list)  # read from $CARGO_HOME/vendor at build
+    build_environment: dict[str, str] = field(default_factory=dict)  # its build needs these set
     metadata_error: str | None = None  # its metadata build fails with this message
     files: dict[str, str] = field(default_factory=dict)  # more modules: path under src/ -> text
     entry_points: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> name -> value
@@ -167,6 +173,9 @@ def build_sdist(package: Package, directory: Path) -> Path:
             _add(archive, f"{top}/metadata_error.txt", package.metadata_error)
         if package.crates:
             _add(archive, f"{top}/crates.txt", "\n".join(package.crates))
+        if package.build_environment:
+            lines = [f"{key}={value}" for key, value in package.build_environment.items()]
+            _add(archive, f"{top}/build_environment.txt", "\n".join(lines))
     # gzip headers carry a timestamp; zero it so equal inputs give equal bytes
     data = bytearray(buffer.getvalue())
     data[4:8] = b"\0\0\0\0"

@@ -270,3 +270,24 @@ def test_an_undeclared_build_requirement_is_built_without_isolation(
     assert sloppy["needs"] == ["undeclared-helper==1.0"]  # built first, as a build tool
     roles = {f"{p['name']}=={p['version']}": p["role"] for p in plan["packages"]}
     assert roles["undeclared-helper==1.0"] == "build"
+
+
+def test_cython_as_a_build_tool_installs_uncompiled(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    """Only a build tool of the image: Cython builds with its NO_CYTHON_COMPILE switch (this
+    stand-in's build fails without it), in the plan the wheels stage and the proof share."""
+    index.add(
+        Package("cython", "3.1.0", build_environment={"NO_CYTHON_COMPILE": "true"}),
+        Package("fast-lib", "1.0", build_requires=["cython"], build_imports=["cython"]),
+    )
+    add_and_pin(pin_repo, index, [], "fast-lib")
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    assert statuses(report)["cython==3.1.0"] == "proven"
+    assert statuses(report)["fast-lib==1.0"] == "proven"
+    plan = json.loads(render_files(pin_repo)["containerfiles/keystone/wheels-plan.json"])
+    cython = next(p for p in plan["packages"] if p["name"] == "cython")
+    assert cython["role"] == "build"
+    assert cython["build_environment"] == {"NO_CYTHON_COMPILE": "true"}
+    fast = next(p for p in plan["packages"] if p["name"] == "fast-lib")
+    assert "build_environment" not in fast
