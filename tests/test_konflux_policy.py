@@ -39,7 +39,7 @@ def pipeline() -> dict:
     return yaml.safe_load(render_pipeline(""))
 
 
-def run(**params: str) -> dict:
+def run(**params: object) -> dict:
     """A PipelineRun as `make pipelines` writes them, with `params` changed."""
     values = {"git-url": "u", "output-image": "i", "hermetic": "true", **params}
     return {
@@ -138,6 +138,18 @@ def test_a_task_from_an_untrusted_location_is_rejected() -> None:
             "task build-images: HERMETIC is 'false', not \"true\" (hermetic_task.hermetic)",
         ),
         (
+            "dockerfile",
+            "https://example.invalid/Containerfile",
+            "task build-images: DOCKERFILE 'https://example.invalid/Containerfile' matches the "
+            "disallowed '^https?://' (buildah_build_task.buildah_uses_local_dockerfile)",
+        ),
+        (
+            "build-platforms",
+            ["linux/x86_64", "linux-root/arm64"],  # each value the matrix takes is checked
+            "task build-images: PLATFORM 'linux-root/arm64' matches the disallowed '.*root.*' "
+            "(buildah_build_task.platform_param)",
+        ),
+        (
             "privileged-nested",
             "true",
             'task build-images: PRIVILEGED_NESTED is "true" '
@@ -145,7 +157,7 @@ def test_a_task_from_an_untrusted_location_is_rejected() -> None:
         ),
     ],
 )
-def test_param_rules_name_the_rule(param: str, value: str, expected: str) -> None:
+def test_param_rules_name_the_rule(param: str, value: object, expected: str) -> None:
     problems = check(pipeline(), run(**{param: value}), run())
     assert problems == [f".tekton/run-0.yaml: {expected}"]
 
@@ -387,4 +399,14 @@ def test_a_required_list_dated_ahead_warns_only_for_what_it_adds(
         ".tekton/run-0.yaml: required task clamav-scan does not run (tasks.required_tasks_found)",
         "warning: .tekton/run-0.yaml: required task brand-new-check does not run (in effect "
         "from 2099-01-01) (tasks.required_tasks_found)",
+    ]
+
+
+def test_a_capability_added_to_the_build_is_rejected() -> None:
+    data = pipeline()
+    build = next(t for t in data["spec"]["tasks"] if t["name"] == "build-images")
+    build["params"].append({"name": "ADD_CAPABILITIES", "value": "SETFCAP"})
+    assert check(data, run()) == [
+        ".tekton/run-0.yaml: task build-images: ADD_CAPABILITIES is set ('SETFCAP'); the rule "
+        "allows none (buildah_build_task.add_capabilities_param)"
     ]

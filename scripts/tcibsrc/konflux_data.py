@@ -136,6 +136,7 @@ class ParamRule:
     not_equals: str | None
     effective_on: str | None
     source: str
+    denied_patterns: tuple[str, ...] = ()  # regular expressions a value must not match
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,7 @@ def release_policy() -> ReleasePolicy:
                 not_equals=item.get("not_equals"),
                 effective_on=item.get("effective_on"),
                 source=item["source"],
+                denied_patterns=tuple(item.get("denied_patterns", ())),
             )
             for item in data["params"]
         ),

@@ -19,6 +19,7 @@ from typing import Any
 
 from tcibsrc.containerfile_checks import WARNING
 from tcibsrc.konflux_data import (
+    ParamRule,
     ReleasePolicy,
     UpstreamPipeline,
     in_effect,
@@ -183,15 +184,41 @@ def run_problems(
         for task in ran:
             if catalog_task(task) not in rule.tasks:
                 continue
-            given = _named(task.get("params"))
-            value = substitute(given.get(rule.param), params) if rule.param in given else None
-            if rule.equals is not None and str(value) != rule.equals:
-                wrong = f'{rule.param} is {value!r}, not "{rule.equals}"'
-            elif rule.not_equals is not None and str(value) == rule.not_equals:
-                wrong = f'{rule.param} is "{rule.not_equals}"'
-            else:
-                continue
-            yield f"{'' if effective else WARNING}task {task['name']}: {wrong}{ahead} ({rule.rule})"
+            for value in task_param_values(task, rule.param, params):
+                wrong = _param_wrong(rule, value)
+                if wrong:
+                    yield (
+                        f"{'' if effective else WARNING}task {task['name']}: {wrong}{ahead} "
+                        f"({rule.rule})"
+                    )
+
+
+def task_param_values(task: dict, name: str, params: dict[str, Any]) -> list[Any]:
+    """The values a task's param takes: one, each of a matrix's, or None when it is not set."""
+    given = _named(task.get("params"))
+    if name in given:
+        return [substitute(given[name], params)]
+    matrix = _named((task.get("matrix") or {}).get("params"))
+    if name in matrix:
+        values: list[Any] = []
+        for item in matrix[name] or []:
+            value = substitute(item, params)
+            values += value if isinstance(value, list) else [value]
+        return values
+    return [None]
+
+
+def _param_wrong(rule: ParamRule, value: Any) -> str | None:
+    if rule.equals is not None and str(value) != rule.equals:
+        return f'{rule.param} is {value!r}, not "{rule.equals}"'
+    if rule.not_equals is not None and str(value) == rule.not_equals:
+        return f'{rule.param} is "{rule.not_equals}"'
+    for pattern in rule.denied_patterns:
+        if value is not None and re.search(pattern, str(value).strip()):
+            if pattern == r"\S":  # any value at all
+                return f"{rule.param} is set ({str(value)!r}); the rule allows none"
+            return f"{rule.param} {str(value)!r} matches the disallowed {pattern!r}"
+    return None
 
 
 def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> Iterator[str]:

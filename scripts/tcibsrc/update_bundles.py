@@ -30,6 +30,8 @@ REQUIRED_TASKS_PATH = "data/required_tasks.yml"
 TRUSTED_RULES_PATH = "data/trusted_task_rules.yaml"
 RULE_DATA_PATH = "data/rule_data.yml"
 HERMETIC_RULE = "hermetic_task.hermetic"
+PLATFORM_RULE = "buildah_build_task.platform_param"
+BUILDAH_TASKS = ["buildah", "buildah-oci-ta", "buildah-remote", "buildah-remote-oci-ta"]
 BUILD_TYPE = "docker"
 
 
@@ -175,9 +177,8 @@ def read_policy(checkout: Path, tasks: list[str], kept: dict[str, Any] | None) -
                         entry["effective_on"] = str(rule["effective_on"])
                     if entry not in deny.setdefault(name, []):
                         deny[name].append(entry)
-    hermetic_tasks = _read_yaml(checkout, RULE_DATA_PATH, repository)["rule_data"][
-        "required_hermetic_tasks"
-    ]
+    tenant_defaults = _read_yaml(checkout, RULE_DATA_PATH, repository)["rule_data"]
+    hermetic_tasks = tenant_defaults["required_hermetic_tasks"]
     hermetic = {
         "rule": HERMETIC_RULE,
         "tasks": sorted(hermetic_tasks),
@@ -209,7 +210,21 @@ def read_policy(checkout: Path, tasks: list[str], kept: dict[str, Any] | None) -
         },
         "params": [
             hermetic,
-            *(rule for rule in kept.get("params", []) if rule.get("rule") != HERMETIC_RULE),
+            {
+                "rule": PLATFORM_RULE,
+                "tasks": BUILDAH_TASKS,
+                "param": "PLATFORM",
+                "denied_patterns": list(tenant_defaults.get("disallowed_platform_patterns", [])),
+                "effective_on": "2024-09-01T00:00:00Z",
+                "source": "conforma/policy policy/release/buildah_build_task/buildah_build_task"
+                f".rego; the patterns: rhtap-ec-policy {RULE_DATA_PATH} "
+                "disallowed_platform_patterns",
+            },
+            *(
+                rule
+                for rule in kept.get("params", [])
+                if rule.get("rule") not in (HERMETIC_RULE, PLATFORM_RULE)
+            ),
         ],
     }
 
