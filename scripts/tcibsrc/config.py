@@ -31,6 +31,14 @@ class PackagePolicy:
     reason: str | None = None
 
 
+# The hermeto image Konflux's own prefetch task ran (konflux-ci/build-definitions 8b397c8f,
+# task/prefetch-dependencies-oci-ta), pinned by digest.
+HERMETO_IMAGE = (
+    "quay.io/konflux-ci/hermeto:0.55.0"
+    "@sha256:27936b01262824104cce87d433ffcb622bf906bc833033b6b05c62257f3c3232"
+)
+
+
 @dataclass(frozen=True)
 class RpmRepository:
     """One dnf repository of rpms.repo; always gpg-checked."""
@@ -85,7 +93,7 @@ class Config:
     git_url: str | None = None  # konflux.git_url: the repository Konflux builds from
     # make prefetch: hermeto's image (run with podman when hermeto is not on PATH) and whether
     # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
-    hermeto_image: str = "ghcr.io/hermetoproject/hermeto:0.33.0"
+    hermeto_image: str = HERMETO_IMAGE
     prefetch_rust_crates: bool = True
 
     def image_repository(self, image: str) -> str:
@@ -282,7 +290,7 @@ def load_config(path: Path, display: str | None = None) -> Config:
         upper_constraints_sha256=data["upper_constraints"]["sha256"],
         packages=policies,
         hermeto_image=(data.get("prefetch") or {}).get(
-            "hermeto_image", "ghcr.io/hermetoproject/hermeto:0.33.0"
+            "hermeto_image", HERMETO_IMAGE
         ),
         prefetch_rust_crates=bool((data.get("prefetch") or {}).get("rust_crates", True)),
         tenant_policy=_tenant_policy(data["konflux"].get("policy")),
