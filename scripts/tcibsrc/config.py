@@ -289,9 +289,7 @@ def load_config(path: Path, display: str | None = None) -> Config:
         upper_constraints_url=data["upper_constraints"]["url"],
         upper_constraints_sha256=data["upper_constraints"]["sha256"],
         packages=policies,
-        hermeto_image=(data.get("prefetch") or {}).get(
-            "hermeto_image", HERMETO_IMAGE
-        ),
+        hermeto_image=(data.get("prefetch") or {}).get("hermeto_image", HERMETO_IMAGE),
         prefetch_rust_crates=bool((data.get("prefetch") or {}).get("rust_crates", True)),
         tenant_policy=_tenant_policy(data["konflux"].get("policy")),
         git_url=data["konflux"].get("git_url"),
