@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tcibsrc.context import Context
 from tcibsrc.index import index_url_from_environment
+from tcibsrc.namespace import run_offline
 from tcibsrc.target_python import find_python
 from tcibsrc.verify import populate_deps
 from tcibsrc.wheels_plan import PLAN_FILE, Locked, read_plan
@@ -95,23 +96,15 @@ def current_path(plan: dict, deps: Path, python: str, work: Path) -> tuple[float
         "wheel_cache": None,
     }
     (work / "home").mkdir(parents=True, exist_ok=True)
-    plan_path, results = work / "plan.json", work / "results.json"
-    plan_path.write_text(json.dumps(settings))
     started = time.monotonic()
-    subprocess.run(
-        [
-            "unshare",
-            "-n",
-            sys.executable,
-            "-m",
-            "tcibsrc.offline_build",
-            str(plan_path),
-            str(results),
-        ],
-        check=True,
-    )
+    outcome = run_offline(
+        "tcibsrc.offline_build",
+        settings,
+        work / "plan.json",
+        work / "results.json",
+        "the offline build",
+    )["results"]
     seconds = time.monotonic() - started
-    outcome = json.loads(results.read_text())["results"]
     built = sum(1 for r in outcome.values() if r["status"] == "proven")
     failed = sum(1 for r in outcome.values() if r["status"] == "failed")
     if failed:

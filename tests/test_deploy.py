@@ -174,19 +174,17 @@ def set_state(state: Path, **changes: object) -> None:
     state.write_text(json.dumps(data))
 
 
+def write_manifests(repo: Context, tmp_path: Path) -> None:
+    """deploy/ for a Snapshot of keystone and nova-api (and their parents)."""
+    path = snapshot(tmp_path, built("keystone", "nova-api"))
+    assert cli(repo, "deploy-manifests", "--snapshot", str(path)) == 0
+
+
 def test_stages_apply_in_order_and_wait_for_their_conditions(
     repo: Context, tmp_path: Path, fake_kubectl: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo.repo_root)
-    assert (
-        cli(
-            repo,
-            "deploy-manifests",
-            "--snapshot",
-            str(snapshot(tmp_path, built("keystone", "nova-api"))),
-        )
-        == 0
-    )
+    write_manifests(repo, tmp_path)
     infra = ["MariaDB", "RabbitMQ", "Memcached", "OVN"]
     set_state(
         fake_kubectl,
@@ -229,15 +227,7 @@ def test_a_stage_that_is_not_ready_in_time_says_what_is_not(
     repo: Context, tmp_path: Path, fake_kubectl: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(repo.repo_root)
-    assert (
-        cli(
-            repo,
-            "deploy-manifests",
-            "--snapshot",
-            str(snapshot(tmp_path, built("keystone", "nova-api"))),
-        )
-        == 0
-    )
+    write_manifests(repo, tmp_path)
     set_state(fake_kubectl, ready_after={"OpenStackControlPlaneMariaDBReady": 1})
     with pytest.raises(ToolkitError) as caught:
         deploy(repo, "infra", DeploySettings(), timeout=0.2, interval=0.05, say=lambda _: None)

@@ -241,13 +241,23 @@ shutil.copy({str(lock_file)!r}, pathlib.Path({write_into!r}) / outfile)
     return path
 
 
+def resolved_lock(ctx: Context, tmp_path: Path) -> tuple[dict, Path]:
+    """dnf's lock of the inputs, and the file a locker stand-in copies it from."""
+    lock = resolve_with_dnf(ctx)
+    saved = tmp_path / "resolved.yaml"
+    saved.write_text(yaml.safe_dump(lock))
+    return lock, saved
+
+
+def lock_rpms_args(ctx: Context) -> list[str]:
+    return ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"]
+
+
 def test_lock_rpms_runs_the_locker_and_replaces_the_lock(
     rpm_setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     ctx, _repo = rpm_setup
-    lock = resolve_with_dnf(ctx)
-    saved = tmp_path / "resolved.yaml"
-    saved.write_text(yaml.safe_dump(lock))
+    lock, saved = resolved_lock(ctx, tmp_path)
     locker = stand_in(
         tmp_path / "rpm-lockfile-prototype",
         ["--bare", "--outfile", "OUTFILE", "rpms.in.yaml"],
@@ -256,7 +266,7 @@ def test_lock_rpms_runs_the_locker_and_replaces_the_lock(
     )
     monkeypatch.setenv("RPM_LOCKFILE_PROTOTYPE", str(locker))
     monkeypatch.chdir(ctx.repo_root)
-    args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"]
+    args = lock_rpms_args(ctx)
     assert main(args) == 0, capsys.readouterr().err
     assert yaml.safe_load((ctx.repo_root / "rpms.lock.yaml").read_text()) == lock
     assert capsys.readouterr().out.strip() == "rpms.lock.yaml: locked with rpm-lockfile-prototype"
@@ -273,9 +283,7 @@ def test_lock_rpms_runs_the_locker_image_with_podman(
     rpm_setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     ctx, _repo = rpm_setup
-    lock = resolve_with_dnf(ctx)
-    saved = tmp_path / "resolved.yaml"
-    saved.write_text(yaml.safe_dump(lock))
+    lock, saved = resolved_lock(ctx, tmp_path)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     root = ctx.repo_root.resolve()
@@ -291,7 +299,7 @@ def test_lock_rpms_runs_the_locker_image_with_podman(
     )  # fmt: skip
     monkeypatch.setenv("PATH", str(bin_dir))  # no rpm-lockfile-prototype: podman it is
     monkeypatch.chdir(ctx.repo_root)
-    args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"]
+    args = lock_rpms_args(ctx)
     assert main(args) == 0, capsys.readouterr().err
     assert yaml.safe_load((ctx.repo_root / "rpms.lock.yaml").read_text()) == lock
     assert capsys.readouterr().out.strip() == "rpms.lock.yaml: locked with podman"
@@ -304,7 +312,7 @@ def test_lock_rpms_without_the_tool_says_how_to_install_it(
     monkeypatch.delenv("RPM_LOCKFILE_PROTOTYPE", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.chdir(ctx.repo_root)
-    code = main(["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir), "lock-rpms"])
+    code = main(lock_rpms_args(ctx))
     assert code == 1
     err = capsys.readouterr().err
     assert "rpm-lockfile-prototype: not found on PATH, and podman is not installed" in err

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -94,7 +95,9 @@ def render_crd(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
 
 
+@cache
 def load_crd(kind: str) -> dict[str, Any]:
+    """The committed schema of `kind` (read once: every manifest of a run is checked on it)."""
     resource = resources.files("tcibsrc").joinpath(f"{CRD_DATA}/{kind}.json")
     if not resource.is_file():
         raise CrdError(

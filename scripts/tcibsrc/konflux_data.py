@@ -59,10 +59,6 @@ class UpstreamPipeline:
     params: tuple[UpstreamParam, ...]
     tasks: tuple[UpstreamTask, ...]
 
-    def bundles(self) -> dict[str, str]:
-        """catalog task name -> bundle reference."""
-        return {task.task: task.bundle for task in self.tasks}
-
 
 @dataclass(frozen=True)
 class Bundle:

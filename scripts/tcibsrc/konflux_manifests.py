@@ -24,7 +24,6 @@ from tcibsrc.config import Config
 from tcibsrc.context import Context
 from tcibsrc.crd_schemas import load_crd, validate
 from tcibsrc.errors import ToolkitError
-from tcibsrc.render import Renderer
 from tcibsrc.tekton import Component, components
 from tcibsrc.tenant_policy import rule_data
 
@@ -59,12 +58,12 @@ def git_url(ctx: Context, given: str | None) -> str:
     return url
 
 
-def nudges(found: list[Component], containerfiles: dict[str, str]) -> dict[str, list[str]]:
+def nudges(found: list[Component]) -> dict[str, list[str]]:
     """component name -> the components whose Containerfile builds FROM its image."""
     by_repository = {component.repository: component.name for component in found}
     children: dict[str, set[str]] = {component.name: set() for component in found}
     for component in found:
-        for reference in _FROM.findall(containerfiles[component.dockerfile]):
+        for reference in _FROM.findall(component.containerfile):
             parent = by_repository.get(reference)
             if parent and parent != component.name:
                 children[parent].add(component.name)
@@ -90,10 +89,8 @@ def image_controller_path(config: Config) -> str | None:
 
 def manifests(ctx: Context, url: str) -> tuple[dict[str, str], list[str]]:
     config = ctx.config
-    catalog = build_catalog(ctx)
-    found = components(ctx, catalog)
-    containerfiles = Renderer(ctx, catalog).render()
-    children = nudges(found, containerfiles)
+    found = components(ctx, build_catalog(ctx))
+    children = nudges(found)
     metadata = {"namespace": config.konflux_tenant_namespace}
     application: dict[str, Any] = {
         "apiVersion": load_crd("Application")["apiVersion"],

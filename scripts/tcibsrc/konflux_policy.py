@@ -31,7 +31,8 @@ from tcibsrc.konflux_data import (
 _PARAM = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)\)")
 
 
-def _named(items: Any) -> dict[str, Any]:
+def named_values(items: Any) -> dict[str, Any]:
+    """name -> value (or default) of a Tekton list of params."""
     return {
         item["name"]: item.get("value", item.get("default"))
         for item in items or []
@@ -41,8 +42,8 @@ def _named(items: Any) -> dict[str, Any]:
 
 def effective_params(pipeline: dict, run: dict) -> dict[str, Any]:
     """The values the PipelineRun's tasks see: its params over the Pipeline's defaults."""
-    defaults = _named((pipeline.get("spec") or {}).get("params"))
-    return {**defaults, **_named((run.get("spec") or {}).get("params"))}
+    defaults = named_values((pipeline.get("spec") or {}).get("params"))
+    return {**defaults, **named_values((run.get("spec") or {}).get("params"))}
 
 
 def substitute(value: Any, params: dict[str, Any]) -> Any:
@@ -66,11 +67,11 @@ def runs(task: dict, params: dict[str, Any]) -> bool:
 
 
 def catalog_task(task: dict) -> str:
-    return str(_named((task.get("taskRef") or {}).get("params")).get("name", ""))
+    return str(named_values((task.get("taskRef") or {}).get("params")).get("name", ""))
 
 
 def bundle_of(task: dict) -> str:
-    return str(_named((task.get("taskRef") or {}).get("params")).get("bundle", ""))
+    return str(named_values((task.get("taskRef") or {}).get("params")).get("bundle", ""))
 
 
 def _dated(effective_on: str | None, now: datetime | None) -> tuple[bool, str]:
@@ -86,7 +87,7 @@ def _upstream_name(upstream: UpstreamPipeline) -> str:
 
 def parity_problems(pipeline: dict, display: str, upstream: UpstreamPipeline) -> Iterator[str]:
     spec = pipeline.get("spec") or {}
-    declared = set(_named(spec.get("params")))
+    declared = set(named_values(spec.get("params")))
     for param in upstream.params:
         if param.name not in declared:
             yield (
@@ -195,10 +196,10 @@ def run_problems(
 
 def task_param_values(task: dict, name: str, params: dict[str, Any]) -> list[Any]:
     """The values a task's param takes: one, each of a matrix's, or None when it is not set."""
-    given = _named(task.get("params"))
+    given = named_values(task.get("params"))
     if name in given:
         return [substitute(given[name], params)]
-    matrix = _named((task.get("matrix") or {}).get("params"))
+    matrix = named_values((task.get("matrix") or {}).get("params"))
     if name in matrix:
         values: list[Any] = []
         for item in matrix[name] or []:

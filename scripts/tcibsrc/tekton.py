@@ -40,6 +40,7 @@ class Component:
     dockerfile: str
     inputs: tuple[str, ...]  # pathChanged globs besides the .tekton files
     prefetch: str
+    containerfile: str  # its rendered text (FROM lines: the image graph nudges follow)
 
 
 def component_name(ctx: Context, image: str) -> str:
@@ -90,6 +91,7 @@ def components(ctx: Context, catalog: Catalog) -> list[Component]:
                 dockerfile=dockerfile,
                 inputs=tuple(image_inputs(image, files[dockerfile], locks)),
                 prefetch=as_json(packages),
+                containerfile=files[dockerfile],
             )
         )
     return result

@@ -12,7 +12,8 @@ import yaml
 
 from tcibsrc.affected import CEL_ANNOTATION, compile_expression
 from tcibsrc.errors import ToolkitError
-from tcibsrc.konflux_policy import policy_problems
+from tcibsrc.konflux_data import parse_bundle
+from tcibsrc.konflux_policy import named_values, policy_problems
 
 REQUIRED_LABELS = (
     "appstudio.openshift.io/application",
@@ -30,7 +31,6 @@ PR_ANNOTATIONS = (
     "build.appstudio.redhat.com/pull_request_number",
     "pipelinesascode.tekton.dev/cancel-in-progress",
 )
-_BUNDLE = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?/[^:@\s]+:[^@\s]+(@sha256:[0-9a-f]{64})?$")
 _PARAM_USE = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)")
 PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
 RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
@@ -43,14 +43,6 @@ def _load(path: Path, display: str) -> tuple[Any, list[str]]:
         return None, [f"{display}: YAML does not parse ({str(exc).splitlines()[0]})"]
 
 
-def _params(spec: dict) -> dict[str, Any]:
-    return {
-        item["name"]: item.get("value")
-        for item in spec.get("params") or []
-        if isinstance(item, dict) and "name" in item
-    }
-
-
 def pipeline_problems(data: dict, display: str) -> Iterator[str]:
     spec = data.get("spec") or {}
     declared = {item.get("name") for item in spec.get("params") or []}
@@ -59,10 +51,10 @@ def pipeline_problems(data: dict, display: str) -> Iterator[str]:
         yield f"{display}: $(params.{name}) is used but not declared"
     for task in spec.get("tasks") or []:
         ref = task.get("taskRef") or {}
-        bundle = _params(ref).get("bundle")
+        bundle = named_values(ref.get("params")).get("bundle")
         if ref.get("resolver") != "bundles" or not bundle:
             yield f"{display}: task {task.get('name')} has no bundle reference"
-        elif not _BUNDLE.match(str(bundle)):
+        elif parse_bundle(str(bundle)) is None:
             yield f"{display}: task {task.get('name')} bundle {bundle} is not a bundle reference"
 
 
@@ -117,9 +109,9 @@ def pipelinerun_problems(
     if ref not in pipelines:
         yield f"{display}: pipelineRef {ref} is not a Pipeline in .tekton/"
     else:
-        for name in sorted(set(_params(spec)) - pipelines[ref]):
+        for name in sorted(set(named_values(spec.get("params"))) - pipelines[ref]):
             yield f"{display}: param {name} is not a param of Pipeline {ref}"
-    params = _params(spec)
+    params = named_values(spec.get("params"))
     if params.get("hermetic") != "true":
         yield f'{display}: hermetic is not "true"'
     dockerfile = params.get("dockerfile")
@@ -186,8 +178,14 @@ def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
             missing = ({"pull-request", "push"} - set(pair)).pop()
             yield f"{directory}: component {component} has no {missing} PipelineRun"
             continue
-        left = {k: v for k, v in _params(pair["pull-request"]["spec"]).items() if k not in ignored}
-        right = {k: v for k, v in _params(pair["push"]["spec"]).items() if k not in ignored}
+        left, right = (
+            {
+                key: value
+                for key, value in named_values(pair[kind]["spec"].get("params")).items()
+                if key not in ignored
+            }
+            for kind in ("pull-request", "push")
+        )
         for key in sorted(set(left) | set(right)):
             if left.get(key) != right.get(key):
                 yield (

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from tcibsrc.errors import ToolkitError
-from tcibsrc.konflux_data import ANY_VERSION, POLICY_DATA, TASK_BUNDLE_PREFIX
+from tcibsrc.konflux_data import ANY_VERSION, TASK_BUNDLE_PREFIX
 
 UPSTREAM_PIPELINE = "docker-build-multi-platform-oci-ta"
 PIPELINE_PATH = f"pipelines/{UPSTREAM_PIPELINE}/{UPSTREAM_PIPELINE}.yaml"
@@ -252,7 +252,3 @@ def kept_policy(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def policy_path(data_root: Path) -> Path:
-    return data_root / POLICY_DATA

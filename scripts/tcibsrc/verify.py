@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tcibsrc.context import Context
 from tcibsrc.errors import ToolkitError
 from tcibsrc.index import SimpleIndex
 from tcibsrc.lockfile import read_build_info
+from tcibsrc.namespace import run_offline
 from tcibsrc.pinning import BUILD_INFO_FILE
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.render import RENDER_DIR
@@ -222,8 +222,6 @@ def verify_image(
         if install_system
         else missing_debian_packages(system_debian, python)
     )
-    if not shutil.which("unshare"):
-        raise VerifyError("unshare", "not installed", "apt-get install util-linux")
     rows: list[dict[str, Any]] = []
     network = ""
     runtime_dirs: list[str] = []
@@ -258,25 +256,13 @@ def verify_image(
             "jobs": jobs,
             "cargo_home": str(cargo_home) if cargo_home else None,
         }
-        plan_path, results_path = stage_dir / "plan.json", stage_dir / "results.json"
-        plan_path.write_text(json.dumps(settings, indent=1))
-        command = [
-            "unshare",
-            "-n",
-            sys.executable,
-            "-m",
+        outcome = run_offline(
             "tcibsrc.offline_build",
-            str(plan_path),
-            str(results_path),
-        ]
-        result = subprocess.run(command, check=False, stderr=None)
-        if result.returncode != 0 or not results_path.is_file():
-            raise VerifyError(
-                "unshare -n",
-                f"the offline build did not run (exit {result.returncode})",
-                "run as root, or enable unprivileged user namespaces",
-            )
-        outcome = json.loads(results_path.read_text())
+            settings,
+            stage_dir / "plan.json",
+            stage_dir / "results.json",
+            "the offline build",
+        )
         network = outcome["network"]
         runtime_dirs.append(settings["wheels"])
         for package in packages:

@@ -10,10 +10,8 @@ services load, and a scenario shaped like the operator's configuration.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 from functools import cache
@@ -27,8 +25,8 @@ from packaging.utils import canonicalize_name
 from tcibsrc.catalog import build_catalog
 from tcibsrc.context import Context
 from tcibsrc.contract_data import project_contracts
-from tcibsrc.errors import ToolkitError
 from tcibsrc.lockfile import read_lock_file
+from tcibsrc.namespace import run_offline
 from tcibsrc.python_inputs import REQUIREMENTS_DIR
 from tcibsrc.verify import VerifyError, verify_image
 
@@ -162,29 +160,13 @@ def verify_runtime(
         "env": {},
     }
     Path(plan["work"]).mkdir(parents=True, exist_ok=True)
-    plan_path, results_path = workdir / "runtime-plan.json", workdir / "runtime-results.json"
-    plan_path.write_text(json.dumps(plan, indent=1))
-    if not shutil.which("unshare"):
-        raise VerifyError("unshare", "not installed", "apt-get install util-linux")
-    result = subprocess.run(
-        [
-            "unshare",
-            "-n",
-            sys.executable,
-            "-m",
-            "tcibsrc.runtime_check",
-            str(plan_path),
-            str(results_path),
-        ],
-        check=False,
+    outcome = run_offline(
+        "tcibsrc.runtime_check",
+        plan,
+        workdir / "runtime-plan.json",
+        workdir / "runtime-results.json",
+        "the runtime checks",
     )
-    if result.returncode != 0 or not results_path.is_file():
-        raise ToolkitError(
-            "unshare -n",
-            f"the runtime checks did not run (exit {result.returncode})",
-            "run as root, or enable unprivileged user namespaces",
-        )
-    outcome = json.loads(results_path.read_text())
     return {
         "image": image,
         "python": built["python"],
