@@ -74,7 +74,7 @@ verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (default: keystone, placement-api, glance-api, nova-api, neutron-server, openstackclient); slow
-	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools verify-runtime
+	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.interface.tools_check verify-runtime
 	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
 prefetch: $(STAMP) ## hermeto fetch-deps, generate-env, inject-files for IMAGE into build/prefetch/IMAGE (network)
@@ -134,7 +134,7 @@ check: $(STAMP) ## offline consistency: classification, users, README graph, loc
 	$(CLI) check
 
 test-tools: ## check the system tools the tests need (rpm, createrepo-c, python3-dnf, ...); seconds
-	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.system_tools test
+	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.interface.tools_check test
 
 # Line coverage of scripts/ (child processes included); a full run fails under COVERAGE_MIN.
 COVERAGE_MIN ?= 90

@@ -21,9 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from tcibsrc.context import Context  # noqa: E402
-from tcibsrc.index import DEFAULT_INDEX_URL  # noqa: E402
-from tcibsrc.pinning import PinOptions, pin_python_deps  # noqa: E402
+from tcibsrc.common.context import Context  # noqa: E402
+from tcibsrc.python.index import DEFAULT_INDEX_URL  # noqa: E402
+from tcibsrc.python.pinning import PinOptions, pin_python_deps  # noqa: E402
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ uv's and ours: a fresh HOME each, no wheel cache):
 - previous: what the wheels stage ran before the wheels plan: one `pip wheel --no-deps
   --require-hashes` over the image's own wheels from sdists only, so every isolated build
   environment builds its build tools from their sdists again;
-- current: the wheels stage's program (offline_build.py) on the image's committed
+- current: the wheels stage's program (in_image/build_wheels.py) on the image's committed
   wheels-plan.json: build tools first, once each, then the wheels.
 
 Prints seconds, wheels built and how many times each sdist was built (the previous path's pip
@@ -26,12 +26,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from tcibsrc.context import Context
-from tcibsrc.index import index_url_from_environment
-from tcibsrc.namespace import run_offline
-from tcibsrc.target_python import find_python
-from tcibsrc.verify import populate_deps
-from tcibsrc.wheels_plan import PLAN_FILE, Locked, read_plan
+from tcibsrc.common.context import Context
+from tcibsrc.python.index import index_url_from_environment
+from tcibsrc.python.target_python import find_python
+from tcibsrc.python.wheels_plan import PLAN_FILE, Locked, read_plan
+from tcibsrc.verify.hermetic import populate_deps
+from tcibsrc.verify.namespace import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT / "build" / "bench" / "wheels-previous.log"  # pip's own account of the old path
@@ -98,7 +98,7 @@ def current_path(plan: dict, deps: Path, python: str, work: Path) -> tuple[float
     (work / "home").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     outcome = run_offline(
-        "tcibsrc.offline_build",
+        "tcibsrc.in_image.build_wheels",
         settings,
         work / "plan.json",
         work / "results.json",

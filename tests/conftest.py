@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tcibsrc.context import Context
-from tcibsrc.system_tools import TEST_TOOLS, install_hint
+from tcibsrc.common.context import Context
+from tcibsrc.interface.tools_check import TEST_TOOLS, install_hint
 
 pytest_plugins = ["pinfixtures"]
 

@@ -19,9 +19,9 @@ from conftest import (
     write_tree,
 )
 from pyindex import Package, PackageIndex
-from tcibsrc.context import Context
-from tcibsrc.lockfile import read_pins
-from tcibsrc.pinning import PinOptions, pin_python_deps
+from tcibsrc.common.context import Context
+from tcibsrc.python.lockfile import read_pins
+from tcibsrc.python.pinning import PinOptions, pin_python_deps
 
 PACKAGES = [
     # keystone and nova: OpenStack services, restricted to the epoxy series (27.x, 31.x).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tcibsrc.build_system import BuildSystemError, read_build_system
+from tcibsrc.python.build_system import BuildSystemError, read_build_system
 
 
 def sdist(

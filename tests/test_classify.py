@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tcibsrc.classify import Kind, classify, classify_all, derive_pypi_name, load_table
-from tcibsrc.errors import ClassificationError
+from tcibsrc.common.errors import ClassificationError
+from tcibsrc.tcib.classify import Kind, classify, classify_all, derive_pypi_name, load_table
 
 
 @pytest.mark.parametrize(

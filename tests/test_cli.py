@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ConfigWriter, write_tree
-from tcibsrc.catalog import build_catalog
-from tcibsrc.cli import main
-from tcibsrc.context import Context
+from tcibsrc.common.context import Context
+from tcibsrc.interface.cli import main
+from tcibsrc.tcib.catalog import build_catalog
 
 
 def run(ctx: Context, *args: str) -> int:

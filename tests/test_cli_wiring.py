@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from pyindex import PackageIndex
-from tcibsrc.cli import main
-from tcibsrc.context import Context
+from tcibsrc.common.context import Context
+from tcibsrc.interface.cli import main
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ def test_update_series_reads_an_openstack_releases_checkout(
 
 
 def test_rpms_additions_join_the_rpm_inputs(pinned_repo: Context) -> None:
-    from tcibsrc.render import render_files
+    from tcibsrc.containers.render import render_files
 
     rpms_in = yaml.safe_load(render_files(pinned_repo)["rpms.in.yaml"])
     assert "tmux" not in rpms_in["packages"]

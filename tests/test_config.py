@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT, ConfigWriter
-from tcibsrc.config import load_config
-from tcibsrc.errors import ConfigError, ToolkitError
+from tcibsrc.common.config import load_config
+from tcibsrc.common.errors import ConfigError, ToolkitError
 
 
 def test_the_repository_config_is_valid_and_has_the_default_scope() -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tcibsrc.cli import main
-from tcibsrc.context import Context
-from tcibsrc.crd_schemas import CrdError, validate
-from tcibsrc.deploy import DeploySettings, controlplane, deploy, deploy_check
-from tcibsrc.errors import ToolkitError
+from tcibsrc.common.context import Context
+from tcibsrc.common.crd_schemas import CrdError, validate
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.deploy.manifests import DeploySettings, controlplane, deploy, deploy_check
+from tcibsrc.interface.cli import main
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -9,10 +9,10 @@ import yaml
 
 from pinfixtures import options
 from pyindex import PackageIndex
-from tcibsrc.cli import main
-from tcibsrc.context import Context
-from tcibsrc.errors import ToolkitError
-from tcibsrc.pinning import pin_python_deps
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.interface.cli import main
+from tcibsrc.python.pinning import pin_python_deps
 
 
 def tree(root: Path) -> dict[str, bytes]:

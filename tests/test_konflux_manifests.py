@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from conftest import BASE_CONFIG, ConfigWriter
-from tcibsrc.cli import main
-from tcibsrc.config import load_config
-from tcibsrc.context import Context
-from tcibsrc.crd_schemas import CrdError, validate
-from tcibsrc.hermeto_input import rpm_input
-from tcibsrc.rpm_inputs import render_rpms_repo
-from tcibsrc.tenant_policy import rule_data, tenant_problems
+from tcibsrc.common.config import load_config
+from tcibsrc.common.context import Context
+from tcibsrc.common.crd_schemas import CrdError, validate
+from tcibsrc.interface.cli import main
+from tcibsrc.konflux.prefetch_input import rpm_input
+from tcibsrc.konflux.tenant_policy import rule_data, tenant_problems
+from tcibsrc.rpm.lock_inputs import render_rpms_repo
 
 POLICY = {
     "rpm_signing_keys": {"KEY": "0123456789ABCDEF"},
@@ -92,7 +92,7 @@ def test_a_key_id_must_be_sixteen_hex_digits(
 
 
 def test_without_a_tenant_policy_check_warns() -> None:
-    from tcibsrc.config import Config
+    from tcibsrc.common.config import Config
 
     config = Config.__new__(Config)
     object.__setattr__(config, "tenant_policy", None)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tcibsrc.cli import main
-from tcibsrc.context import Context
-from tcibsrc.konflux_policy import policy_problems
-from tcibsrc.tekton import render_pipeline
+from tcibsrc.common.context import Context
+from tcibsrc.interface.cli import main
+from tcibsrc.konflux.pipelines import render_pipeline
+from tcibsrc.konflux.policy_check import policy_problems
 
 # After every rule of the policy data took effect, and before the latest of them did.
 LATER = datetime(2027, 1, 1, tzinfo=UTC)
@@ -358,8 +358,8 @@ def test_a_newer_upstream_pipeline_is_parity_missed(monkeypatch: pytest.MonkeyPa
     """When make update-bundles brings a task or param the Pipeline lacks, check says so."""
     import dataclasses
 
-    from tcibsrc import konflux_policy
-    from tcibsrc.konflux_data import UpstreamParam, UpstreamTask, upstream_pipeline
+    from tcibsrc.konflux import policy_check as konflux_policy
+    from tcibsrc.konflux.facts import UpstreamParam, UpstreamTask, upstream_pipeline
 
     data = pipeline()  # rendered from today's data
     newer = dataclasses.replace(
@@ -384,8 +384,8 @@ def test_a_required_list_dated_ahead_warns_only_for_what_it_adds(
 ) -> None:
     import dataclasses
 
-    from tcibsrc import konflux_policy
-    from tcibsrc.konflux_data import RequiredTasks, release_policy
+    from tcibsrc.konflux import policy_check as konflux_policy
+    from tcibsrc.konflux.facts import RequiredTasks, release_policy
 
     today = release_policy().required_now(LATER)
     assert today is not None

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from conftest import require_tools
-from tcibsrc.cli import main
-from tcibsrc.context import Context
-from tcibsrc.render import render_files
-from tcibsrc.tekton import render_pipelines
+from tcibsrc.common.context import Context
+from tcibsrc.containers.render import render_files
+from tcibsrc.interface.cli import main
+from tcibsrc.konflux.pipelines import render_pipelines
 
 ZEROS = "0" * 64
 BUSYBOX = ["COPY stand-in/busybox /bin/sh", "COPY stand-in/busybox /bin/busybox"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tcibsrc.lock_rules import check_text
+from tcibsrc.python.lock_rules import check_text
 
 GOOD = """# header
 alembic==1.14.1 \\

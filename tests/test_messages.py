@@ -17,8 +17,8 @@ import pytest
 from conftest import REPO_ROOT
 from pinfixtures import snapshot
 from pyindex import Package, PackageIndex
-from tcibsrc.cli import INTERRUPTED, main
-from tcibsrc.context import Context
+from tcibsrc.common.context import Context
+from tcibsrc.interface.cli import INTERRUPTED, main
 
 
 def pin_cli(ctx: Context, index_url: str, *extra: str) -> list[str]:
@@ -93,7 +93,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(pin_repo: Context, silent_index: s
     before = snapshot(pin_repo.repo_root / "requirements")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tcibsrc.cli", *pin_cli(pin_repo, silent_index)],
+        [sys.executable, "-m", "tcibsrc.interface.cli", *pin_cli(pin_repo, silent_index)],
         cwd=pin_repo.repo_root,
         stderr=subprocess.PIPE,
         text=True,
@@ -142,8 +142,8 @@ def test_a_config_given_by_absolute_path_is_named_that_way(
 def test_verify_hermetic_lists_only_images(
     pinned_repo: Context, index: PackageIndex, tmp_path: Path
 ) -> None:
-    from tcibsrc.errors import ToolkitError
-    from tcibsrc.verify import verify_image
+    from tcibsrc.common.errors import ToolkitError
+    from tcibsrc.verify.hermetic import verify_image
 
     with pytest.raises(ToolkitError) as caught:
         verify_image(

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import REFERENCE_TCIB, REPO_ROOT
-from tcibsrc.cli import main
-from tcibsrc.commands.check import warning_lines
-from tcibsrc.context import Context
+from tcibsrc.common.context import Context
+from tcibsrc.interface.cli import main
+from tcibsrc.interface.commands.check import warning_lines
 
 reference = pytest.mark.skipif(
     not REFERENCE_TCIB.is_dir(), reason="the reference TCIB tree is not beside the repository"
@@ -154,7 +154,7 @@ def test_the_tools_check_lists_what_is_missing_with_both_install_commands(
     empty = tmp_path / "bin"
     empty.mkdir()
     result = subprocess.run(
-        [sys.executable, "-m", "tcibsrc.system_tools", "test"],
+        [sys.executable, "-m", "tcibsrc.interface.tools_check", "test"],
         env={"PATH": str(empty), "PYTHONPATH": str(REPO_ROOT / "scripts")},
         capture_output=True,
         text=True,
@@ -169,7 +169,7 @@ def test_the_tools_check_lists_what_is_missing_with_both_install_commands(
     assert "Debian/Ubuntu:  sudo apt-get install rpm createrepo-c gnupg" in err
     assert "Fedora/CentOS:  sudo dnf install rpm-build createrepo_c gnupg2" in err
     present = subprocess.run(
-        [sys.executable, "-m", "tcibsrc.system_tools", "test"],
+        [sys.executable, "-m", "tcibsrc.interface.tools_check", "test"],
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "scripts")},
         capture_output=True,
         text=True,
@@ -185,7 +185,7 @@ def test_a_dynamically_linked_busybox_counts_as_missing(tmp_path: Path) -> None:
     dynamic.mkdir()
     (dynamic / "busybox").symlink_to(shutil.which("ls") or "/bin/ls")  # any dynamic executable
     result = subprocess.run(
-        [sys.executable, "-m", "tcibsrc.system_tools", "test"],
+        [sys.executable, "-m", "tcibsrc.interface.tools_check", "test"],
         env={"PATH": f"{dynamic}:{os.environ['PATH']}", "PYTHONPATH": str(REPO_ROOT / "scripts")},
         capture_output=True,
         text=True,

@@ -11,14 +11,14 @@ import yaml
 
 from pinfixtures import options
 from pyindex import Package, PackageIndex
-from tcibsrc.catalog import build_catalog
-from tcibsrc.cli import main
-from tcibsrc.context import Context
-from tcibsrc.parity import image_parity, python_requirement
-from tcibsrc.parity_checks import parity_problems
-from tcibsrc.pinning import pin_python_deps
-from tcibsrc.render import render_files
-from tcibsrc.rpm_spec import SpecFile, parse_spec
+from tcibsrc.common.context import Context
+from tcibsrc.containers.parity_check import parity_problems
+from tcibsrc.containers.render import render_files
+from tcibsrc.interface.cli import main
+from tcibsrc.python.pinning import pin_python_deps
+from tcibsrc.rpm.parity import image_parity, python_requirement
+from tcibsrc.rpm.spec import SpecFile, parse_spec
+from tcibsrc.tcib.catalog import build_catalog
 
 # Written for these tests in the style of RDO's specs: macros, conditionals, subpackages.
 KEYSTONE_SPEC = """

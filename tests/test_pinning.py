@@ -19,9 +19,9 @@ import yaml
 from conftest import README_TEXT
 from pinfixtures import UPPER_CONSTRAINTS, lock, options, snapshot
 from pyindex import Package, PackageIndex
-from tcibsrc.context import Context
-from tcibsrc.errors import ToolkitError
-from tcibsrc.pinning import PinOptions, pin_python_deps
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.python.pinning import PinOptions, pin_python_deps
 
 
 def test_pins_are_release_aware_sdist_hashed_and_projected(
@@ -196,7 +196,7 @@ def test_arches_that_resolve_differently_are_an_error(
 def test_make_check_sees_current_locks_and_then_drift(
     pin_repo: Context, index: PackageIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tcibsrc.commands.check import collect_problems
+    from tcibsrc.interface.commands.check import collect_problems
 
     (pin_repo.repo_root / "README.md").write_text(README_TEXT)
     monkeypatch.setenv("INDEX_URL", index.url)

@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from conftest import REFERENCE_TCIB, REPO_ROOT
-from tcibsrc.affected import affected, changed_files
-from tcibsrc.context import Context
-from tcibsrc.pathglob import path_changed
-from tcibsrc.render import render_files
-from tcibsrc.tekton import PIPELINE_FILE, render_pipelines
-from tcibsrc.tekton_checks import tekton_problems
+from tcibsrc.common.context import Context
+from tcibsrc.containers.render import render_files
+from tcibsrc.konflux.affected import affected, changed_files
+from tcibsrc.konflux.pathglob import path_changed
+from tcibsrc.konflux.pipeline_checks import tekton_problems
+from tcibsrc.konflux.pipelines import PIPELINE_FILE, render_pipelines
 
 
 @pytest.mark.parametrize(
@@ -234,7 +234,7 @@ def test_trigger_matrix_for_every_image(generated: Context) -> None:
 
 
 def test_an_unreadable_bundle_reference_is_not_reset_silently(generated: Context) -> None:
-    from tcibsrc.errors import ToolkitError
+    from tcibsrc.common.errors import ToolkitError
 
     pipeline = generated.repo_root / PIPELINE_FILE
     pipeline.write_text(pipeline.read_text().replace("    - name: init\n", "    - name: init\n  x"))
@@ -393,7 +393,7 @@ EXPECTED_RENOVATE = {
 
 
 def test_renovate_configuration(generated: Context) -> None:
-    from tcibsrc.renovate import render_renovate
+    from tcibsrc.konflux.renovate import render_renovate
 
     renovate = render_renovate("quay.io/centos/centos:stream10", "quay.io/example/sig/")
     assert json.loads(renovate) == EXPECTED_RENOVATE

@@ -13,12 +13,12 @@ import pytest
 import yaml
 
 from conftest import REFERENCE, REFERENCE_TCIB, REPO_ROOT
-from tcibsrc.catalog import build_catalog, load_tcib
-from tcibsrc.classify import Kind, classify
-from tcibsrc.commands.check import collect_problems
-from tcibsrc.containers_yaml import read_containers_yaml
-from tcibsrc.context import Context
-from tcibsrc.contract import kolla_users, operator_image_keys
+from tcibsrc.common.context import Context
+from tcibsrc.interface.commands.check import collect_problems
+from tcibsrc.tcib.catalog import build_catalog, load_tcib
+from tcibsrc.tcib.classify import Kind, classify
+from tcibsrc.tcib.containers_yaml import read_containers_yaml
+from tcibsrc.tcib.contract import kolla_users, operator_image_keys
 
 pytestmark = [
     pytest.mark.reference,
@@ -87,7 +87,7 @@ def independent_tcib_reading(root: Path) -> dict[str, tuple[str | None, dict]]:
 
 
 def test_parents_and_merged_definitions_match_tcibs_rules_for_every_image() -> None:
-    from tcibsrc.tcib_tree import discover
+    from tcibsrc.tcib.tree import discover
 
     expected = independent_tcib_reading(REFERENCE_TCIB / "tcib")
     found = discover(REFERENCE_TCIB)
@@ -239,7 +239,7 @@ def test_every_library_and_client_name_is_a_real_release_name() -> None:
     """PyPI names from the classification are in upper-constraints or the series data."""
     from packaging.utils import canonicalize_name
 
-    from tcibsrc.classify import classify, load_table
+    from tcibsrc.tcib.classify import classify, load_table
 
     uc = upper_constraints_read_afresh()
     deliverables = series_read_afresh()

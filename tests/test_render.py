@@ -10,17 +10,17 @@ import pytest
 
 from conftest import REFERENCE_TCIB, REPO_ROOT, write_tree
 from pyindex import PackageIndex
-from tcibsrc.catalog import build_catalog
-from tcibsrc.classify import Kind
-from tcibsrc.containerfile_checks import (
+from tcibsrc.common.context import Context
+from tcibsrc.containers.checks import (
     arch_problems,
     contract_problems,
     parent_problems,
     static_problems,
 )
-from tcibsrc.context import Context
-from tcibsrc.hermeto_input import prefetch_input
-from tcibsrc.render import PLACEHOLDER_DIGEST, Renderer, render_files
+from tcibsrc.containers.render import PLACEHOLDER_DIGEST, Renderer, render_files
+from tcibsrc.konflux.prefetch_input import prefetch_input
+from tcibsrc.tcib.catalog import build_catalog
+from tcibsrc.tcib.classify import Kind
 
 EVERY_KEY = {
     "tcib/base/everything/everything.yaml": """
@@ -290,7 +290,7 @@ def test_prefetch_input_lists_the_image_locks_and_the_keys(
 
 
 def test_distro_base_digests_are_kept_and_hand_written_files_stay(repo: Context) -> None:
-    from tcibsrc.render import stale_files
+    from tcibsrc.containers.render import stale_files
 
     scoped(repo, "valkey")
     files = render_files(repo)

@@ -15,18 +15,18 @@ import yaml
 
 from conftest import FIXTURE_TREE, README_TEXT, REFERENCE, require_tools, write_tree
 from rpmrepo import DNF_PYTHON, Rpm, RpmRepository, SigningKey, build_rpms
-from tcibsrc.cli import main
-from tcibsrc.commands.lock_rpms import validate
-from tcibsrc.context import Context
-from tcibsrc.render import render_files
-from tcibsrc.rpm_inputs import packages_of
-from tcibsrc.rpm_lock import (
+from tcibsrc.common.context import Context
+from tcibsrc.containers.render import render_files
+from tcibsrc.interface.cli import main
+from tcibsrc.interface.commands.lock_rpms import validate
+from tcibsrc.rpm.lock_checks import (
     lock_problems,
     repo_problems,
     repo_sections,
     requested_packages,
     rpms_in_problems,
 )
+from tcibsrc.rpm.lock_inputs import packages_of
 
 DEMO = {
     "tcib/base/demo/demo.yaml": """

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from conftest import write_tree
-from tcibsrc.containers_yaml import normalise_image_name, read_containers_yaml
-from tcibsrc.errors import ScopeError, TcibError
-from tcibsrc.scope import resolve_scope
-from tcibsrc.tcib_images import TcibImage, load_images
+from tcibsrc.common.errors import ScopeError, TcibError
+from tcibsrc.tcib.containers_yaml import normalise_image_name, read_containers_yaml
+from tcibsrc.tcib.images import TcibImage, load_images
+from tcibsrc.tcib.scope import resolve_scope
 
 CLI = {
     "tcib_distro": "centos",

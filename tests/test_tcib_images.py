@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_tree
-from tcibsrc.errors import TcibError
-from tcibsrc.tcib_images import TcibImage, load_images
+from tcibsrc.common.errors import TcibError
+from tcibsrc.tcib.images import TcibImage, load_images
 
 CLI = {
     "tcib_distro": "centos",

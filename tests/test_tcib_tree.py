@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import write_tree
-from tcibsrc.errors import TcibError, ToolkitError
-from tcibsrc.tcib_tree import discover
+from tcibsrc.common.errors import TcibError, ToolkitError
+from tcibsrc.tcib.tree import discover
 
 
 def test_every_directory_with_yaml_is_an_image_named_after_the_directory(tcib_dir: Path) -> None:

@@ -13,11 +13,11 @@ import yaml
 from conftest import require_tools
 from pinfixtures import options
 from pyindex import Package, PackageIndex
-from tcibsrc.context import Context
-from tcibsrc.errors import ToolkitError
-from tcibsrc.pinning import pin_python_deps
-from tcibsrc.render import render_files
-from tcibsrc.verify import verify_image
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.containers.render import render_files
+from tcibsrc.python.pinning import pin_python_deps
+from tcibsrc.verify.hermetic import verify_image
 
 
 def write_rendered(ctx: Context) -> None:

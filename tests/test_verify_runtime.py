@@ -18,10 +18,10 @@ import pytest
 from conftest import require_tools
 from pinfixtures import options
 from pyindex import Package, PackageIndex
-from tcibsrc.context import Context
-from tcibsrc.pinning import pin_python_deps
-from tcibsrc.render import render_files
-from tcibsrc.verify_runtime import verify_runtime
+from tcibsrc.common.context import Context
+from tcibsrc.containers.render import render_files
+from tcibsrc.python.pinning import pin_python_deps
+from tcibsrc.verify.runtime import verify_runtime
 
 WSGI_APP = """
 import configparser, json, os, uuid

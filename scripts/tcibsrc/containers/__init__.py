@@ -1,0 +1,1 @@
+"""The rendered Containerfiles (wheels stage, runtime stage, the builder) and their checks."""

@@ -1,0 +1,170 @@
+"""make check: every image has what the RDO RPMs it replaces brought, or a waiver saying why not.
+
+Per image: each Python requirement of those RPMs is in the image's lock (with its extras asked
+for in the image's requirements), each system Requires is installed in the image or a parent,
+each file the services or operators use is provided by some stage. One error a missing item,
+naming the images, the RPM and the fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from tcibsrc.common.context import Context
+from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
+from tcibsrc.python.lockfile import read_pins
+from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.rpm.dnf_lines import installed_packages
+from tcibsrc.rpm.parity import (
+    WAIVERS_DATA,
+    ImageParity,
+    image_parity,
+    load_waivers,
+    requirement_parts,
+    waived_file,
+)
+from tcibsrc.tcib.catalog import Catalog, CatalogImage
+from tcibsrc.tcib.contract_data import project_contracts
+
+WAIVE = f"or waive it with a reason in scripts/tcibsrc/{WAIVERS_DATA}"
+
+
+def chain_of(catalog: Catalog, name: str) -> list[str]:
+    chain, cursor = [], name
+    while cursor is not None:
+        chain.append(cursor)
+        cursor = catalog.images[cursor].parent
+    return chain
+
+
+def requested_extras(root: Path, image: str) -> dict[str, set[str]]:
+    """name -> extras asked for in requirements/<image>.in and the .in files it includes."""
+    found: dict[str, set[str]] = {}
+    seen: set[Path] = set()
+    queue = [root / REQUIREMENTS_DIR / f"{image}.in"]
+    while queue:
+        path = queue.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if line.startswith("-r "):
+                queue.append(path.parent / line[3:].strip())
+                continue
+            try:
+                requirement = Requirement(line) if line else None
+            except InvalidRequirement:
+                continue
+            if requirement is not None:
+                name = str(canonicalize_name(requirement.name))
+                found.setdefault(name, set()).update(requirement.extras)
+    return found
+
+
+def _provided(path: str, texts: str, provides: set[str]) -> bool:
+    """Some stage of the image (or its parents) makes `path`: said in a Containerfile, or
+    provided by a project's wheels (contract.yaml's provides, directories, scripts)."""
+    if any(
+        fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(pattern, path)
+        for pattern in provides
+    ):
+        return True
+    plain = path.rstrip("/")
+    if "*" in plain:
+        return re.search(re.escape(plain.split("*")[0]), texts) is not None
+    return re.search(rf"(?:\s|^|=){re.escape(plain)}(?:/?\s|/?$|/?;)", texts, re.M) is not None
+
+
+def _image_provides(catalog: Catalog, chain: list[str]) -> set[str]:
+    contracts = project_contracts()
+    provides: set[str] = set()
+    for name in chain:
+        for project in catalog.images[name].python_projects:
+            contract = contracts.get(canonicalize_name(project))
+            if contract is None:
+                continue
+            provides |= set(contract.directories)
+            provides |= {f"/usr/bin/{script.name}" for script in contract.scripts}
+            provides |= set(contract.files)
+            provides |= set(contract.provides)
+    return provides
+
+
+def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:
+    lock = ctx.repo_root / REQUIREMENTS_DIR / f"{image.name}.txt"
+    locked = list(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else []
+    if not image.source_rpms and not locked:
+        return None
+    return image_parity(list(image.source_rpms), locked)
+
+
+def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[str]:
+    """One line per missing item, naming every image that lacks it."""
+    waivers = load_waivers()
+    missing: dict[str, list[str]] = {}
+    for image in catalog.ordered():
+        items = image_items(ctx, image)
+        if items is None:
+            continue
+        chain = chain_of(catalog, image.name)
+        texts = "\n".join(files.get(f"{RENDER_DIR}/{name}/Containerfile", "") for name in chain)
+        installed = {
+            rpm
+            for name in chain
+            for line in files.get(f"{RENDER_DIR}/{name}/Containerfile", "").splitlines()
+            if line.startswith("RUN ")
+            for rpm in installed_packages(line[4:])
+        }
+        lock = ctx.repo_root / REQUIREMENTS_DIR / f"{image.name}.txt"
+        locked = set(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else set()
+        extras = requested_extras(ctx.repo_root, image.name)
+        for requirement, rpms in sorted(items.python.items()):
+            if requirement in waivers.requires:
+                continue
+            name, wanted = requirement_parts(requirement)
+            by = ", ".join(sorted(rpms))
+            if name not in locked:
+                key = (
+                    f"{by} (RDO) requires {requirement}: not in the lock (add it to "
+                    f"requirements/additions.in, {WAIVE})"
+                )
+            elif not wanted <= extras.get(name, set()):
+                lacking = ",".join(sorted(wanted - extras.get(name, set())))
+                key = (
+                    f"{by} (RDO) requires {requirement}: the extra is not asked for (add "
+                    f"'{name}[{lacking}]' to requirements/additions.in, {WAIVE})"
+                )
+            else:
+                continue
+            missing.setdefault(key, []).append(image.name)
+        for rpm, by_rpms in sorted(items.system.items()):
+            if rpm in installed or rpm in waivers.requires:
+                continue
+            key = (
+                f"{', '.join(sorted(by_rpms))} (RDO) requires the RPM {rpm}: installed by no "
+                f"stage (render installs it in place of the RPM, {WAIVE})"
+            )
+            missing.setdefault(key, []).append(image.name)
+        if "certifi" in locked and f'os.symlink("{SYSTEM_CA_BUNDLE}"' not in texts:
+            key = (
+                "certifi (PyPI) uses its own CA bundle, not the system one the operators mount "
+                "their CA into, as RDO's patched python-certifi did (contract.yaml: certifi "
+                "system_ca)"
+            )
+            missing.setdefault(key, []).append(image.name)
+        provides = _image_provides(catalog, chain)
+        for path, (_entry, rpm) in sorted(items.files.items()):
+            if waived_file(path, waivers) or _provided(path, texts, provides):
+                continue
+            key = f"{rpm} (RDO) installed {path}: provided by no stage ({WAIVE})"
+            missing.setdefault(key, []).append(image.name)
+    for key, images in missing.items():
+        shown = ", ".join(images[:4]) + (f" and {len(images) - 4} more" if len(images) > 4 else "")
+        yield f"parity: {shown}: {key}"

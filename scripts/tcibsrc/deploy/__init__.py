@@ -1,0 +1,1 @@
+"""Deploy manifests for the openstack-k8s-operators, and the staged deploy."""

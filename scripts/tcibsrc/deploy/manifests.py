@@ -1,0 +1,355 @@
+"""Point the openstack-k8s-operators at the built images: deploy manifests and a staged deploy.
+
+- openstackversion.yaml: an OpenStackVersion whose customContainerImages name every built image
+  by digest (from a Konflux Snapshot, or the registry through skopeo); every image of the scope
+  is accounted for: set, or left to the operator's default with the reason.
+- openstackcontrolplane.yaml: the minimal control plane (galera, rabbitmq, memcached, OVN,
+  keystone, placement, glance, neutron, nova; the rest disabled).
+Both are validated against the operators' CRD schemas (crd_schemas.py) before being written.
+The staged deploy applies them with kubectl (or oc) in three stages, each waiting for its
+conditions (data/deploy.yaml).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tcibsrc.common.context import Context
+from tcibsrc.common.crd_schemas import load_crd, validate
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.konflux.pipelines import component_name
+from tcibsrc.tcib.catalog import build_catalog
+
+DEPLOY_DIR = "deploy"
+VERSION_FILE = "openstackversion.yaml"
+CONTROLPLANE_FILE = "openstackcontrolplane.yaml"
+_DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
+
+
+class DeployError(ToolkitError):
+    """Deploy manifests cannot be made, or the deploy cannot proceed."""
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    name: str = "openstack"
+    namespace: str = "openstack"
+    target_version: str = "0.0.1"
+    storage_class: str = "local-storage"
+    secret: str = "osp-secret"
+
+
+@cache
+def stages_data() -> dict[str, Any]:
+    text = resources.files("tcibsrc").joinpath("data/deploy.yaml").read_text(encoding="utf-8")
+    return dict(yaml.safe_load(text))
+
+
+# -- image references ---------------------------------------------------------------------------
+
+
+def snapshot_images(path: Path, display: str) -> dict[str, str]:
+    """component -> containerImage of a Konflux Snapshot (the CR or its spec), as JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeployError(display, f"not a Snapshot JSON ({exc})", "export one with "
+                          "`kubectl get snapshot NAME -o json`") from exc  # fmt: skip
+    components = (data.get("spec") or data).get("components")
+    if not isinstance(components, list):
+        raise DeployError(display, "no spec.components list", "give a Konflux Snapshot")
+    return {str(c["name"]): str(c["containerImage"]) for c in components if "name" in c}
+
+
+def registry_images(ctx: Context, images: list[str], tag: str) -> dict[str, str]:
+    """component -> repository@digest of `tag`, asked of the registry with skopeo."""
+    skopeo = shutil.which("skopeo")
+    if skopeo is None:
+        raise DeployError("skopeo", "not installed", "install skopeo, or give SNAPSHOT=")
+    found = {}
+    for image in images:
+        repository = ctx.config.image_repository(image)
+        result = subprocess.run(
+            [skopeo, "inspect", "--format", "{{.Digest}}", f"docker://{repository}:{tag}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DeployError(f"{repository}:{tag}", f"skopeo inspect failed: {last}",
+                              "check the tag and that the registry is reachable")  # fmt: skip
+        found[component_name(ctx, image)] = f"{repository}@{result.stdout.strip()}"
+    return found
+
+
+# -- manifests ----------------------------------------------------------------------------------
+
+
+def openstack_version(
+    ctx: Context, references: dict[str, str], settings: DeploySettings, source: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The OpenStackVersion and one note per image of the scope that sets no key."""
+    catalog = build_catalog(ctx)
+    schema = load_crd("OpenStackVersion")["schema"]["properties"]["spec"]["properties"]
+    keys_schema = schema["customContainerImages"]["properties"]
+    images: dict[str, Any] = {}
+    notes: list[str] = []
+    for image in catalog.ordered():
+        component = component_name(ctx, image.name)
+        if not image.operator_keys:
+            notes.append(f"{image.name}: no customContainerImages key (a parent image only)")
+            continue
+        reference = references.get(component)
+        if reference is None:
+            raise DeployError(
+                source, f"{component} (image {image.name}) is missing",
+                "build it in Konflux first, or take a Snapshot that includes it",
+            )  # fmt: skip
+        if not _DIGEST.match(reference):
+            raise DeployError(
+                source, f"{component}: {reference!r} is not pinned by digest",
+                "give repository@sha256:<digest> (a Snapshot's containerImage is)",
+            )  # fmt: skip
+        for key in image.operator_keys:
+            if keys_schema.get(key, {}).get("type") == "object":
+                notes.append(f"{image.name}: {key} maps backends to images; set it by hand")
+                continue
+            images[key] = reference
+    manifest = {
+        "apiVersion": load_crd("OpenStackVersion")["apiVersion"],
+        "kind": "OpenStackVersion",
+        "metadata": {"name": settings.name, "namespace": settings.namespace},
+        "spec": {
+            "targetVersion": settings.target_version,
+            "customContainerImages": dict(sorted(images.items())),
+        },
+    }
+    return manifest, notes
+
+
+def controlplane(settings: DeploySettings, enabled: set[str] | None = None) -> dict[str, Any]:
+    """The minimal control plane; `enabled` limits it to a stage's services so far."""
+    data = stages_data()
+    wanted = {s for stage in data["stages"].values() for s in stage["services"]}
+    on = wanted if enabled is None else enabled
+    db = {"databaseInstance": "openstack", "secret": settings.secret}
+    services: dict[str, Any] = {
+        "galera": {
+            "templates": {
+                "openstack": {
+                    "storageRequest": "5G",
+                    "replicas": 1,
+                    "storageClass": settings.storage_class,
+                }
+            }
+        },
+        "rabbitmq": {"templates": {"rabbitmq": {"replicas": 1}}},
+        "memcached": {"templates": {"memcached": {"replicas": 1}}},
+        "ovn": {
+            "template": {
+                "ovnDBCluster": {
+                    "ovndbcluster-nb": {"dbType": "NB", "replicas": 1, "storageRequest": "10G"},
+                    "ovndbcluster-sb": {"dbType": "SB", "replicas": 1, "storageRequest": "10G"},
+                },
+                "ovnNorthd": {"replicas": 1},
+                "ovnController": {},
+            }
+        },
+        "keystone": {"template": {**db}},
+        "openstackclient": {"template": {}},
+        "placement": {"template": {**db}},
+        "glance": {
+            "template": {
+                **db,
+                "customServiceConfig": "[DEFAULT]\nenabled_backends = default_backend:file\n"
+                "[glance_store]\ndefault_backend = default_backend\n"
+                "[default_backend]\nfilesystem_store_datadir = /var/lib/glance/images/\n",
+                "storage": {"storageRequest": "10G"},
+                "imageCache": {"size": ""},  # no image cache
+                "glanceAPIs": {"default": {"replicas": 1, "type": "single"}},
+            }
+        },
+        "neutron": {"template": {**db}},
+        "nova": {
+            "template": {
+                "secret": settings.secret,
+                "cellTemplates": {
+                    "cell0": {"cellDatabaseAccount": "nova-cell0", "hasAPIAccess": True},
+                    "cell1": {
+                        "cellDatabaseAccount": "nova-cell1",
+                        "cellDatabaseInstance": "openstack",
+                        "hasAPIAccess": True,
+                    },
+                },
+            }
+        },
+    }
+    spec: dict[str, Any] = {"secret": settings.secret, "storageClass": settings.storage_class}
+    for name, body in services.items():
+        if name == "openstackclient":
+            if name in on:  # always deployed once given; it has no `enabled` switch
+                spec[name] = body
+            continue
+        spec[name] = {"enabled": name in on, **body}
+    for name in data["disabled"]:
+        spec[name] = {"enabled": False}
+    return {
+        "apiVersion": load_crd("OpenStackControlPlane")["apiVersion"],
+        "kind": "OpenStackControlPlane",
+        "metadata": {"name": settings.name, "namespace": settings.namespace},
+        "spec": spec,
+    }
+
+
+def dump(manifest: dict[str, Any], comment: str) -> str:
+    return f"# {comment}\n" + yaml.safe_dump(manifest, sort_keys=False, width=100)
+
+
+def manifests(
+    ctx: Context, references: dict[str, str], settings: DeploySettings, source: str
+) -> tuple[dict[str, str], list[str]]:
+    """relative path -> text of deploy/, validated; and the notes."""
+    version, notes = openstack_version(ctx, references, settings, source)
+    plane = controlplane(settings)
+    files = {
+        f"{DEPLOY_DIR}/{VERSION_FILE}": dump(
+            version, f"Generated by `make deploy-manifests` from {source}; do not edit."
+        ),
+        f"{DEPLOY_DIR}/{CONTROLPLANE_FILE}": dump(
+            plane, "Generated by `make deploy-manifests`: the minimal control plane."
+        ),
+    }
+    validate(version, f"{DEPLOY_DIR}/{VERSION_FILE}")
+    validate(plane, f"{DEPLOY_DIR}/{CONTROLPLANE_FILE}")
+    return files, notes
+
+
+# -- the staged deploy --------------------------------------------------------------------------
+
+Runner = Callable[[list[str], str | None], subprocess.CompletedProcess[str]]
+
+
+def kubectl() -> str:
+    for name in ("oc", "kubectl"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise DeployError("kubectl, oc", "neither is installed", "install kubectl and log in")
+
+
+def _run(command: list[str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
+
+
+def cluster_reachable(program: str, run: Runner = _run) -> None:
+    result = run([program, "version", "--request-timeout=10s"], None)
+    if result.returncode != 0:
+        raise DeployError(
+            program, "no cluster is reachable from the current context",
+            "log in (`oc login`, or set KUBECONFIG) and try again",
+        )  # fmt: skip
+
+
+def conditions(program: str, settings: DeploySettings, run: Runner = _run) -> dict[str, str]:
+    result = run(
+        [program, "get", "openstackcontrolplane", settings.name, "-n", settings.namespace,
+         "-o", "json"], None,
+    )  # fmt: skip
+    if result.returncode != 0:
+        return {}
+    status = json.loads(result.stdout or "{}").get("status") or {}
+    return {c["type"]: c.get("status", "Unknown") for c in status.get("conditions", [])}
+
+
+def deploy(
+    ctx: Context,
+    stage: str,
+    settings: DeploySettings,
+    *,
+    timeout: float,
+    interval: float = 10.0,
+    run: Runner = _run,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Apply the OpenStackVersion, then the control plane stage by stage, waiting for each."""
+    data = stages_data()
+    order = list(data["stages"])
+    if stage not in order:
+        raise DeployError(f"STAGE={stage}", "unknown stage", f"use one of: {', '.join(order)}")
+    program = kubectl()
+    cluster_reachable(program, run)
+    root = ctx.repo_root / DEPLOY_DIR
+    version_text = (root / VERSION_FILE).read_text(encoding="utf-8") if (
+        root / VERSION_FILE
+    ).is_file() else None  # fmt: skip
+    if version_text is None:
+        raise DeployError(f"{DEPLOY_DIR}/{VERSION_FILE}", "missing", "run `make deploy-manifests`")
+    result = run([program, "apply", "-f", "-"], version_text)
+    if result.returncode != 0:
+        raise DeployError("OpenStackVersion", f"kubectl apply failed: {result.stderr.strip()}")
+    enabled: set[str] = set()
+    for name in order[: order.index(stage) + 1]:
+        enabled |= set(data["stages"][name]["services"])
+        plane = controlplane(settings, enabled)
+        validate(plane, f"stage {name}")
+        result = run([program, "apply", "-f", "-"], yaml.safe_dump(plane, sort_keys=False))
+        if result.returncode != 0:
+            raise DeployError(f"stage {name}", f"kubectl apply failed: {result.stderr.strip()}")
+        wanted = data["stages"][name]["conditions"]
+        say(f"stage {name}: applied; waiting for {', '.join(wanted)}")
+        deadline = time.monotonic() + timeout
+        while True:
+            found = conditions(program, settings, run)
+            missing = [c for c in wanted if found.get(c) != "True"]
+            if not missing:
+                say(f"stage {name}: ready")
+                break
+            if time.monotonic() >= deadline:
+                shown = ", ".join(f"{c}={found.get(c, 'absent')}" for c in missing)
+                raise DeployError(
+                    f"stage {name}", f"not ready after {timeout:.0f} s: {shown}",
+                    f"see `{Path(program).name} get openstackcontrolplane {settings.name} "
+                    f"-n {settings.namespace} -o yaml`",
+                )  # fmt: skip
+            time.sleep(interval)
+
+
+CHECKS = (
+    ("endpoints", "openstack endpoint list"),
+    ("token", "openstack token issue"),
+    ("network", "openstack network create tcibsrc-smoke && openstack network delete tcibsrc-smoke"),
+    ("image", "openstack image create --disk-format raw --container-format bare tcibsrc-smoke "
+     "&& openstack image delete tcibsrc-smoke"),
+)  # fmt: skip
+
+
+def deploy_check(
+    settings: DeploySettings, run: Runner = _run, say: Callable[[str], None] = print
+) -> int:
+    """The smoke checks through the openstackclient pod; the number that failed."""
+    program = kubectl()
+    cluster_reachable(program, run)
+    failed = 0
+    for name, command in CHECKS:
+        result = run(
+            [program, "exec", "-n", settings.namespace, "openstackclient", "--",
+             "bash", "-c", command], None,
+        )  # fmt: skip
+        ok = result.returncode == 0
+        failed += not ok
+        detail = "" if ok else f": {(result.stderr.strip().splitlines() or [''])[-1]}"
+        say(f"{name}: {'passed' if ok else 'failed'}{detail}")
+    return failed

@@ -1,0 +1,1 @@
+"""The command line the Makefile calls (`tcibsrc <command>`), one module a command."""

@@ -1,0 +1,310 @@
+"""`tcibsrc check`: fast offline consistency checks; one line per problem, non-zero on any."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ClassificationError, ToolkitError
+from tcibsrc.containers.checks import (
+    PLACEHOLDER_NOTE,
+    TCIB_HELPERS_NOTE,
+    WARNING,
+    committed_problems,
+    contract_problems,
+    parent_problems,
+    rendered_problems,
+)
+from tcibsrc.containers.parity_check import parity_problems
+from tcibsrc.containers.render import Renderer, stale_files
+from tcibsrc.interface.commands.graph import README, expected_readme
+from tcibsrc.interface.commands.lock_rpms import validate
+from tcibsrc.interface.commands.pipelines import all_files as pipeline_files
+from tcibsrc.konflux.pipeline_checks import tekton_problems
+from tcibsrc.konflux.pipelines import TEKTON_DIR, stale_tekton_files
+from tcibsrc.konflux.tenant_policy import tenant_problems
+from tcibsrc.python.index import index_url_from_environment
+from tcibsrc.python.lock_rules import check_files
+from tcibsrc.python.lockfile import read_header
+from tcibsrc.python.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
+from tcibsrc.python.preflight import check_series, lock_problems
+from tcibsrc.python.requirements_in import ADDITIONS_FILE, REQUIREMENTS_DIR
+from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
+from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
+from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
+from tcibsrc.tcib.catalog import Catalog, build_catalog, load_tcib
+from tcibsrc.tcib.classify import classify
+from tcibsrc.tcib.contract import kolla_users
+from tcibsrc.tcib.images import TcibImage
+
+Images = dict[str, TcibImage]
+TreeCheck = Callable[[Context, Images], Iterator[str]]
+ScopeCheck = Callable[[Context, Catalog], Iterator[str]]
+
+
+def check_classification(ctx: Context, images: Images) -> Iterator[str]:
+    """Every RPM name of every TCIB image is classified, not only those in scope."""
+    for image in images.values():
+        origin = ctx.display(image.files[-1])
+        for rpm in image.rpms:
+            try:
+                classify(rpm)
+            except ToolkitError as error:
+                yield f"{origin}: tcib_packages: {rpm}: {error.problem} ({error.fix})"
+
+
+def check_users(ctx: Context, images: Images) -> Iterator[str]:
+    """Users the images create or run as have the kolla UIDs the operators expect."""
+    known = kolla_users()
+    for image in images.values():
+        origin = ctx.display(image.files[-1])
+        for user in image.managed_users:
+            if user not in known:
+                yield (
+                    f"{origin}: uid_gid_manage {user}: no kolla UID known "
+                    "(add it to scripts/tcibsrc/data/kolla_users.yaml)"
+                )
+        if image.user != "root" and image.user not in known:
+            yield (
+                f"{origin}: tcib_user {image.user}: no kolla UID known "
+                "(add it to scripts/tcibsrc/data/kolla_users.yaml)"
+            )
+
+
+def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """The Mermaid graph in the README matches the current scope."""
+    try:
+        _readme, current, wanted = expected_readme(ctx, scoped)
+    except ToolkitError as error:
+        yield error.line()
+        return
+    if current != wanted:
+        yield f"{README}: the image graph is out of date (run `make graph`)"
+
+
+TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users)
+
+
+def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """Every lock file is one hermeto accepts, with a hash on every entry."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    locks = sorted(p for p in directory.glob("*.txt") if p.name != CONSTRAINTS_FILE)
+    for problem in check_files(locks, ctx.display):
+        yield f"{problem} (run `make pin-python-deps FORCE=1`)"
+
+
+def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """The .in files match the catalog and every lock was made from the current inputs."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    index_url = index_url_from_environment()
+    constraints = directory / CONSTRAINTS_FILE
+    uc = upper_constraints_for(ctx.config, local_file_from_environment(), offline=True)
+    if uc is None and not constraints.is_file():
+        if any(image.python_projects for image in scoped.ordered()):
+            yield f"{ctx.display(constraints)}: missing (run `make pin-python-deps`)"
+        return
+    committed = constraints.read_text(encoding="utf-8") if constraints.is_file() else None
+    planned = compute_inputs(ctx, index_url, constraints_text=None if uc else committed, uc=uc)
+    fix = "(run `make pin-python-deps`)"
+    if uc is not None and committed != planned.constraints_text:
+        yield f"{ctx.display(constraints)}: out of date {fix}"
+    for name, text in sorted(planned.in_files.items()):
+        path = directory / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            yield f"{ctx.display(path)}: out of date with the catalog {fix}"
+    stale: list[str] = []
+    for name in planned.expected_files():
+        path = directory / name
+        if not path.is_file():
+            yield f"{ctx.display(path)}: missing {fix}"
+        elif name.endswith(".txt") and name != CONSTRAINTS_FILE:
+            header = read_header(path.read_text(encoding="utf-8"))
+            if header.edited:
+                yield (
+                    f"{ctx.display(path)}: edited by hand: the text no longer matches the "
+                    "content digest in its header (run `make pin-python-deps FORCE=1`)"
+                )
+            elif header.inputs != planned.digest:
+                stale.append(name)
+    if stale:
+        shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
+        yield f"{ctx.display(directory)}: {shown} made from other inputs {fix}"
+    for path in sorted(directory.glob("*.txt")) + sorted(directory.glob("*.in")):
+        stem = path.name.removesuffix(".txt").removesuffix(".in")
+        image = stem.removesuffix("-build-extra").removesuffix("-build")
+        if (
+            path.name not in {CONSTRAINTS_FILE, ADDITIONS_FILE}
+            and image != ALL
+            and image not in planned.inputs
+        ):
+            yield f"{ctx.display(path)}: no image in scope uses it {fix}"
+
+
+def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """containerfiles/ is what the inputs render, and what it renders is sound."""
+    if lock_problems(ctx):
+        return  # reported by the lock checks; rendering from a broken lock proves nothing
+    if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
+        image.python_projects for image in scoped.ordered()
+    ):
+        return  # reported by check_lock_drift; rendering needs the locks
+    renderer = Renderer(ctx, scoped)
+    files = renderer.render()
+    yield from committed_problems(ctx, files, stale_files(ctx, files))
+    yield from rendered_problems(ctx, files)
+    yield from parent_problems(ctx, scoped)
+    yield from contract_problems(ctx, scoped, files)
+    yield from parity_problems(ctx, scoped, files)
+
+
+def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """rpms.repo: gpg-checked with allowed keys; rpms.lock.yaml: valid and current."""
+    root = ctx.repo_root
+    yield from tenant_problems(ctx.config, ctx.display(ctx.config_file))
+    repo = root / RPMS_REPO
+    if repo.is_file():
+        yield from repo_problems(repo.read_text(encoding="utf-8"), RPMS_REPO)
+    if (root / RPMS_IN).is_file():
+        yield from rpms_in_problems((root / RPMS_IN).read_text(encoding="utf-8"), RPMS_IN)
+    lock = root / RPMS_LOCK
+    if not lock.is_file():
+        yield (
+            f"{WARNING}{RPMS_LOCK}: missing: the PipelineRuns of all {len(scoped.images) + 1} "
+            "images (the builder included) prefetch it, so every Konflux build stops at hermeto; "
+            "run `make lock-rpms` on a machine that reaches the CentOS mirrors and commit "
+            "rpms.lock.yaml (STRICT=1 fails on this)"
+        )
+        return
+    if (root / RPMS_IN).is_file() and repo.is_file():
+        yield from validate(root, lock.read_text(encoding="utf-8"), RPMS_LOCK)
+
+
+def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[str]:
+    """.tekton/ and renovate.json are what the inputs generate, and .tekton/ is sound."""
+    if lock_problems(ctx):
+        return  # reported by the lock checks
+    if not (ctx.repo_root / REQUIREMENTS_DIR / f"{ALL}.txt").is_file() and any(
+        image.python_projects for image in scoped.ordered()
+    ):
+        return
+    files = pipeline_files(ctx)
+    yield from committed_problems(ctx, files, stale_tekton_files(ctx, files))
+    if (ctx.repo_root / TEKTON_DIR).is_dir():
+        yield from tekton_problems(ctx.repo_root, ctx.repo_root / TEKTON_DIR)
+
+
+SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
+    check_readme_graph,
+    check_lock_rules,
+    check_lock_drift,
+    check_containerfiles,
+    check_rpms,
+    check_pipelines,
+)
+
+
+def collect_problems(ctx: Context) -> list[str]:
+    """Run every check and gather all problems.
+
+    A config or TCIB loading error stops here (nothing else can be checked); a problem in the
+    scope is reported with the others.
+    """
+    images = load_tcib(ctx)
+    problems: list[str] = []
+    for tree_check in TREE_CHECKS:
+        problems.extend(tree_check(ctx, images))
+    try:
+        scoped = build_catalog(ctx, images=images)
+    except ClassificationError:
+        return problems  # already reported, one line per name, by check_classification
+    except ToolkitError as error:
+        return [*problems, error.line()]
+    try:
+        check_series(ctx)
+    except ToolkitError as error:
+        return [*problems, error.line()]  # every lock and rendering depends on it
+    for scope_check in SCOPE_CHECKS:
+        try:
+            problems.extend(scope_check(ctx, scoped))
+        except ToolkitError as error:
+            problems.append(error.line())
+    return problems
+
+
+@dataclass(frozen=True)
+class WarningKind:
+    """How `make check` ranks a kind of warning, and the one line that stands for many."""
+
+    marker: str
+    rank: int  # 0: shown first (a build will fail), 1: worth reading, 2: expected for now
+    summary: str | None = None  # "{count} ..." when several are grouped
+
+
+WARNING_KINDS = (
+    WarningKind(f"{RPMS_LOCK}: missing", 0),
+    WarningKind("hadolint:", 1, "{count} hadolint findings"),
+    WarningKind(
+        PLACEHOLDER_NOTE,
+        2,
+        "{count} FROM lines wait for their parent's first build (placeholder digests; Konflux "
+        "nudges write the digests)",
+    ),
+    WarningKind(
+        TCIB_HELPERS_NOTE,
+        2,
+        "{count} COPY sources of TCIB's helper files cannot be checked: TCIB_DIR has no kolla/",
+    ),
+)
+
+
+def warning_lines(warnings: list[str], verbose: bool) -> list[str]:
+    """The most serious warnings first; repeated kinds as one line unless `verbose`."""
+    ranked: list[tuple[int, int, str]] = []
+    groups: dict[WarningKind, list[str]] = {}
+    for order, text in enumerate(warnings):
+        kind = next((k for k in WARNING_KINDS if k.marker in text), None)
+        if kind is None:
+            ranked.append((1, order, text))
+        elif kind.summary and not verbose:
+            groups.setdefault(kind, []).append(text)
+        else:
+            ranked.append((kind.rank, order, text))
+    for kind, members in groups.items():
+        if len(members) == 1:
+            ranked.append((kind.rank, warnings.index(members[0]), members[0]))
+        else:
+            line = kind.summary.format(count=len(members))  # type: ignore[union-attr]
+            ranked.append((kind.rank, len(warnings), f"{WARNING}{line} (VERBOSE=1 lists them)"))
+    return [text for _rank, _order, text in sorted(ranked)]
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    findings = collect_problems(ctx)
+    strict = args.strict or os.environ.get("STRICT") == "1"
+    verbose = args.verbose or os.environ.get("VERBOSE") == "1"
+    warnings = [f for f in findings if f.startswith(WARNING)]
+    problems = [f for f in findings if not f.startswith(WARNING)]
+    if strict:
+        problems, warnings = [*problems, *warnings], []
+    for problem in problems:
+        print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
+    for warning in warning_lines(warnings, verbose):
+        print(warning, file=sys.stderr)
+    if problems:
+        print(f"check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    count = len(TREE_CHECKS) + len(SCOPE_CHECKS)
+    note = f", {len(warnings)} warning(s)" if warnings else ""
+    print(f"check: ok ({count} checks{note})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("check", help="offline consistency checks (make check)")
+    parser.add_argument("--strict", action="store_true", help="warnings fail too (also STRICT=1)")
+    parser.add_argument("--verbose", action="store_true", help="show every warning (VERBOSE=1)")
+    parser.set_defaults(handler=run)

@@ -1,0 +1,63 @@
+"""`tcibsrc pin-python-deps`: release- and target-aware Python locks with the build closure."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from tcibsrc.common.context import Context
+from tcibsrc.python.index import DEFAULT_INDEX_URL, index_url_from_environment
+from tcibsrc.python.pinning import PinOptions, pin_python_deps
+from tcibsrc.python.preflight import validate_inputs
+from tcibsrc.python.upper_constraints import local_file_from_environment
+from tcibsrc.tcib.catalog import build_catalog
+
+
+def run(ctx: Context, args: argparse.Namespace) -> int:
+    # every input is checked before anything is downloaded, resolved or written
+    validate_inputs(ctx, build_catalog(ctx), locks=False)
+    options = PinOptions(
+        resolver=args.resolver or os.environ.get("RESOLVER") or "uv",
+        index_url=index_url_from_environment(args.index_url),
+        upper_constraints_file=Path(args.upper_constraints)
+        if args.upper_constraints
+        else local_file_from_environment(),
+        force=args.force,
+    )
+    result = pin_python_deps(ctx, options)
+    if result.up_to_date:
+        print(f"requirements/: up to date ({result.seconds:.2f} s; --force re-resolves)")
+        return 0
+    extra = f" (+{result.extra_count} alternative versions)" if result.extra_count else ""
+    print(
+        f"requirements/: {result.runtime_count} runtime pins, {result.build_count} build "
+        f"pins{extra}, {len(result.changed)} file(s) changed in {result.seconds:.1f} s"
+    )
+    for name in result.changed:
+        print(f"  {name}")
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pin-python-deps", help="resolve requirements/*.txt and the build closure"
+    )
+    parser.add_argument(
+        "--resolver",
+        choices=("uv", "pip-compile"),
+        help="resolver backend (default: $RESOLVER or uv)",
+    )
+    parser.add_argument(
+        "--index-url", help=f"Simple API index (default: $INDEX_URL or {DEFAULT_INDEX_URL})"
+    )
+    parser.add_argument(
+        "--upper-constraints",
+        help="local upper-constraints file "
+        "(default: $UPPER_CONSTRAINTS, else the config's pinned URL)",
+    )
+    parser.add_argument("--force", action="store_true", help="re-resolve even when up to date")
+    parser.set_defaults(handler=run)

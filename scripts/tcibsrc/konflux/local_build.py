@@ -1,0 +1,299 @@
+"""Build locally the way Konflux builds: hermeto's prefetch, then network-off image builds.
+
+- prefetch: `hermeto fetch-deps` with the image's prefetch-input, read from its committed
+  PipelineRun (the very JSON Konflux passes), into build/prefetch/<image>/output, then
+  `generate-env` (cachi2.env for /cachi2/output) and `inject-files`. hermeto comes from PATH,
+  else its container image (pinned in the config) runs with podman.
+- build: the builder, then the image's parents not built yet, then the image, in graph order,
+  with podman or buildah, `--network none`, hermeto's output mounted at /cachi2 as Konflux's
+  buildah task does (its repository files over /etc/yum.repos.d). Each build is tagged
+  `localhost/<component>:<input digest>` and skipped when that tag exists. The committed
+  Containerfiles never change: a temporary copy points the parent's FROM at the local build.
+- shell: an interactive shell in the builder, with the image's prefetch mounted and hermeto's
+  environment sourced, network off, and a named pip cache volume kept between runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.containers.render import BUILDER, RENDER_DIR
+from tcibsrc.konflux.pipelines import TEKTON_DIR, component_name
+from tcibsrc.tcib.catalog import Catalog, build_catalog
+
+PREFETCH_DIR = Path("build/prefetch")
+HERMETO_HINT = (
+    "install hermeto (https://github.com/hermetoproject/hermeto: `pip install` a release into "
+    "a virtualenv of its own, outside this repository) and put it on PATH, or install podman "
+    "to run its image"
+)
+ENGINE_HINT = "install podman, or buildah (Debian: apt-get install buildah)"
+PIP_CACHE_VOLUME = "tcibsrc-pip-cache"
+
+
+class LocalBuildError(ToolkitError):
+    """A local prefetch, build or shell cannot run."""
+
+
+def _run(command: list[str], cwd: Path, what: str, env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(command, cwd=cwd, env={**os.environ, **(env or {})}, check=False)
+    if result.returncode != 0:
+        raise LocalBuildError(
+            what,
+            f"failed (exit {result.returncode}): {shlex.join(command)}",
+            "see its output above",
+        )
+
+
+# -- prefetch ---------------------------------------------------------------------------------
+
+
+def prefetch_input_of(ctx: Context, image: str) -> str:
+    """The prefetch-input of the image's push PipelineRun, as committed."""
+    path = ctx.repo_root / TEKTON_DIR / f"{component_name(ctx, image)}-push.yaml"
+    if not path.is_file():
+        raise LocalBuildError(ctx.display(path), "missing", "run `make pipelines`")
+    run = yaml.safe_load(path.read_text(encoding="utf-8"))
+    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
+    return str(params["prefetch-input"])
+
+
+# hermeto's switch for its pip manager's cargo vendoring of Rust sdists
+NO_CRATES = "HERMETO_PIP__IGNORE_DEPENDENCIES_CRATES"
+
+
+def hermeto_command(ctx: Context, root: Path, env: dict[str, str]) -> list[str]:
+    program = os.environ.get("HERMETO") or shutil.which("hermeto")
+    if program:
+        return [program]
+    podman = shutil.which("podman")
+    if podman:
+        variables = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
+        return [
+            podman, "run", "--rm", *variables, "-v", f"{root}:{root}:Z", "-w", str(root),
+            ctx.config.hermeto_image,
+        ]  # fmt: skip
+    raise LocalBuildError("hermeto", "not found on PATH, and podman is not installed", HERMETO_HINT)
+
+
+def prefetch(ctx: Context, image: str, *, rust_crates: bool) -> Path:
+    """hermeto fetch-deps, generate-env and inject-files into build/prefetch/<image>."""
+    root = ctx.repo_root
+    target = root / PREFETCH_DIR / image
+    output = target / "output"
+    packages = prefetch_input_of(ctx, image)
+    # where crates.io is out of reach, the cargo vendoring of Rust sdists is turned off (the
+    # builds of those sdists then need crates from elsewhere)
+    env = {} if rust_crates else {NO_CRATES: "true"}
+    hermeto = hermeto_command(ctx, root, env)
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    _run(
+        [*hermeto, "fetch-deps", "--source", str(root), "--output", str(output), packages],
+        root, "hermeto fetch-deps", env,
+    )  # fmt: skip
+    _run(
+        [*hermeto, "generate-env", str(output), "--for-output-dir", "/cachi2/output",
+         "--output", str(target / "cachi2.env")],
+        root, "hermeto generate-env", env,
+    )  # fmt: skip
+    _run(
+        [*hermeto, "inject-files", str(output), "--for-output-dir", "/cachi2/output"],
+        root, "hermeto inject-files", env,
+    )  # fmt: skip
+    return target
+
+
+# -- build ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engine:
+    program: str
+    buildah: bool
+
+    def build_command(self, *args: str) -> list[str]:
+        """The engine's build, network off: podman's `--network none`; buildah's chroot
+        isolation cannot set a network, so the whole build runs in `unshare -n`, as Konflux's
+        buildah task isolates hermetic builds."""
+        if self.buildah:
+            rest = [a for a in args if a not in ("--network", "none")]
+            command = [self.program, *_buildah_storage(), "bud", "--isolation", _isolation()]
+            if _isolation() == "chroot":
+                return ["unshare", "-n", *command, *rest]
+            return [*command, "--network", "none", *rest]
+        return [self.program, "build", *args]
+
+    def tag_exists(self, tag: str) -> bool:
+        if self.buildah:
+            command = [self.program, *_buildah_storage(), "images", "--quiet", tag]
+        else:
+            command = [self.program, "image", "exists", tag]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        return result.returncode == 0 and (not self.buildah or bool(result.stdout.strip()))
+
+
+def _buildah_storage() -> list[str]:
+    """BUILDAH_STORAGE_DRIVER (vfs where overlay is not available), BUILDAH_ROOT (a storage of
+    its own: the tests use one)."""
+    options = []
+    if os.environ.get("BUILDAH_STORAGE_DRIVER"):
+        options += ["--storage-driver", os.environ["BUILDAH_STORAGE_DRIVER"]]
+    if os.environ.get("BUILDAH_ROOT"):
+        root = os.environ["BUILDAH_ROOT"]
+        options += ["--root", f"{root}/storage", "--runroot", f"{root}/run"]
+    return options
+
+
+def _isolation() -> str:
+    return os.environ.get("BUILDAH_ISOLATION", "chroot")
+
+
+def find_engine() -> Engine:
+    podman = shutil.which("podman")
+    if podman:
+        return Engine(podman, buildah=False)
+    buildah = shutil.which("buildah")
+    if buildah:
+        return Engine(buildah, buildah=True)
+    raise LocalBuildError("podman, buildah", "neither is installed", ENGINE_HINT)
+
+
+def build_order(catalog: Catalog, image: str) -> list[str]:
+    """The builder, then the image's ancestors, parents first, then the image."""
+    chain: list[str] = []
+    cursor: str | None = image
+    while cursor is not None:
+        chain.append(cursor)
+        cursor = catalog.images[cursor].parent
+    return [BUILDER, *reversed(chain)]
+
+
+def _copy_sources(text: str) -> list[str]:
+    sources = []
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
+            sources += [w for w in words[1:-1] if not w.startswith("--")]
+    return sources
+
+
+def input_digest(ctx: Context, image: str, parent_digests: list[str], prefetch: Path | None) -> str:
+    """What decides an image: its Containerfile directory, what it COPYs, its parents, and the
+    prefetched inputs (names and sizes)."""
+    digest = hashlib.sha256()
+    directory = ctx.repo_root / RENDER_DIR / image
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(directory)).encode() + path.read_bytes())
+    text = (directory / "Containerfile").read_text(encoding="utf-8")
+    for source in _copy_sources(text):
+        for path in sorted(ctx.repo_root.glob(source)):
+            files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+            for item in files:
+                digest.update(str(item.relative_to(ctx.repo_root)).encode() + item.read_bytes())
+    for parent in parent_digests:
+        digest.update(parent.encode())
+    if prefetch is not None and prefetch.is_dir():
+        for path in sorted(prefetch.rglob("*")):
+            if path.is_file():
+                digest.update(f"{path.relative_to(prefetch)}:{path.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _local_containerfile(text: str, replacements: dict[str, str]) -> str:
+    """The Containerfile with each of our FROM repositories pointed at its local build."""
+    lines = []
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["FROM"]:
+            repository = words[1].split("@")[0]
+            if repository in replacements:
+                words[1] = replacements[repository]
+                line = " ".join(words)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def build(
+    ctx: Context,
+    image: str,
+    *,
+    target: str | None = None,
+    prefetch_root: Path | None = None,
+) -> list[tuple[str, str, bool]]:
+    """Build the image and what it needs; [(image, tag, built)] in order (built: not skipped)."""
+    catalog = build_catalog(ctx)
+    if image not in catalog.images:
+        raise LocalBuildError(image, "not an image in scope", "`make images` lists them")
+    engine = find_engine()
+    prefetch_root = prefetch_root or ctx.repo_root / PREFETCH_DIR
+    prefetch = prefetch_root / image
+    if not (prefetch / "cachi2.env").is_file():
+        raise LocalBuildError(
+            ctx.display(prefetch), "no prefetch here", f"run `make prefetch IMAGE={image}` first"
+        )
+    tags: dict[str, str] = {}  # our repository -> local tag
+    digests: dict[str, str] = {}
+    done: list[tuple[str, str, bool]] = []
+    for name in build_order(catalog, image):
+        parent = catalog.images[name].parent if name in catalog.images else None
+        parents = [
+            digests[p] for p in (parent, BUILDER if name != BUILDER else None) if p in digests
+        ]
+        digest = input_digest(ctx, name, parents, prefetch)
+        tag = f"localhost/{component_name(ctx, name)}:{digest}"
+        repository = ctx.config.image_repository(name)
+        last = name == image
+        if engine.tag_exists(tag) and not (last and target):
+            tags[repository], digests[name] = tag, digest
+            done.append((name, tag, False))
+            continue
+        text = (ctx.repo_root / RENDER_DIR / name / "Containerfile").read_text(encoding="utf-8")
+        with tempfile.NamedTemporaryFile(
+            "w", prefix=f".{name}.", suffix=".Containerfile", dir=ctx.repo_root, delete=False
+        ) as handle:
+            handle.write(_local_containerfile(text, tags))
+        try:
+            args = ["--network", "none", "--file", handle.name, "--tag", tag]
+            args += ["--volume", f"{prefetch}:/cachi2:z"]
+            repos = sorted((prefetch / "output" / "deps" / "rpm").glob("*/repos.d"))
+            if repos:
+                args += ["--volume", f"{repos[0]}:/etc/yum.repos.d:z"]
+            if last and target:
+                args += ["--target", target]
+            _run(engine.build_command(*args, str(ctx.repo_root)), ctx.repo_root, f"build {name}")
+        finally:
+            Path(handle.name).unlink(missing_ok=True)
+        tags[repository], digests[name] = tag, digest
+        done.append((name, tag, True))
+    return done
+
+
+# -- shell ------------------------------------------------------------------------------------
+
+
+def shell_command(ctx: Context, image: str, builder_tag: str, engine: Engine) -> list[str]:
+    prefetch = ctx.repo_root / PREFETCH_DIR / image
+    inner = "set -a; . /cachi2/cachi2.env; set +a; exec bash -i"
+    if engine.buildah:
+        raise LocalBuildError(
+            "make shell", "needs podman (buildah has no interactive run of an image)", ENGINE_HINT
+        )
+    return [
+        engine.program, "run", "--rm", "-it", "--network", "none",
+        "-v", f"{prefetch}:/cachi2:z", "-v", f"{PIP_CACHE_VOLUME}:/root/.cache/pip",
+        "-v", f"{ctx.repo_root}:/src:z", "-w", "/src", builder_tag, "bash", "-c", inner,
+    ]  # fmt: skip

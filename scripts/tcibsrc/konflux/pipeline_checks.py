@@ -1,0 +1,194 @@
+"""Validator of .tekton/: structure, metadata, CEL, params, bundles, prefetch-input, pairs."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.konflux.affected import CEL_ANNOTATION, compile_expression
+from tcibsrc.konflux.facts import parse_bundle
+from tcibsrc.konflux.policy_check import named_values, policy_problems
+
+REQUIRED_LABELS = (
+    "appstudio.openshift.io/application",
+    "appstudio.openshift.io/component",
+    "pipelines.appstudio.openshift.io/type",
+)
+REQUIRED_ANNOTATIONS = (
+    "build.appstudio.openshift.io/repo",
+    "build.appstudio.redhat.com/commit_sha",
+    "build.appstudio.redhat.com/target_branch",
+    "pipelinesascode.tekton.dev/max-keep-runs",
+    CEL_ANNOTATION,
+)
+PR_ANNOTATIONS = (
+    "build.appstudio.redhat.com/pull_request_number",
+    "pipelinesascode.tekton.dev/cancel-in-progress",
+)
+_PARAM_USE = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)")
+PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
+RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
+
+
+def _load(path: Path, display: str) -> tuple[Any, list[str]]:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")), []
+    except yaml.YAMLError as exc:
+        return None, [f"{display}: YAML does not parse ({str(exc).splitlines()[0]})"]
+
+
+def pipeline_problems(data: dict, display: str) -> Iterator[str]:
+    spec = data.get("spec") or {}
+    declared = {item.get("name") for item in spec.get("params") or []}
+    text = json.dumps(spec)
+    for name in sorted(set(_PARAM_USE.findall(text)) - declared):
+        yield f"{display}: $(params.{name}) is used but not declared"
+    for task in spec.get("tasks") or []:
+        ref = task.get("taskRef") or {}
+        bundle = named_values(ref.get("params")).get("bundle")
+        if ref.get("resolver") != "bundles" or not bundle:
+            yield f"{display}: task {task.get('name')} has no bundle reference"
+        elif parse_bundle(str(bundle)) is None:
+            yield f"{display}: task {task.get('name')} bundle {bundle} is not a bundle reference"
+
+
+def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:
+    try:
+        packages = json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as exc:
+        yield f"{display}: prefetch-input is not JSON ({exc.msg})"
+        return
+    if isinstance(packages, dict):
+        packages = packages.get("packages", [packages])
+    for package in packages if isinstance(packages, list) else []:
+        kind = package.get("type")
+        allowed = PIP_KEYS if kind == "pip" else RPM_KEYS if kind == "rpm" else None
+        if allowed is None:
+            yield f"{display}: prefetch-input type {kind!r} is not pip or rpm"
+            continue
+        for key in sorted(set(package) - allowed):
+            yield f"{display}: prefetch-input {kind} has key {key!r}, which hermeto refuses"
+        base = root / package.get("path", ".")
+        if not base.is_dir():
+            yield f"{display}: prefetch-input path {package.get('path')} does not exist"
+        for key in ("requirements_files", "requirements_build_files"):
+            for name in package.get(key, []):
+                if not (base / name).is_file():
+                    yield f"{display}: prefetch-input {key} {name} does not exist"
+
+
+def pipelinerun_problems(
+    data: dict, display: str, root: Path, pipelines: dict[str, set[str]]
+) -> Iterator[str]:
+    metadata = data.get("metadata") or {}
+    labels = metadata.get("labels") or {}
+    annotations = metadata.get("annotations") or {}
+    for label in REQUIRED_LABELS:
+        if not labels.get(label):
+            yield f"{display}: label {label} is missing"
+    required = list(REQUIRED_ANNOTATIONS)
+    expression = str(annotations.get(CEL_ANNOTATION, ""))
+    if '"pull_request"' in expression:
+        required += list(PR_ANNOTATIONS)
+    for annotation in required:
+        if annotation not in annotations:
+            yield f"{display}: annotation {annotation} is missing"
+    if expression:
+        try:
+            compile_expression(expression, display)
+        except ToolkitError as error:
+            yield error.line()
+    spec = data.get("spec") or {}
+    ref = (spec.get("pipelineRef") or {}).get("name")
+    if ref not in pipelines:
+        yield f"{display}: pipelineRef {ref} is not a Pipeline in .tekton/"
+    else:
+        for name in sorted(set(named_values(spec.get("params"))) - pipelines[ref]):
+            yield f"{display}: param {name} is not a param of Pipeline {ref}"
+    params = named_values(spec.get("params"))
+    if params.get("hermetic") != "true":
+        yield f'{display}: hermetic is not "true"'
+    dockerfile = params.get("dockerfile")
+    if not dockerfile or not (root / str(dockerfile)).is_file():
+        yield f"{display}: dockerfile {dockerfile} does not exist"
+    if "prefetch-input" in params:
+        yield from prefetch_problems(params["prefetch-input"], display, root)
+    account = (spec.get("taskRunTemplate") or {}).get("serviceAccountName")
+    component = labels.get("appstudio.openshift.io/component")
+    if account != f"build-pipeline-{component}":
+        yield f"{display}: serviceAccountName is {account}, not build-pipeline-{component}"
+
+
+def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
+    """Every problem of every file under .tekton/, one line each."""
+    problems: list[str] = []
+    documents: dict[Path, dict] = {}
+    for path in sorted(tekton_dir.glob("*.yaml")):
+        display = f"{tekton_dir.name}/{path.name}"
+        data, errors = _load(path, display)
+        problems += errors
+        if not isinstance(data, dict):
+            if not errors:
+                problems.append(f"{display}: not a Tekton document")
+            continue
+        if data.get("kind") not in ("Pipeline", "PipelineRun") or not (
+            data.get("metadata") or {}
+        ).get("name"):
+            problems.append(f"{display}: kind {data.get('kind')!r} / name missing")
+            continue
+        documents[path] = data
+    pipelines = {
+        d["metadata"]["name"]: {p.get("name") for p in d["spec"].get("params") or []}
+        for d in documents.values()
+        if d["kind"] == "Pipeline"
+    }
+    for path, data in documents.items():
+        display = f"{tekton_dir.name}/{path.name}"
+        if data["kind"] == "Pipeline":
+            problems += list(pipeline_problems(data, display))
+        else:
+            problems += list(pipelinerun_problems(data, display, root, pipelines))
+    problems += list(pair_problems(documents, tekton_dir.name))
+    problems += list(
+        policy_problems({f"{tekton_dir.name}/{path.name}": d for path, d in documents.items()})
+    )
+    return problems
+
+
+def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
+    """A component's pull-request and push runs build the same thing the same way."""
+    runs: dict[str, dict[str, dict]] = {}
+    for path, data in documents.items():
+        if data["kind"] != "PipelineRun":
+            continue
+        component = (data["metadata"].get("labels") or {}).get(
+            "appstudio.openshift.io/component", ""
+        )
+        kind = "pull-request" if path.stem.endswith("pull-request") else "push"
+        runs.setdefault(component, {})[kind] = data
+    ignored = {"output-image", "image-expires-after"}
+    for component, pair in sorted(runs.items()):
+        if set(pair) != {"pull-request", "push"}:
+            missing = ({"pull-request", "push"} - set(pair)).pop()
+            yield f"{directory}: component {component} has no {missing} PipelineRun"
+            continue
+        left, right = (
+            {
+                key: value
+                for key, value in named_values(pair[kind]["spec"].get("params")).items()
+                if key not in ignored
+            }
+            for kind in ("pull-request", "push")
+        )
+        for key in sorted(set(left) | set(right)):
+            if left.get(key) != right.get(key):
+                yield (
+                    f"{directory}: component {component}: param {key} differs between "
+                    "its pull-request and push runs"
+                )

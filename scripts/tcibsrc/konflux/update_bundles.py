@@ -1,0 +1,254 @@
+"""make update-bundles: the Konflux facts the shared Pipeline follows, read from local checkouts.
+
+From konflux-ci/build-definitions: the params and tasks of docker-build-multi-platform-oci-ta and
+each task's bundle (`external-task/<task>/<version>/<task>.yaml` names it `tag@sha256`; a task
+built in that repository gets the tag `<version>-<commit of its file>`, and its digest is asked
+of the registry with skopeo, or else read from a repository whose .tekton/ MintMaker pinned:
+never written without one). From release-engineering/rhtap-ec-policy:
+the docker build type's required tasks and the trusted-task deny rules of those tasks. The rules
+on params come from conforma/policy's rego, which is not data: they are kept by hand in the file
+and carried over. Both files record the commit they were read from.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.konflux.facts import ANY_VERSION, TASK_BUNDLE_PREFIX
+
+UPSTREAM_PIPELINE = "docker-build-multi-platform-oci-ta"
+PIPELINE_PATH = f"pipelines/{UPSTREAM_PIPELINE}/{UPSTREAM_PIPELINE}.yaml"
+REQUIRED_TASKS_PATH = "data/required_tasks.yml"
+TRUSTED_RULES_PATH = "data/trusted_task_rules.yaml"
+RULE_DATA_PATH = "data/rule_data.yml"
+HERMETIC_RULE = "hermetic_task.hermetic"
+PLATFORM_RULE = "buildah_build_task.platform_param"
+BUILDAH_TASKS = ["buildah", "buildah-oci-ta", "buildah-remote", "buildah-remote-oci-ta"]
+BUILD_TYPE = "docker"
+
+
+def _git(checkout: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(checkout), *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise ToolkitError(
+            str(checkout), f"git {' '.join(args)} failed: {result.stderr.strip()}", "give a clone"
+        )
+    return result.stdout.strip()
+
+
+def source_of(checkout: Path, repository: str) -> dict[str, str]:
+    commit, date = _git(checkout, "log", "-1", "--format=%H %cs").split()
+    return {"repository": repository, "commit": commit, "date": date}
+
+
+def _read_yaml(checkout: Path, path: str, repository: str) -> Any:
+    file = checkout / path
+    if not file.is_file():
+        raise ToolkitError(str(file), "missing", f"give a {repository} checkout")
+    try:
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ToolkitError(str(file), f"malformed YAML ({exc})", "check the checkout") from exc
+
+
+def registry_digest(reference: str) -> str | None:
+    """The digest of a tag, asked of the registry with skopeo; None when it cannot be asked."""
+    if not shutil.which("skopeo"):
+        return None
+    result = subprocess.run(
+        ["skopeo", "inspect", "--no-tags", "--format", "{{.Digest}}", f"docker://{reference}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    digest = result.stdout.strip()
+    return digest if result.returncode == 0 and digest.startswith("sha256:") else None
+
+
+def pinned_elsewhere(pinned_by: Path | None, task: str, version: str) -> tuple[str, str] | None:
+    """A `task-<task>:<version>@sha256` reference MintMaker pinned in another repository's
+    .tekton/ (a clone given as PINNED_BUNDLES), with the commit it was read at."""
+    if pinned_by is None:
+        return None
+    pattern = re.compile(
+        rf"{re.escape(TASK_BUNDLE_PREFIX + task)}:{re.escape(version)}(?:\.[0-9]+)*"
+        r"@sha256:[0-9a-f]{64}"
+    )
+    for path in sorted((pinned_by / ".tekton").glob("*.y*ml")):
+        found = pattern.search(path.read_text(encoding="utf-8"))
+        if found:
+            commit = _git(pinned_by, "log", "-1", "--format=%H", "--", str(path))
+            return found[0], f"{pinned_by.name} {commit[:12]} .tekton/{path.name}"
+    return None
+
+
+def task_bundle(
+    checkout: Path, task: str, version: str, pinned_by: Path | None = None
+) -> tuple[str, str]:
+    """(bundle reference, the file it came from) of one catalog task version."""
+    external = f"external-task/{task}/{version}/{task}.yaml"
+    if (checkout / external).is_file():
+        data = _read_yaml(checkout, external, "konflux-ci/build-definitions") or {}
+        reference = data.get("task_bundle")
+        if not reference:
+            raise ToolkitError(str(checkout / external), "no task_bundle", "check the checkout")
+        return str(reference), external
+    internal = f"task/{task}/{version}/{task}.yaml"
+    if not (checkout / internal).is_file():
+        raise ToolkitError(
+            str(checkout / PIPELINE_PATH),
+            f"{task} {version}: neither {external} nor {internal} exists",
+            "give a complete konflux-ci/build-definitions checkout",
+        )
+    commit = _git(checkout, "log", "-1", "--format=%H", "--", internal)
+    reference = f"{TASK_BUNDLE_PREFIX}{task}:{version}-{commit}"
+    digest = registry_digest(reference)
+    if digest:
+        return f"{reference}@{digest}", internal
+    elsewhere = pinned_elsewhere(pinned_by, task, version)
+    if elsewhere:
+        return elsewhere
+    raise ToolkitError(
+        f"{task} {version}",
+        f"built inside build-definitions ({internal}), and its digest is not in git",
+        "run where skopeo reaches quay.io, or give PINNED_BUNDLES= a clone of a repository "
+        "whose .tekton/ MintMaker keeps current (konflux-ci/tools, for one)",
+    )
+
+
+def read_pipeline(checkout: Path, pinned_by: Path | None = None) -> dict[str, Any]:
+    """The upstream Pipeline's labels, params and tasks with their bundles."""
+    repository = "konflux-ci/build-definitions"
+    data = _read_yaml(checkout, PIPELINE_PATH, repository)
+    spec = data["spec"]
+    params = []
+    for param in spec["params"]:
+        item: dict[str, Any] = {"name": param["name"], "type": param.get("type", "string")}
+        if "default" in param:
+            item["default"] = param["default"]
+        params.append(item)
+    tasks = []
+    for task in spec["tasks"]:
+        ref = task["taskRef"]
+        bundle, origin = task_bundle(checkout, ref["name"], str(ref["version"]), pinned_by)
+        tasks.append(
+            {
+                "name": task["name"],
+                "task": ref["name"],
+                "version": str(ref["version"]),
+                "bundle": bundle,
+                "from": origin,
+            }
+        )
+    source = {**source_of(checkout, repository), "path": PIPELINE_PATH}
+    labels = dict((data.get("metadata") or {}).get("labels") or {})
+    return {"source": source, "labels": labels, "params": params, "tasks": tasks}
+
+
+def read_policy(checkout: Path, tasks: list[str], kept: dict[str, Any] | None) -> dict[str, Any]:
+    """The docker build type's required tasks and the deny rules of `tasks`."""
+    repository = "release-engineering/rhtap-ec-policy"
+    required = _read_yaml(checkout, REQUIRED_TASKS_PATH, repository)["pipeline-required-tasks"]
+    rules = _read_yaml(checkout, TRUSTED_RULES_PATH, repository)["rule_data"]
+    trusted = rules["trusted_task_rules"]
+    allow = sorted({rule["pattern"] for group in trusted["allow"].values() for rule in group})
+    deny: dict[str, list[dict[str, Any]]] = {}
+    for group in trusted["deny"].values():
+        for rule in group:
+            pattern = str(rule.get("pattern", ""))
+            for name in tasks:
+                if not fnmatch.fnmatchcase(f"oci://{TASK_BUNDLE_PREFIX}{name}", pattern):
+                    continue
+                # a rule without versions denies every version of what it matches
+                for versions in rule.get("versions") or [ANY_VERSION]:
+                    entry: dict[str, Any] = {"versions": str(versions)}
+                    if rule.get("effective_on"):
+                        entry["effective_on"] = str(rule["effective_on"])
+                    if entry not in deny.setdefault(name, []):
+                        deny[name].append(entry)
+    tenant_defaults = _read_yaml(checkout, RULE_DATA_PATH, repository)["rule_data"]
+    hermetic_tasks = tenant_defaults["required_hermetic_tasks"]
+    hermetic = {
+        "rule": HERMETIC_RULE,
+        "tasks": sorted(hermetic_tasks),
+        "param": "HERMETIC",
+        "equals": "true",
+        "source": f"conforma/policy policy/release/hermetic_task/hermetic_task.rego; the tasks: "
+        f"rhtap-ec-policy {RULE_DATA_PATH} required_hermetic_tasks",
+    }
+    kept = kept or {}
+    sources = {
+        "rhtap-ec-policy": {
+            **source_of(checkout, repository),
+            "paths": f"{REQUIRED_TASKS_PATH} {TRUSTED_RULES_PATH} {RULE_DATA_PATH}",
+        },
+        **{
+            key: value for key, value in kept.get("sources", {}).items() if key != "rhtap-ec-policy"
+        },
+    }
+    return {
+        "sources": sources,
+        "build_type": BUILD_TYPE,
+        "required_tasks": [
+            {"effective_on": str(item["effective_on"]), "tasks": item["tasks"]}
+            for item in required[BUILD_TYPE]
+        ],
+        "trusted_tasks": {
+            "allow": allow,
+            "deny": {name: deny[name] for name in sorted(deny)},
+        },
+        "params": [
+            hermetic,
+            {
+                "rule": PLATFORM_RULE,
+                "tasks": BUILDAH_TASKS,
+                "param": "PLATFORM",
+                "denied_patterns": list(tenant_defaults.get("disallowed_platform_patterns", [])),
+                "effective_on": "2024-09-01T00:00:00Z",
+                "source": "conforma/policy policy/release/buildah_build_task/buildah_build_task"
+                f".rego; the patterns: rhtap-ec-policy {RULE_DATA_PATH} "
+                "disallowed_platform_patterns",
+            },
+            *(
+                rule
+                for rule in kept.get("params", [])
+                if rule.get("rule") not in (HERMETIC_RULE, PLATFORM_RULE)
+            ),
+        ],
+    }
+
+
+def render_data(header: str, data: dict[str, Any]) -> str:
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+    return header + body
+
+
+PIPELINE_HEADER = (
+    "# Konflux's docker-build-multi-platform-oci-ta: its params, its tasks and the bundle each is\n"
+    "# pinned to (`from`: the file of build-definitions it was read from or, for a digest git\n"
+    "# does not hold, the clone, commit and file where MintMaker pinned it). Written by\n"
+    "# `make update-bundles`; the shared Pipeline declares every param and task named here.\n"
+)
+POLICY_HEADER = (
+    "# What Konflux's release policy requires of a docker build Pipeline: required tasks (a list\n"
+    "# is any one of), trusted task locations and denied versions, from rhtap-ec-policy (written\n"
+    "# by `make update-bundles`); `params`: conforma/policy's rules on task params, kept by hand\n"
+    "# from the rego named in each `source`. `make check` holds .tekton/ to all of it.\n"
+)
+
+
+def kept_policy(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

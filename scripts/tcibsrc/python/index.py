@@ -1,0 +1,201 @@
+"""A package-index client that speaks only the Simple API (PEP 503 HTML, PEP 691 JSON).
+
+Any mirror serves these two formats; PyPI's per-version JSON API is not used, because many
+mirrors do not have it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin
+
+import requests
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from tcibsrc.common.errors import ToolkitError
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+
+
+def index_url_from_environment(given: str | None = None) -> str:
+    """The Simple API index: the command-line value, else $INDEX_URL, else PyPI."""
+    return given or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
+TIMEOUT = (10, 120)
+
+
+class PackageIndexError(ToolkitError):
+    """The index could not be read, or does not have what is asked for."""
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file of a project on the index."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    requires_python: str | None
+    yanked: bool
+
+    @property
+    def is_sdist(self) -> bool:
+        return self.filename.endswith((".tar.gz", ".zip"))
+
+    def version(self) -> Version | None:
+        """The file's version, or None when its name does not parse."""
+        try:
+            if self.filename.endswith(".whl"):
+                return parse_wheel_filename(self.filename)[1]
+            return parse_sdist_filename(self.filename)[1]
+        except (InvalidSdistFilename, InvalidWheelFilename, ValueError):
+            return None
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self._current: dict[str, str | None] | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current = dict(attrs)
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.anchors.append((self._current, "".join(self._text).strip()))
+            self._current = None
+
+
+def _files_from_html(text: str, base_url: str) -> list[DistFile]:
+    parser = _AnchorParser()
+    parser.feed(text)
+    files = []
+    for attrs, label in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = urldefrag(urljoin(base_url, href))
+        sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
+        filename = label or url.rsplit("/", 1)[-1]
+        files.append(
+            DistFile(
+                filename=filename,
+                url=url,
+                sha256=sha256,
+                requires_python=attrs.get("data-requires-python"),
+                yanked="data-yanked" in attrs,
+            )
+        )
+    return files
+
+
+def _files_from_json(payload: dict, base_url: str) -> list[DistFile]:
+    files = []
+    for entry in payload.get("files", []):
+        files.append(
+            DistFile(
+                filename=entry["filename"],
+                url=urljoin(base_url, entry["url"]),
+                sha256=(entry.get("hashes") or {}).get("sha256"),
+                requires_python=entry.get("requires-python"),
+                yanked=bool(entry.get("yanked")),
+            )
+        )
+    return files
+
+
+class SimpleIndex:
+    """Reads project pages from one index; pages are kept in memory for the run."""
+
+    def __init__(self, url: str = DEFAULT_INDEX_URL, session: requests.Session | None = None):
+        self.url = url.rstrip("/") + "/"
+        self._session = session or requests.Session()
+        self._pages: dict[str, list[DistFile]] = {}
+        self._lock = threading.Lock()
+
+    def project_url(self, name: str) -> str:
+        return urljoin(self.url, f"{canonicalize_name(name)}/")
+
+    def files(self, name: str) -> list[DistFile]:
+        """Every file the index lists for project `name`."""
+        key = canonicalize_name(name)
+        with self._lock:
+            if key in self._pages:
+                return self._pages[key]
+        url = self.project_url(name)
+        try:
+            response = self._session.get(url, headers={"Accept": ACCEPT}, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise PackageIndexError(
+                f"index {self.url}",
+                f"unreachable ({type(exc).__name__})",
+                "check INDEX_URL and the network",
+            ) from exc
+        if response.status_code == 404:
+            raise PackageIndexError(
+                f"index {self.url}",
+                f"no project named '{name}'",
+                "check the name on the index, or fix the PyPI name in "
+                "scripts/tcibsrc/data/rpm_classes.yaml or requirements/additions.in",
+            )
+        if response.status_code != 200:
+            raise PackageIndexError(
+                f"index {self.url}",
+                f"{url} answered HTTP {response.status_code}",
+                "check INDEX_URL",
+            )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == JSON_TYPE:
+            files = _files_from_json(json.loads(response.text), response.url)
+        else:
+            files = _files_from_html(response.text, response.url)
+        with self._lock:
+            self._pages[key] = files
+        return files
+
+    def sdist(self, name: str, version: str) -> DistFile | None:
+        """The sdist of `name==version`, or None when that version has none."""
+        wanted = Version(version)
+        key: NormalizedName = canonicalize_name(name)
+        for file in self.files(name):
+            if not file.is_sdist:
+                continue
+            try:
+                file_name, file_version = parse_sdist_filename(file.filename)
+            except (InvalidSdistFilename, ValueError):
+                continue
+            if file_name == key and file_version == wanted:
+                return file
+        return None
+
+    def sdist_versions(self, name: str) -> list[Version]:
+        """Versions of `name` that have an sdist, newest first, yanked ones left out."""
+        versions = {
+            version
+            for file in self.files(name)
+            if file.is_sdist and not file.yanked and (version := file.version()) is not None
+        }
+        return sorted(versions, reverse=True)

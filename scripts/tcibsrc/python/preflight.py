@@ -1,0 +1,103 @@
+"""Validate every input before a command writes anything.
+
+render, pipelines and pin-python-deps derive many files from the config, the series data, the
+Python locks and requirements/additions.in. A bad input found half-way would leave a tree of
+files made from it (21 Containerfiles renamed for a mistyped series, a hashless lock copied into
+a build context); so all of them are checked first, and the first problem stops the command
+before any file changes.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.python.lock_rules import check_text
+from tcibsrc.python.lockfile import LockParseError, read_build_info, read_header, read_pins
+from tcibsrc.python.pinning import BUILD_INFO_FILE, CONSTRAINTS_FILE
+from tcibsrc.python.requirements_in import ADDITIONS_FILE, REQUIREMENTS_DIR, read_additions
+from tcibsrc.python.series import SERIES_DATA, load_series
+from tcibsrc.tcib.catalog import Catalog
+
+NOTHING_WRITTEN = "nothing was written"
+
+
+class InputError(ToolkitError):
+    """An input is invalid; the command stopped before writing."""
+
+
+def known_series() -> list[str]:
+    directory = resources.files("tcibsrc").joinpath(SERIES_DATA)
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in directory.iterdir()
+        if entry.name.endswith(".yaml")
+    )
+
+
+def check_series(ctx: Context) -> None:
+    """release.series names a series the toolkit has data for."""
+    config = ctx.config
+    if config.series not in known_series():
+        raise InputError(
+            f"{ctx.display(config.path)}: release.series",
+            f"no release-series data for {config.series!r} (known: {', '.join(known_series())})",
+            "fix the name, or generate the data with `make update-series "
+            f"RELEASES_DIR=<openstack/releases checkout>`; {NOTHING_WRITTEN}",
+        )
+    load_series(config.series)
+
+
+def lock_problems(ctx: Context) -> list[str]:
+    """Every problem of the committed Python locks: unparseable, unhashed, edited by hand."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    problems: list[str] = []
+    for path in sorted(directory.glob("*.txt")):
+        if path.name == CONSTRAINTS_FILE:
+            continue
+        shown = ctx.display(path)
+        text = path.read_text(encoding="utf-8")
+        try:
+            read_pins(text)
+        except LockParseError as error:
+            problems.append(f"{shown}:{error.line_number}: {error}")
+            continue
+        problems.extend(check_text(text, shown))
+        if read_header(text).edited:
+            problems.append(
+                f"{shown}: edited by hand: the text no longer matches the content digest "
+                "in its header"
+            )
+    info = directory / BUILD_INFO_FILE
+    if info.is_file():
+        try:
+            read_build_info(info, ctx.display(info))
+        except ToolkitError as error:
+            problems.append(error.line())
+    return problems
+
+
+def check_locks(ctx: Context) -> None:
+    """The locks are what pin-python-deps wrote: never copy a broken one into a build."""
+    problems = lock_problems(ctx)
+    if problems:
+        more = f"; {len(problems) - 1} more problem(s), listed by `make check`"
+        raise InputError(
+            problems[0].split(": ", 1)[0],
+            problems[0].split(": ", 1)[1] + (more if len(problems) > 1 else ""),
+            f"run `make pin-python-deps FORCE=1` to re-make the locks; {NOTHING_WRITTEN}",
+        )
+
+
+def check_additions(ctx: Context, catalog: Catalog) -> None:
+    path = ctx.repo_root / REQUIREMENTS_DIR / ADDITIONS_FILE
+    read_additions(path, set(catalog.images), ctx.display(path))
+
+
+def validate_inputs(ctx: Context, catalog: Catalog, *, locks: bool = True) -> None:
+    """Config (loaded by the catalog), series data, additions.in and, with `locks`, the locks."""
+    check_series(ctx)
+    check_additions(ctx, catalog)
+    if locks:
+        check_locks(ctx)

@@ -1,0 +1,53 @@
+"""The default backend: `uv pip compile`, which resolves for the target whatever the host is."""
+
+from __future__ import annotations
+
+import os
+
+from tcibsrc.python.resolvers.base import (
+    Resolution,
+    ResolveRequest,
+    compile_and_read,
+    tool_beside_python,
+    write_input,
+)
+from tcibsrc.python.target_python import find_python
+
+PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
+
+
+def uv_executable() -> str:
+    return tool_beside_python("uv")
+
+
+def resolve(request: ResolveRequest) -> Resolution:
+    source, output = write_input(request)
+    python, exact = find_python(request.python_version)
+    command = [
+        uv_executable(),
+        "pip",
+        "compile",
+        str(source),
+        "--output-file",
+        str(output),
+        "--python-version",
+        request.python_version,
+        "--python-platform",
+        PLATFORM.get(request.arch, f"{request.arch}-unknown-linux-gnu"),
+        "--no-binary",
+        ":all:",  # only versions with an sdist: hermeto fetches sdists
+        "--index-url",
+        request.index_url,
+        "--no-config",
+        "--no-header",
+        "--annotation-style",
+        "split",
+        "-v",  # "Selecting:" lines: the progress shown while it runs
+    ]
+    if exact:
+        command += ["--python", python]  # builds sdist metadata, when needed, on the target
+    for constraint in request.constraint_files:
+        command += ["--constraints", str(constraint)]
+    env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return compile_and_read(command, env, "uv pip compile", request, source, output)

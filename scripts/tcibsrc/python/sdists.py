@@ -1,0 +1,121 @@
+"""sdists: download in parallel into a cache keyed by sha256, every hash verified."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from tcibsrc.common.cache import cache_dir
+from tcibsrc.common.checksum import sha256_file
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.progress import Progress
+from tcibsrc.python.index import DistFile, SimpleIndex
+
+DOWNLOAD_WORKERS = 8
+
+
+class SdistError(ToolkitError):
+    """An sdist is missing, unreachable or does not match its hash."""
+
+
+@dataclass(frozen=True)
+class Sdist:
+    """A verified sdist file on disk."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    path: Path
+
+
+def cached_path(sha256: str, filename: str) -> Path:
+    return cache_dir() / "sdists" / sha256[:2] / sha256 / filename
+
+
+def locate(index: SimpleIndex, name: str, version: str) -> DistFile:
+    """The sdist of `name==version` on the index, with its sha256, or a clear error."""
+    found = index.sdist(name, version)
+    if found is None:
+        raise SdistError(
+            f"{name}=={version}",
+            "the index has no sdist of this version",
+            f"hermeto fetches sdists only: hold {name} to a version that has one with "
+            f"packages.{name}.version in config.yaml",
+        )
+    if not found.sha256:
+        raise SdistError(
+            f"{name}=={version}",
+            f"the index gives no sha256 for {found.filename}",
+            "use an index that publishes hashes (PEP 503 #sha256= or PEP 691)",
+        )
+    return found
+
+
+def fetch(file: DistFile, name: str, version: str, expected_sha256: str | None = None) -> Sdist:
+    """Download (or reuse) one sdist; the hash must match the lock's or the index's."""
+    expected = expected_sha256 or file.sha256
+    assert expected is not None
+    target = cached_path(expected, file.filename)
+    if target.is_file() and sha256_file(target) == expected:
+        return Sdist(name, version, file.filename, expected, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            try:
+                with requests.get(file.url, stream=True, timeout=(10, 300)) as response:
+                    if response.status_code != 200:
+                        raise SdistError(
+                            file.url, f"HTTP {response.status_code}", "check the index"
+                        )
+                    for chunk in response.iter_content(1 << 20):
+                        handle.write(chunk)
+            except requests.RequestException as exc:
+                raise SdistError(
+                    file.url,
+                    f"download failed ({type(exc).__name__})",
+                    "check the index and the network",
+                ) from exc
+        actual = sha256_file(Path(temporary))
+        if actual != expected:
+            raise SdistError(
+                f"{name}=={version}",
+                f"hash mismatch for {file.filename}: expected sha256 {expected}, got {actual}",
+                "the file on the index changed or is corrupt; re-pin only if the "
+                "new file is trusted",
+            )
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return Sdist(name, version, file.filename, expected, target)
+
+
+def fetch_all(
+    index: SimpleIndex, wanted: Iterable[tuple[str, str, str | None]], label: str = "sdists"
+) -> dict[tuple[str, str], Sdist]:
+    """Download many (name, version, expected sha256 or None) in parallel, with progress."""
+    items = sorted(set(wanted))
+    results: dict[tuple[str, str], Sdist] = {}
+    errors: list[ToolkitError] = []
+
+    def one(item: tuple[str, str, str | None]) -> None:
+        name, version, sha = item
+        try:
+            results[(name, version)] = fetch(locate(index, name, version), name, version, sha)
+            progress.advance(f"{name}=={version}")
+        except ToolkitError as error:
+            errors.append(error)
+            progress.advance(f"{name}=={version}", ok=False)
+
+    with Progress(label, len(items)) as progress, ThreadPoolExecutor(DOWNLOAD_WORKERS) as pool:
+        list(pool.map(one, items))
+    if errors:
+        raise sorted(errors, key=lambda e: e.where)[0]
+    return results

@@ -1,0 +1,175 @@
+"""What hermeto and a careful packager would reject in rpms.lock.yaml and rpms.repo.
+
+Hermeto verifies sizes and checksums but not signatures, and its repo file says gpgcheck=1
+with no key; so every repository must be gpg-checked with its key, and every lock entry must
+carry a checksum, a size and the repoid of such a repository. The lock must cover every arch
+and every requested package (else it is stale: run make lock-rpms).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tcibsrc.containers.checks import WARNING
+from tcibsrc.rpm.lock_inputs import parse_repo_file
+
+_ARCH = re.compile(r"\b(x86_64|aarch64|ppc64le|s390x|amd64|arm64)\b")
+_CHECKSUM = re.compile(r"^[a-z0-9]+:[0-9a-f]{32,}$")
+
+
+def repo_problems(text: str, display: str) -> Iterator[str]:
+    """Every enabled repository: gpgcheck=1, a gpgkey, $basearch rather than an arch."""
+    for repoid, options in repo_sections(text, display).items():
+        if options.get("enabled", "1").strip() in ("0", "false", "False", "no"):
+            continue
+        if options.get("gpgcheck", "0").strip() not in ("1", "true", "True", "yes"):
+            yield (
+                f"{display}: [{repoid}] has gpgcheck={options.get('gpgcheck', '(unset)')}: "
+                "every enabled repository must be gpg-checked"
+            )
+        if not options.get("gpgkey", "").strip():
+            yield f"{display}: [{repoid}] has no gpgkey (hermeto's repo file has none either)"
+        if "$basearch" not in repoid:
+            yield (
+                f"{WARNING}{display}: [{repoid}] is arch-less: Konflux's rpm_repos.ids_known "
+                "knows archful ids; set rpm.repository_id with $basearch in config.yaml"
+            )
+        for key in ("baseurl", "metalink", "mirrorlist"):
+            found = _ARCH.search(options.get(key, ""))
+            if found:
+                yield (
+                    f"{display}: [{repoid}] {key} names the arch '{found.group(1)}' (use $basearch)"
+                )
+
+
+def repo_sections(text: str, display: str) -> dict[str, dict[str, str]]:
+    return parse_repo_file(text, display)
+
+
+def _name_of(entry: dict[str, Any]) -> str | None:
+    if entry.get("name"):
+        return str(entry["name"])
+    filename = str(entry.get("url", "")).rsplit("/", 1)[-1]
+    match = re.match(r"^(?P<name>.+)-[^-]+-[^-]+\.[^.]+\.rpm$", filename)
+    return match.group("name") if match else None
+
+
+def lock_problems(
+    lock_text: str,
+    lock_display: str,
+    requested: list[str],
+    arches: list[str],
+    repos: dict[str, dict[str, str]],
+) -> Iterator[str]:
+    """Problems of the lock against the requested packages, arches and repositories."""
+    try:
+        lock = yaml.safe_load(lock_text)
+    except yaml.YAMLError as exc:
+        yield f"{lock_display}: malformed YAML ({str(exc).splitlines()[0]})"
+        return
+    if not isinstance(lock, dict):
+        yield f"{lock_display}: not a mapping"
+        return
+    if lock.get("lockfileVersion") != 1:
+        yield f"{lock_display}: lockfileVersion is {lock.get('lockfileVersion')!r}, hermeto reads 1"
+    if lock.get("lockfileVendor") != "redhat":
+        yield (
+            f"{lock_display}: lockfileVendor is {lock.get('lockfileVendor')!r}, hermeto "
+            "reads 'redhat'"
+        )
+    by_arch = {
+        str(item.get("arch")): item for item in lock.get("arches") or [] if isinstance(item, dict)
+    }
+    for arch in arches:
+        if arch not in by_arch:
+            yield (
+                f"{lock_display}: no packages for {arch} (the lock must cover every arch; "
+                "run make lock-rpms)"
+            )
+    checked = {
+        repoid
+        for repoid, options in repos.items()
+        if options.get("gpgcheck", "0").strip() in ("1", "true", "True", "yes")
+        and options.get("gpgkey", "").strip()
+    }
+    for arch, item in sorted(by_arch.items()):
+        # dnf expands $basearch in section ids: the lock names the arch's own repoids
+        sections = {section.replace("$basearch", arch): section for section in repos}
+        seen_urls: set[str] = set()
+        seen_names: dict[str, str] = {}
+        packages = item.get("packages") or []
+        for index, entry in enumerate(packages):
+            where = f"{lock_display}: {arch} packages[{index}]"
+            if not isinstance(entry, dict) or not entry.get("url"):
+                yield f"{where}: no url"
+                continue
+            name = _name_of(entry) or entry["url"]
+            where = f"{lock_display}: {arch} {name}"
+            checksum = str(entry.get("checksum", ""))
+            if not _CHECKSUM.match(checksum):
+                yield f"{where}: no checksum (hermeto verifies every file against it)"
+            size = entry.get("size")
+            if not isinstance(size, int) or size <= 0:
+                yield f"{where}: no size"
+            repoid = entry.get("repoid")
+            if not repoid:
+                yield f"{where}: no repoid"
+            elif repoid not in sections:
+                yield f"{where}: repoid {repoid} is not in rpms.repo"
+            elif sections[repoid] not in checked:
+                yield f"{where}: repoid {repoid} is not gpg-checked with a key"
+            if entry["url"] in seen_urls:
+                yield f"{where}: listed twice ({entry['url']})"
+            seen_urls.add(entry["url"])
+            if (
+                name in seen_names
+                and seen_names[name] != entry["url"]
+                and not entry.get("url", "").endswith(".src.rpm")
+            ):
+                yield f"{where}: two versions in one arch ({seen_names[name]}, {entry['url']})"
+            seen_names.setdefault(name, entry["url"])
+        names = {_name_of(entry) for entry in packages if isinstance(entry, dict)}
+        for wanted in sorted(set(requested)):
+            if wanted not in names:
+                yield (
+                    f"{lock_display}: stale lock: {wanted} is in rpms.in.yaml but not "
+                    f"locked for {arch} (run make lock-rpms)"
+                )
+
+
+def rpms_in_problems(text: str, display: str) -> Iterator[str]:
+    """rpms.in.yaml against the input schema of rpm-lockfile-prototype (the keys we use)."""
+    schema = json.loads(
+        resources.files("tcibsrc")
+        .joinpath("schemas/rpms-in.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        yield f"{display}: malformed YAML ({str(exc).splitlines()[0]})"
+        return
+    for error in sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(data),
+        key=lambda e: list(map(str, e.absolute_path)),
+    ):
+        path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        yield f"{display}: {path}: {error.message}"
+
+
+def requested_packages(rpms_in: dict[str, Any]) -> list[str]:
+    """Names from rpms.in.yaml `packages` (strings or {name, arches}) for every arch."""
+    names = []
+    for item in rpms_in.get("packages") or []:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and "name" in item and not item.get("arches"):
+            names.append(str(item["name"]))
+    return names

@@ -1,0 +1,161 @@
+"""The catalog: every image in scope with its parent, kept RPMs and Python projects.
+
+This is the one model that locks, Containerfiles, pipelines and manifests derive from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tcibsrc.common.context import Context
+from tcibsrc.common.errors import TcibError
+from tcibsrc.tcib.classify import Classification, Kind, classify_all
+from tcibsrc.tcib.containers_yaml import read_containers_yaml
+from tcibsrc.tcib.contract import kolla_users, operator_image_keys
+from tcibsrc.tcib.images import TcibImage, load_images
+from tcibsrc.tcib.scope import VALKEY_RELEASE, Scope, resolve_scope
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    name: str
+    uid: int | None
+
+
+@dataclass(frozen=True)
+class CatalogImage:
+    """One image as this toolkit builds it."""
+
+    name: str
+    parent: str | None
+    level: int
+    requested: bool
+    repository: str
+    from_reference: str
+    explicit_from: bool
+    kept_rpms: tuple[str, ...]
+    source_rpms: tuple[str, ...]
+    python_projects: tuple[str, ...]
+    pip_packages: tuple[str, ...]
+    user: str
+    service_users: tuple[ServiceUser, ...]
+    operator_keys: tuple[str, ...]
+    definition: tuple[str, ...]
+
+    @property
+    def user_uid(self) -> int | None:
+        """UID of the final USER (root is 0), when the kolla table knows it."""
+        if self.user == "root":
+            return 0
+        known = kolla_users().get(self.user)
+        return known.uid if known else None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    tcib_images: dict[str, TcibImage]
+    scope: Scope
+    images: dict[str, CatalogImage]
+    classifications: dict[str, Classification]
+
+    def ordered(self) -> list[CatalogImage]:
+        return [self.images[name] for name in self.scope.ordered]
+
+
+def load_tcib(ctx: Context) -> dict[str, TcibImage]:
+    """Every TCIB image, expanded with this deployment's variables."""
+    config = ctx.config
+    if not ctx.tcib_dir.is_dir():
+        raise TcibError(
+            ctx.display(ctx.tcib_dir),
+            "TCIB directory not found",
+            "run `git submodule update --init tcib`, or set TCIB_DIR to a TCIB "
+            "container-images directory",
+        )
+    return load_images(
+        ctx.tcib_dir,
+        config.tcib_variables(),
+        config.image_repository,
+        config.base_image,
+        ctx.display,
+    )
+
+
+def _first_use(images: dict[str, TcibImage], ctx: Context) -> dict[str, str]:
+    """RPM name -> the first image file that lists it, for error messages."""
+    where: dict[str, str] = {}
+    for image in images.values():
+        origin = image.files[-1] if image.files else image.directory
+        for rpm in image.rpms:
+            where.setdefault(rpm, ctx.display(origin))
+    return where
+
+
+def catalog_image(
+    image: TcibImage, classes: dict[str, Classification], ctx: Context, requested: bool
+) -> CatalogImage:
+    kept = [rpm for rpm in image.rpms if classes[rpm].kind is not Kind.SOURCE]
+    source = [rpm for rpm in image.rpms if classes[rpm].kind is Kind.SOURCE]
+    projects = sorted({p for rpm in source for p in classes[rpm].projects}, key=str.lower)
+    users = kolla_users()
+    return CatalogImage(
+        name=image.name,
+        parent=image.parent,
+        level=image.level,
+        requested=requested,
+        repository=ctx.config.image_repository(image.name),
+        from_reference=image.variables["tcib_from"],
+        explicit_from=image.explicit_from is not None,
+        kept_rpms=tuple(kept),
+        source_rpms=tuple(source),
+        python_projects=tuple(projects),
+        pip_packages=tuple(image.pip_packages),
+        user=image.user,
+        service_users=tuple(
+            ServiceUser(name, users[name].uid if name in users else None)
+            for name in image.managed_users
+        ),
+        operator_keys=operator_image_keys().get(image.name, ()),
+        definition=tuple(ctx.display(path) for path in image.files),
+    )
+
+
+def build_catalog(
+    ctx: Context, *, everything: bool = False, images: dict[str, TcibImage] | None = None
+) -> Catalog:
+    """Load config and TCIB, resolve the scope (or all images) and classify their RPMs."""
+    config = ctx.config
+    images = images if images is not None else load_tcib(ctx)
+    requested = list(config.scope)
+    if config.scope_from_containers_yaml:
+        requested += read_containers_yaml(ctx.tcib_dir)
+    left_out: list[str] = []
+    if everything:
+        requested = []
+        for name in sorted(images):
+            if name == "redis" and config.distro_major == VALKEY_RELEASE:
+                left_out.append(
+                    f"redis is not built on release {VALKEY_RELEASE}: TCIB excludes it there and "
+                    "builds valkey instead"
+                )
+            elif name == "valkey" and config.distro_major != VALKEY_RELEASE:
+                left_out.append(
+                    f"valkey is built on release {VALKEY_RELEASE} only (TCIB builds redis on "
+                    f"release {config.distro_major})"
+                )
+            else:
+                requested.append(name)
+    scope = resolve_scope(
+        images, requested, config.exclude, config.distro_major, ctx.display(config.path)
+    )
+    excluded = [f"{name} is excluded by images.exclude" for name in config.exclude]
+    if everything and (left_out or excluded):
+        scope = replace(scope, notes=(*scope.notes, *left_out, *excluded))
+    classes = classify_all(
+        (rpm for name in scope.ordered for rpm in images[name].rpms), _first_use(images, ctx)
+    )
+    cataloged = {
+        name: catalog_image(images[name], classes, ctx, name in scope.requested)
+        for name in scope.ordered
+    }
+    return Catalog(tcib_images=images, scope=scope, images=cataloged, classifications=classes)
