@@ -144,9 +144,10 @@ test: test-tools $(STAMP) ## run the test suite with line coverage (about 5 minu
 	@$(BIN)/coverage combine -q
 	$(BIN)/coverage report $(if $(PYTEST_ARGS),,--fail-under=$(COVERAGE_MIN))
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff, and the import layers of the sub-packages (import-linter)
 	$(BIN)/ruff check scripts tests bench
 	$(BIN)/ruff format --check scripts tests bench
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix scripts tests bench

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import Problem
 from tcibsrc.interface.tools_check import TEST_TOOLS, install_hint
 
 pytest_plugins = ["pinfixtures"]
@@ -112,6 +113,11 @@ def repository_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """This repository's own parity data and waivers (for tests on the repository itself)."""
     monkeypatch.delenv("TCIBSRC_PARITY")
     monkeypatch.delenv("TCIBSRC_PARITY_WAIVERS")
+
+
+def shown(problems: Iterable[Problem]) -> list[str]:
+    """Problems as `make check` prints them: one line each, warnings with their prefix."""
+    return [f"warning: {problem}" if problem.is_warning else str(problem) for problem in problems]
 
 
 def require_tools(*commands: str) -> None:

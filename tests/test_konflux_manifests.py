@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BASE_CONFIG, ConfigWriter
+from conftest import BASE_CONFIG, ConfigWriter, shown
 from tcibsrc.common.config import load_config
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import CrdError, validate
@@ -50,7 +50,7 @@ def test_an_unknown_repository_id_placeholder_is_a_config_error(
 
 def test_the_tenant_policy_allows_the_keys_and_the_base_image(write_config: ConfigWriter) -> None:
     config = load_config(write_config(konflux=konflux(policy=POLICY)))
-    assert list(tenant_problems(config, "config.yaml")) == []
+    assert shown(tenant_problems(config, "config.yaml")) == []
     data = rule_data(config)
     assert data["allowed_rpm_signature_keys"] == ["0123456789abcdef"]
     assert data["extra_rpm_repositories"] == ["stream-epoxy"]
@@ -60,7 +60,7 @@ def test_the_tenant_policy_allows_the_keys_and_the_base_image(write_config: Conf
 def test_a_key_the_tenant_does_not_allow_is_a_problem(write_config: ConfigWriter) -> None:
     policy = {**POLICY, "rpm_signing_keys": {"OTHER-KEY": "0123456789abcdef"}}
     config = load_config(write_config(konflux=konflux(policy=policy)))
-    assert list(tenant_problems(config, "config.yaml")) == [
+    assert shown(tenant_problems(config, "config.yaml")) == [
         "config.yaml: rpm repository stream-epoxy is signed with KEY, which "
         "konflux.policy.rpm_signing_keys does not allow (rpm_signature.allowed): add the key "
         "there, and to the tenant's allowed_rpm_signature_keys"
@@ -70,7 +70,7 @@ def test_a_key_the_tenant_does_not_allow_is_a_problem(write_config: ConfigWriter
 def test_an_unrecorded_key_id_and_a_foreign_base_image(write_config: ConfigWriter) -> None:
     policy = {"rpm_signing_keys": {"KEY": None}, "base_image_registries": ["registry.example/"]}
     config = load_config(write_config(konflux=konflux(policy=policy)))
-    problems = list(tenant_problems(config, "config.yaml"))
+    problems = shown(tenant_problems(config, "config.yaml"))
     assert problems[0].startswith(
         "warning: config.yaml: konflux.policy.rpm_signing_keys: the key id of KEY (stream-epoxy) "
         "is not recorded"
@@ -96,7 +96,7 @@ def test_without_a_tenant_policy_check_warns() -> None:
 
     config = Config.__new__(Config)
     object.__setattr__(config, "tenant_policy", None)
-    assert list(tenant_problems(config, "config.yaml")) == [
+    assert shown(tenant_problems(config, "config.yaml")) == [
         "warning: config.yaml: konflux.policy is not set: the RPM signing keys and base image "
         "registries the tenant's release policy allows cannot be checked"
     ]

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import shown
 from tcibsrc.common.context import Context
 from tcibsrc.interface.cli import main
 from tcibsrc.konflux.pipelines import render_pipeline
@@ -55,7 +56,7 @@ def run(**params: object) -> dict:
 def check(pipeline_data: dict, *runs: dict, now: datetime = LATER) -> list[str]:
     documents = {".tekton/build-pipeline.yaml": pipeline_data}
     documents |= {f".tekton/run-{i}.yaml": r for i, r in enumerate(runs)}
-    return list(policy_problems(documents, now))
+    return shown(policy_problems(documents, now))
 
 
 def bundle_reference(data: dict, task_name: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import shown
 from tcibsrc.python.lock_rules import check_text
 
 GOOD = """# header
@@ -16,7 +17,7 @@ HASH = "--hash=sha256:" + "a" * 64
 
 
 def test_a_good_lock_has_no_problems() -> None:
-    assert check_text(GOOD, "r.txt") == []
+    assert shown(check_text(GOOD, "r.txt")) == []
 
 
 @pytest.mark.parametrize(
@@ -45,23 +46,23 @@ def test_a_good_lock_has_no_problems() -> None:
 )
 def test_each_rule(line: str, problem: str) -> None:
     text = GOOD.splitlines()[0] + "\n" + line + "\n"
-    problems = check_text(text, "r.txt")
+    problems = shown(check_text(text, "r.txt"))
     assert any(problem in item for item in problems), problems
 
 
 def test_hashes_on_some_lines_only() -> None:
-    problems = check_text(GOOD + "pbr==6.1.1\n", "r.txt")
+    problems = shown(check_text(GOOD + "pbr==6.1.1\n", "r.txt"))
     assert problems == [
         "r.txt:6: no --hash while other entries have one (hermeto requires hashes on all or none)"
     ]
 
 
 def test_no_hashes_at_all_is_refused_by_our_policy() -> None:
-    assert check_text("six==1.17.0\n", "r.txt") == [
+    assert shown(check_text("six==1.17.0\n", "r.txt")) == [
         "r.txt:1: entries without --hash (every lock entry must be hashed)"
     ]
 
 
 def test_allowed_options_pass() -> None:
     text = f"--index-url https://pypi.org/simple\n--require-hashes\nsix==1.17.0 {HASH}\n"
-    assert check_text(text, "r.txt") == []
+    assert shown(check_text(text, "r.txt")) == []

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import REFERENCE_TCIB, REPO_ROOT
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import warning
 from tcibsrc.interface.cli import main
 from tcibsrc.interface.commands.check import warning_lines
 
@@ -80,18 +81,23 @@ def test_the_reference_tables_fit_100_columns(
 
 def test_check_prints_errors_first_then_serious_warnings_then_groups() -> None:
     warnings = [
-        f"warning: containerfiles/{name}/Containerfile:3: quay.io/x/{name} has a placeholder "
-        "digest (the image has not been built yet)"
+        warning(
+            f"containerfiles/{name}/Containerfile:3",
+            f"quay.io/x/{name} has a placeholder digest (the image has not been built yet)",
+        )
         for name in ("a", "b", "c")
     ]
-    warnings.insert(1, "warning: x/Containerfile: hadolint: DL3008 pin versions")
+    warnings.insert(1, warning("x/Containerfile", "hadolint: DL3008 pin versions"))
     warnings.append(
-        "warning: rpms.lock.yaml: missing: every PipelineRun prefetches it, so Konflux builds "
-        "fail until `make lock-rpms` has made it"
+        warning(
+            "rpms.lock.yaml",
+            "missing: every PipelineRun prefetches it, so Konflux builds fail until "
+            "`make lock-rpms` has made it",
+        )
     )
     lines = warning_lines(warnings, verbose=False)
     assert lines == [
-        warnings[-1],  # a build will fail: first
+        f"warning: {warnings[-1]}",  # a build will fail: first
         "warning: x/Containerfile: hadolint: DL3008 pin versions",
         "warning: 3 FROM lines wait for their parent's first build (placeholder digests; "
         "Konflux nudges write the digests) (VERBOSE=1 lists them)",

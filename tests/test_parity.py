@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import shown
 from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
@@ -214,7 +215,7 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
     keystone = files["containerfiles/keystone/Containerfile"]
     # openssl, which python3-keystone required, takes openstack-keystone's place
     assert "\nRUN dnf -y install httpd python3-mod_wsgi openssl\n" in keystone
-    problems = list(parity_problems(ctx, build_catalog(ctx), files))
+    problems = shown(parity_problems(ctx, build_catalog(ctx), files))
     assert problems == [
         "parity: keystone: python3-keystone (RDO) requires keystone[ldap]: the extra is not "
         "asked for (add 'keystone[ldap]' to requirements/additions.in, or waive it with a "
@@ -246,7 +247,7 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
     )
     pin_python_deps(ctx, options(ctx, index))
     files = render_files(ctx)
-    assert list(parity_problems(ctx, build_catalog(ctx), files)) == []
+    assert shown(parity_problems(ctx, build_catalog(ctx), files)) == []
     plan = json.loads(files["containerfiles/keystone/wheels-plan.json"])
     runtime = {p["name"] for p in plan["packages"] if p["role"] == "runtime"}
     assert "python-memcached" in runtime

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import README_TEXT
+from conftest import README_TEXT, shown
 from pinfixtures import UPPER_CONSTRAINTS, lock, options, snapshot
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
@@ -202,17 +202,17 @@ def test_make_check_sees_current_locks_and_then_drift(
     monkeypatch.setenv("INDEX_URL", index.url)
     monkeypatch.setenv("UPPER_CONSTRAINTS", str(pin_repo.repo_root / "upper-constraints.txt"))
     pin_python_deps(pin_repo, options(pin_repo, index))
-    lock_problems = [p for p in collect_problems(pin_repo) if "requirements" in p]
+    lock_problems = [p for p in shown(collect_problems(pin_repo)) if "requirements" in p]
     assert lock_problems == []
     additions = pin_repo.repo_root / "requirements" / "additions.in"
     additions.write_text("pymemcache  # images: keystone\n")
-    problems = collect_problems(pin_repo)
+    problems = shown(collect_problems(pin_repo))
     assert "requirements/keystone.in: out of date with the catalog" in " ".join(problems)
     assert any("made from other inputs" in p for p in problems)
     additions.unlink()
     lock = pin_repo.repo_root / "requirements" / "os.txt"
     lock.write_text(lock.read_text().replace("pymemcache==4.0.0", "pymemcache>=4.0.0"))
-    problems = collect_problems(pin_repo)
+    problems = shown(collect_problems(pin_repo))
     assert any(
         p.startswith("requirements/os.txt:") and "pymemcache is not pinned" in p for p in problems
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REFERENCE_TCIB, REPO_ROOT
+from conftest import REFERENCE_TCIB, REPO_ROOT, shown
 from tcibsrc.common.context import Context
 from tcibsrc.containers.render import render_files
 from tcibsrc.konflux.affected import affected, changed_files
@@ -87,7 +87,7 @@ def test_trigger_matrix(generated: Context) -> None:
 
 
 def test_generated_files_pass_the_validator(generated: Context) -> None:
-    problems = tekton_problems(generated.repo_root, generated.repo_root / ".tekton")
+    problems = shown(tekton_problems(generated.repo_root, generated.repo_root / ".tekton"))
     assert problems == []
     run = yaml.safe_load(
         (generated.repo_root / ".tekton/keystone-centos10-epoxy-push.yaml").read_text()
@@ -131,7 +131,7 @@ def test_a_broken_copy_fails_with_one_line_per_problem(generated: Context) -> No
         .replace("$(params.buildah-format)", "$(params.no-such-param)", 1)
         .replace("@sha256:421003", "@sha256:zz", 1)
     )
-    problems = tekton_problems(generated.repo_root, tekton)
+    problems = shown(tekton_problems(generated.repo_root, tekton))
     joined = "\n".join(problems)
     assert ".tekton/keystone-centos10-epoxy-pull-request.yaml: CEL does not parse" in joined
     assert (

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from conftest import REFERENCE_TCIB, REPO_ROOT, write_tree
+from conftest import REFERENCE_TCIB, REPO_ROOT, shown, write_tree
 from pyindex import PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.containers.checks import (
@@ -141,7 +141,7 @@ def test_static_checks_report_each_problem(repo: Context) -> None:
         ENV HOME=${{UNDECLARED}}
         RUN PIP_CONSTRAINT=/tmp/requirements/wheels.constraints pip wheel
         """).format(zeros="0" * 64)
-    found = list(static_problems(repo, "containerfiles/x/Containerfile", text))
+    found = shown(static_problems(repo, "containerfiles/x/Containerfile", text))
     assert (
         "warning: containerfiles/x/Containerfile:1: registry.example/builder has a "
         "placeholder digest (the image has not been built yet)"
@@ -161,7 +161,7 @@ def test_static_checks_report_each_problem(repo: Context) -> None:
     ) in found
     assert len(found) == 7  # and the wheels COPY source is not in the context
     assert list(
-        arch_problems("c", "FROM x\nRUN dnf install foo.x86_64\n# aarch64 is fine here\n")
+        shown(arch_problems("c", "FROM x\nRUN dnf install foo.x86_64\n# aarch64 is fine here\n"))
     ) == ["c:2: arch-specific 'x86_64' (use $basearch or none)"]
 
 
@@ -206,7 +206,7 @@ def test_python_images_build_wheels_and_keep_the_contract(
     assert "gcc" not in runtime and "COPY --from" not in runtime
     # the fixture keystone does not create /var/www/cgi-bin/keystone/main: reported
     catalog = build_catalog(pinned_repo)
-    problems = list(contract_problems(pinned_repo, catalog, files))
+    problems = shown(contract_problems(pinned_repo, catalog, files))
     assert problems == [
         "containerfiles/keystone/Containerfile: /var/www/cgi-bin/keystone/main "
         "is provided by no stage (its operator calls it)"
@@ -242,7 +242,7 @@ def test_reference_keystone(repository_data: None) -> None:
     assert {"keystone", "ldappool", "requests-kerberos"} <= runtime_wheels
     assert "/usr/bin/keystone-wsgi-public" in runtime
     assert "cp -a /usr/bin/keystone-wsgi-public /var/www/cgi-bin/keystone/main" in runtime
-    assert list(contract_problems(ctx, catalog, files)) == []
+    assert shown(contract_problems(ctx, catalog, files)) == []
     committed = (REPO_ROOT / "containerfiles/keystone/Containerfile").read_text()
     assert committed == keystone
 
@@ -256,7 +256,7 @@ def test_a_parent_that_is_not_rendered_is_reported(repo: Context) -> None:
             "base-centos10-epoxy", "gone-centos10-epoxy"
         )
     )
-    assert list(parent_problems(repo, build_catalog(repo))) == [
+    assert shown(parent_problems(repo, build_catalog(repo))) == [
         "containerfiles/valkey/Containerfile:3: FROM quay.io/example/sig/gone-centos10-epoxy: "
         "its image is not in scope, so it is never built"
     ]

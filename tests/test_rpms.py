@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURE_TREE, README_TEXT, REFERENCE, require_tools, write_tree
+from conftest import FIXTURE_TREE, README_TEXT, REFERENCE, require_tools, shown, write_tree
 from rpmrepo import DNF_PYTHON, Rpm, RpmRepository, SigningKey, build_rpms
 from tcibsrc.common.context import Context
 from tcibsrc.containers.render import render_files
@@ -120,8 +120,8 @@ def problems_of(ctx: Context, lock: dict) -> list[str]:
     """What make check reports: rpms.repo's problems, then the lock's."""
     repo_text = (ctx.repo_root / "rpms.repo").read_text()
     return [
-        *repo_problems(repo_text, "rpms.repo"),
-        *validate(ctx.repo_root, yaml.safe_dump(lock), "rpms.lock.yaml"),
+        *shown(repo_problems(repo_text, "rpms.repo")),
+        *shown(validate(ctx.repo_root, yaml.safe_dump(lock), "rpms.lock.yaml")),
     ]
 
 
@@ -136,7 +136,7 @@ def test_inputs_list_what_the_containerfiles_install(rpm_setup) -> None:
     assert rpms_in["context"] == {"bare": True}
     repo_text = (ctx.repo_root / "rpms.repo").read_text()
     assert "$basearch" in repo_text and "gpgcheck=1" in repo_text
-    assert list(repo_problems(repo_text, "rpms.repo")) == []
+    assert shown(repo_problems(repo_text, "rpms.repo")) == []
 
 
 def test_dnf_resolves_the_inputs_and_the_lock_validates(rpm_setup) -> None:
@@ -324,17 +324,19 @@ def test_lock_rpms_without_the_tool_says_how_to_install_it(
 def test_the_seed_prototype_lock_shows_its_real_defects() -> None:
     seed = REFERENCE / "seed-prototype"
     repo_text = (seed / "rpms.repo").read_text()
-    found = list(repo_problems(repo_text, "rpms.repo"))
+    found = shown(repo_problems(repo_text, "rpms.repo"))
     assert any("[centos10-rabbitmq] has gpgcheck=0" in p for p in found)
     assert any("[baseos] baseurl names the arch 'x86_64'" in p for p in found)
     rpms_in = yaml.safe_load((seed / "rpms.in.yaml").read_text())
     lock = list(
-        lock_problems(
-            (seed / "rpms.lock.yaml").read_text(),
-            "rpms.lock.yaml",
-            requested_packages(rpms_in),
-            ["x86_64", "aarch64"],
-            repo_sections(repo_text, "rpms.repo"),
+        shown(
+            lock_problems(
+                (seed / "rpms.lock.yaml").read_text(),
+                "rpms.lock.yaml",
+                requested_packages(rpms_in),
+                ["x86_64", "aarch64"],
+                repo_sections(repo_text, "rpms.repo"),
+            )
         )
     )
     assert (
@@ -355,8 +357,8 @@ def test_packages_of_reads_continuations_and_literal_tests() -> None:
 def test_rpms_in_follows_the_input_schema(rpm_setup) -> None:
     ctx, _repo = rpm_setup
     text = (ctx.repo_root / "rpms.in.yaml").read_text()
-    assert list(rpms_in_problems(text, "rpms.in.yaml")) == []
+    assert shown(rpms_in_problems(text, "rpms.in.yaml")) == []
     broken = text.replace("installWeakDeps: false", "installWeakDeps: nope\nweakDeps: true")
-    found = list(rpms_in_problems(broken, "rpms.in.yaml"))
+    found = shown(rpms_in_problems(broken, "rpms.in.yaml"))
     assert any("installWeakDeps: 'nope' is not of type 'boolean'" in p for p in found)
     assert any("'weakDeps' was unexpected" in p for p in found)

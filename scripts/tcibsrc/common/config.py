@@ -107,6 +107,10 @@ class Config:
         )
         return f"{self.registry_host}/{self.registry_namespace}/{name}"
 
+    def component_name(self, image: str) -> str:
+        """The Konflux Component (and local tag) of `image`: its repository's last part."""
+        return self.image_repository(image).rsplit("/", 1)[-1]
+
     def tcib_variables(self) -> dict[str, str]:
         """The variables TCIB's CLI adds to every image (its --distro, --release, extras)."""
         variables = {

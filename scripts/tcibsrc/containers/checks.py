@@ -1,7 +1,7 @@
 """Static checks of rendered Containerfiles (dockerfile-parse) and of the operators' contract.
 
-One line per problem. Lines starting with `warning:` do not fail `make check` (unless
-STRICT=1): a parent never built yet has a placeholder digest until Konflux builds it.
+One Problem per finding. Warnings do not fail `make check` (unless STRICT=1): a parent never
+built yet has a placeholder digest until Konflux builds it.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import Problem, warning
 from tcibsrc.containers.render import PLACEHOLDER_DIGEST, RENDER_DIR, TCIB_CONTEXT_PATH
 from tcibsrc.tcib.catalog import Catalog
 from tcibsrc.tcib.contract import kolla_users
 from tcibsrc.tcib.contract_data import image_contracts, project_contracts
 
-WARNING = "warning: "
 PLACEHOLDER_NOTE = "has a placeholder digest (the image has not been built yet)"
 TCIB_HELPERS_NOTE = "cannot be checked: TCIB_DIR has no"
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
@@ -70,7 +70,7 @@ def _source_exists(ctx: Context, source: str) -> bool | None:
     return any(ctx.repo_root.glob(source)) or (ctx.repo_root / source).exists()
 
 
-def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
+def static_problems(ctx: Context, relative: str, text: str) -> Iterator[Problem]:
     stages: set[str] = set()
     declared: set[str] = set()
     copied: list[tuple[str, str]] = []  # (source glob, destination) of every plain COPY
@@ -82,34 +82,32 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
             if len(words) == 3 and words[1].lower() == "as":
                 stages.add(words[2])
             if PLACEHOLDER_DIGEST in words[0]:
-                yield (f"{WARNING}{where}: {words[0].split('@')[0]} {PLACEHOLDER_NOTE}")
+                yield warning(where, f"{words[0].split('@')[0]} {PLACEHOLDER_NOTE}")
         if instruction in ("ARG", "ENV"):
             for part in value.split():
                 declared.add(part.split("=", 1)[0])
         if instruction in _CHECKED_FOR_VARIABLES:
             for name in _VARIABLE.findall(value):
                 if name not in declared:
-                    yield f"{where}: ${name} is used but no ARG or ENV declares it"
+                    yield Problem(where, f"${name} is used but no ARG or ENV declares it")
         if instruction in ("COPY", "ADD"):
             flags, words = _flags_and_words(value)
             if "from" in flags:
                 if flags["from"] not in stages:
-                    yield f"{where}: COPY --from={flags['from']}: no such stage"
+                    yield Problem(where, f"COPY --from={flags['from']}: no such stage")
                 continue
             copied += [(source, words[-1]) for source in words[:-1]]
             for source in words[:-1]:
                 exists = _source_exists(ctx, source)
                 if exists is None:
-                    yield (
-                        f"{WARNING}{where}: {source} {TCIB_HELPERS_NOTE} "
-                        f"{source[len(TCIB_CONTEXT_PATH) + 1 :].split('/')[0]}/"
-                    )
+                    helpers = source[len(TCIB_CONTEXT_PATH) + 1 :].split("/")[0]
+                    yield warning(where, f"{source} {TCIB_HELPERS_NOTE} {helpers}/")
                 elif not exists:
-                    yield f"{where}: COPY source {source} is not in the build context"
+                    yield Problem(where, f"COPY source {source} is not in the build context")
         if instruction == "RUN":
             for stage in re.findall(r"--mount=\S*\bfrom=([^,\s]+)", value):
                 if stage not in stages:
-                    yield f"{where}: RUN --mount from={stage}: no such stage"
+                    yield Problem(where, f"RUN --mount from={stage}: no such stage")
             for used in re.findall(r"(/tmp/requirements/[^\s;&|]+)", value):
                 name = used.rsplit("/", 1)[-1]
                 if not any(
@@ -117,10 +115,10 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[str]:
                     and fnmatch.fnmatch(name, source.rsplit("/", 1)[-1])
                     for source, dest in copied
                 ):
-                    yield f"{where}: {used} is used but no COPY brings it into the stage"
+                    yield Problem(where, f"{used} is used but no COPY brings it into the stage")
 
 
-def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[str]:
+def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[Problem]:
     """Each image in scope keeps what its operator expects: UIDs and absolute paths."""
     users = kolla_users()
     projects = project_contracts()
@@ -137,12 +135,16 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
         for user, uid in sorted(contract.users.items()):
             known = users.get(user)
             if known is None or known.uid != uid:
-                yield (
-                    f"{relative}: user {user} must have UID {uid} for the operator; the "
-                    f"kolla table says {known.uid if known else 'nothing'}"
+                says = known.uid if known else "nothing"
+                yield Problem(
+                    relative,
+                    f"user {user} must have UID {uid} for the operator; the kolla table "
+                    f"says {says}",
                 )
             if user not in managed:
-                yield f"{relative}: user {user} is never created (uid_gid_manage) in {image_name}"
+                yield Problem(
+                    relative, f"user {user} is never created (uid_gid_manage) in {image_name}"
+                )
         provided: set[str] = set()
         texts = "\n".join(files.get(f"{RENDER_DIR}/{name}/Containerfile", "") for name in chain)
         for name in chain:
@@ -154,21 +156,23 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
         for path in contract.paths:
             mentioned = re.search(rf"(?:\s|^){re.escape(path)}(?:\s|$)", texts, re.M)
             if path not in provided and not mentioned:
-                yield f"{relative}: {path} is provided by no stage (its operator calls it)"
+                yield Problem(relative, f"{path} is provided by no stage (its operator calls it)")
 
 
 _ARCH_WORDS = re.compile(r"\b(x86_64|aarch64|amd64|arm64|ppc64le|s390x)\b")
 
 
-def arch_problems(relative: str, text: str) -> Iterator[str]:
+def arch_problems(relative: str, text: str) -> Iterator[Problem]:
     """The same Containerfile builds every arch: no arch may be written into it."""
     for number, line in enumerate(text.splitlines(), start=1):
         found = _ARCH_WORDS.search(line)
         if found and not line.startswith("#"):
-            yield f"{relative}:{number}: arch-specific '{found.group(1)}' (use $basearch or none)"
+            yield Problem(
+                f"{relative}:{number}", f"arch-specific '{found.group(1)}'", "use $basearch or none"
+            )
 
 
-def hadolint_findings(relative: str, text: str) -> Iterator[str]:
+def hadolint_findings(relative: str, text: str) -> Iterator[Problem]:
     """hadolint's findings, as warnings, where hadolint is installed."""
     program = shutil.which("hadolint")
     if program is None:
@@ -182,10 +186,10 @@ def hadolint_findings(relative: str, text: str) -> Iterator[str]:
     )
     for line in result.stdout.splitlines():
         if line.strip():
-            yield f"{WARNING}{relative}: hadolint: {line.removeprefix('-:').strip()}"
+            yield warning(relative, f"hadolint: {line.removeprefix('-:').strip()}")
 
 
-def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[str]:
+def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[Problem]:
     for relative, text in sorted(files.items()):
         if relative.endswith("/Containerfile"):
             yield from static_problems(ctx, relative, text)
@@ -193,7 +197,7 @@ def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[str]:
             yield from hadolint_findings(relative, text)
 
 
-def parent_problems(ctx: Context, catalog: Catalog) -> Iterator[str]:
+def parent_problems(ctx: Context, catalog: Catalog) -> Iterator[Problem]:
     """Every committed Containerfile builds FROM an image that is rendered too (or external)."""
     rendered = {ctx.config.image_repository(name) for name in catalog.images}
     rendered.add(ctx.config.image_repository("builder"))
@@ -207,19 +211,19 @@ def parent_problems(ctx: Context, catalog: Catalog) -> Iterator[str]:
                 continue
             repository = item["value"].split()[0].split("@")[0]
             if repository.startswith(own_registry) and repository not in rendered:
-                yield (
-                    f"{RENDER_DIR}/{name}/Containerfile:{item['startline'] + 1}: FROM "
-                    f"{repository}: its image is not in scope, so it is never built"
+                yield Problem(
+                    f"{RENDER_DIR}/{name}/Containerfile:{item['startline'] + 1}",
+                    f"FROM {repository}: its image is not in scope, so it is never built",
                 )
 
 
-def committed_problems(ctx: Context, files: dict[str, str], stale: list[Path]) -> Iterator[str]:
+def committed_problems(ctx: Context, files: dict[str, str], stale: list[Path]) -> Iterator[Problem]:
     """Drift between containerfiles/ and what the inputs render."""
     for relative, text in sorted(files.items()):
         path = ctx.repo_root / relative
         if not path.is_file():
-            yield f"{relative}: missing (run `make`)"
+            yield Problem(relative, "missing", "run `make`")
         elif path.read_text(encoding="utf-8") != text:
-            yield f"{relative}: differs from what the inputs generate (run `make`)"
+            yield Problem(relative, "differs from what the inputs generate", "run `make`")
     for path in stale:
-        yield f"{ctx.display(path)}: not generated from the current scope (run `make`)"
+        yield Problem(ctx.display(path), "not generated from the current scope", "run `make`")

@@ -17,9 +17,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import Problem
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
-from tcibsrc.python.lockfile import read_pins
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_pins
 from tcibsrc.rpm.dnf_lines import installed_packages
 from tcibsrc.rpm.parity import (
     WAIVERS_DATA,
@@ -105,7 +105,7 @@ def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:
     return image_parity(list(image.source_rpms), locked)
 
 
-def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[str]:
+def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[Problem]:
     """One line per missing item, naming every image that lacks it."""
     waivers = load_waivers()
     missing: dict[str, list[str]] = {}
@@ -167,4 +167,4 @@ def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> It
             missing.setdefault(key, []).append(image.name)
     for key, images in missing.items():
         shown = ", ".join(images[:4]) + (f" and {len(images) - 4} more" if len(images) > 4 else "")
-        yield f"parity: {shown}: {key}"
+        yield Problem(f"parity: {shown}", key)

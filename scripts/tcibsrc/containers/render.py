@@ -23,9 +23,14 @@ from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.python.lockfile import Pin, read_build_info, read_lock_file
+from tcibsrc.python.lockfile import (
+    BUILD_INFO_FILE,
+    REQUIREMENTS_DIR,
+    Pin,
+    read_build_info,
+    read_lock_file,
+)
 from tcibsrc.python.preflight import validate_inputs
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
 from tcibsrc.python.wheels_plan import PLAN_FILE, plan_packages, render_plan
 from tcibsrc.rpm.dnf_lines import installed_packages, only_cleanup, remove_packages
 from tcibsrc.rpm.lock_inputs import (
@@ -45,7 +50,6 @@ from tcibsrc.tcib.contract_data import GeneratedConfig, ProjectContract, project
 from tcibsrc.tcib.images import TcibImage
 
 RENDER_DIR = "containerfiles"
-BUILD_INFO_FILE = "build-info.json"
 FILES_DIR = f"{RENDER_DIR}/files"
 BUILDER = "builder"
 WHEELS_STAGE = "wheels"

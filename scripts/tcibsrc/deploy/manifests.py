@@ -29,7 +29,6 @@ import yaml
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import load_crd, validate
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.konflux.pipelines import component_name
 from tcibsrc.tcib.catalog import build_catalog
 
 DEPLOY_DIR = "deploy"
@@ -91,7 +90,7 @@ def registry_images(ctx: Context, images: list[str], tag: str) -> dict[str, str]
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
             raise DeployError(f"{repository}:{tag}", f"skopeo inspect failed: {last}",
                               "check the tag and that the registry is reachable")  # fmt: skip
-        found[component_name(ctx, image)] = f"{repository}@{result.stdout.strip()}"
+        found[ctx.config.component_name(image)] = f"{repository}@{result.stdout.strip()}"
     return found
 
 
@@ -108,7 +107,7 @@ def openstack_version(
     images: dict[str, Any] = {}
     notes: list[str] = []
     for image in catalog.ordered():
-        component = component_name(ctx, image.name)
+        component = ctx.config.component_name(image.name)
         if not image.operator_keys:
             notes.append(f"{image.name}: no customContainerImages key (a parent image only)")
             continue

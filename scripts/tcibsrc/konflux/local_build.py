@@ -29,7 +29,7 @@ import yaml
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import BUILDER, RENDER_DIR
-from tcibsrc.konflux.pipelines import TEKTON_DIR, component_name
+from tcibsrc.konflux.pipelines import TEKTON_DIR
 from tcibsrc.tcib.catalog import Catalog, build_catalog
 
 PREFETCH_DIR = Path("build/prefetch")
@@ -61,7 +61,7 @@ def _run(command: list[str], cwd: Path, what: str, env: dict[str, str] | None = 
 
 def prefetch_input_of(ctx: Context, image: str) -> str:
     """The prefetch-input of the image's push PipelineRun, as committed."""
-    path = ctx.repo_root / TEKTON_DIR / f"{component_name(ctx, image)}-push.yaml"
+    path = ctx.repo_root / TEKTON_DIR / f"{ctx.config.component_name(image)}-push.yaml"
     if not path.is_file():
         raise LocalBuildError(ctx.display(path), "missing", "run `make pipelines`")
     run = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -254,7 +254,7 @@ def build(
             digests[p] for p in (parent, BUILDER if name != BUILDER else None) if p in digests
         ]
         digest = input_digest(ctx, name, parents, prefetch)
-        tag = f"localhost/{component_name(ctx, name)}:{digest}"
+        tag = f"localhost/{ctx.config.component_name(name)}:{digest}"
         repository = ctx.config.image_repository(name)
         last = name == image
         if engine.tag_exists(tag) and not (last and target):

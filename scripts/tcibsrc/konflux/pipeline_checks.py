@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.konflux.affected import CEL_ANNOTATION, compile_expression
 from tcibsrc.konflux.facts import parse_bundle
 from tcibsrc.konflux.policy_check import named_values, policy_problems
@@ -36,33 +36,35 @@ PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
 RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
 
 
-def _load(path: Path, display: str) -> tuple[Any, list[str]]:
+def _load(path: Path, display: str) -> tuple[Any, list[Problem]]:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8")), []
     except yaml.YAMLError as exc:
-        return None, [f"{display}: YAML does not parse ({str(exc).splitlines()[0]})"]
+        return None, [Problem(display, f"YAML does not parse ({str(exc).splitlines()[0]})")]
 
 
-def pipeline_problems(data: dict, display: str) -> Iterator[str]:
+def pipeline_problems(data: dict, display: str) -> Iterator[Problem]:
     spec = data.get("spec") or {}
     declared = {item.get("name") for item in spec.get("params") or []}
     text = json.dumps(spec)
     for name in sorted(set(_PARAM_USE.findall(text)) - declared):
-        yield f"{display}: $(params.{name}) is used but not declared"
+        yield Problem(display, f"$(params.{name}) is used but not declared")
     for task in spec.get("tasks") or []:
         ref = task.get("taskRef") or {}
         bundle = named_values(ref.get("params")).get("bundle")
         if ref.get("resolver") != "bundles" or not bundle:
-            yield f"{display}: task {task.get('name')} has no bundle reference"
+            yield Problem(display, f"task {task.get('name')} has no bundle reference")
         elif parse_bundle(str(bundle)) is None:
-            yield f"{display}: task {task.get('name')} bundle {bundle} is not a bundle reference"
+            yield Problem(
+                display, f"task {task.get('name')} bundle {bundle} is not a bundle reference"
+            )
 
 
-def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:
+def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]:
     try:
         packages = json.loads(value) if isinstance(value, str) else value
     except json.JSONDecodeError as exc:
-        yield f"{display}: prefetch-input is not JSON ({exc.msg})"
+        yield Problem(display, f"prefetch-input is not JSON ({exc.msg})")
         return
     if isinstance(packages, dict):
         packages = packages.get("packages", [packages])
@@ -70,64 +72,64 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[str]:
         kind = package.get("type")
         allowed = PIP_KEYS if kind == "pip" else RPM_KEYS if kind == "rpm" else None
         if allowed is None:
-            yield f"{display}: prefetch-input type {kind!r} is not pip or rpm"
+            yield Problem(display, f"prefetch-input type {kind!r} is not pip or rpm")
             continue
         for key in sorted(set(package) - allowed):
-            yield f"{display}: prefetch-input {kind} has key {key!r}, which hermeto refuses"
+            yield Problem(display, f"prefetch-input {kind} has key {key!r}, which hermeto refuses")
         base = root / package.get("path", ".")
         if not base.is_dir():
-            yield f"{display}: prefetch-input path {package.get('path')} does not exist"
+            yield Problem(display, f"prefetch-input path {package.get('path')} does not exist")
         for key in ("requirements_files", "requirements_build_files"):
             for name in package.get(key, []):
                 if not (base / name).is_file():
-                    yield f"{display}: prefetch-input {key} {name} does not exist"
+                    yield Problem(display, f"prefetch-input {key} {name} does not exist")
 
 
 def pipelinerun_problems(
     data: dict, display: str, root: Path, pipelines: dict[str, set[str]]
-) -> Iterator[str]:
+) -> Iterator[Problem]:
     metadata = data.get("metadata") or {}
     labels = metadata.get("labels") or {}
     annotations = metadata.get("annotations") or {}
     for label in REQUIRED_LABELS:
         if not labels.get(label):
-            yield f"{display}: label {label} is missing"
+            yield Problem(display, f"label {label} is missing")
     required = list(REQUIRED_ANNOTATIONS)
     expression = str(annotations.get(CEL_ANNOTATION, ""))
     if '"pull_request"' in expression:
         required += list(PR_ANNOTATIONS)
     for annotation in required:
         if annotation not in annotations:
-            yield f"{display}: annotation {annotation} is missing"
+            yield Problem(display, f"annotation {annotation} is missing")
     if expression:
         try:
             compile_expression(expression, display)
         except ToolkitError as error:
-            yield error.line()
+            yield Problem(error.where, error.problem, error.fix)
     spec = data.get("spec") or {}
     ref = (spec.get("pipelineRef") or {}).get("name")
     if ref not in pipelines:
-        yield f"{display}: pipelineRef {ref} is not a Pipeline in .tekton/"
+        yield Problem(display, f"pipelineRef {ref} is not a Pipeline in .tekton/")
     else:
         for name in sorted(set(named_values(spec.get("params"))) - pipelines[ref]):
-            yield f"{display}: param {name} is not a param of Pipeline {ref}"
+            yield Problem(display, f"param {name} is not a param of Pipeline {ref}")
     params = named_values(spec.get("params"))
     if params.get("hermetic") != "true":
-        yield f'{display}: hermetic is not "true"'
+        yield Problem(display, 'hermetic is not "true"')
     dockerfile = params.get("dockerfile")
     if not dockerfile or not (root / str(dockerfile)).is_file():
-        yield f"{display}: dockerfile {dockerfile} does not exist"
+        yield Problem(display, f"dockerfile {dockerfile} does not exist")
     if "prefetch-input" in params:
         yield from prefetch_problems(params["prefetch-input"], display, root)
     account = (spec.get("taskRunTemplate") or {}).get("serviceAccountName")
     component = labels.get("appstudio.openshift.io/component")
     if account != f"build-pipeline-{component}":
-        yield f"{display}: serviceAccountName is {account}, not build-pipeline-{component}"
+        yield Problem(display, f"serviceAccountName is {account}, not build-pipeline-{component}")
 
 
-def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
+def tekton_problems(root: Path, tekton_dir: Path) -> list[Problem]:
     """Every problem of every file under .tekton/, one line each."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     documents: dict[Path, dict] = {}
     for path in sorted(tekton_dir.glob("*.yaml")):
         display = f"{tekton_dir.name}/{path.name}"
@@ -135,12 +137,12 @@ def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
         problems += errors
         if not isinstance(data, dict):
             if not errors:
-                problems.append(f"{display}: not a Tekton document")
+                problems.append(Problem(display, "not a Tekton document"))
             continue
         if data.get("kind") not in ("Pipeline", "PipelineRun") or not (
             data.get("metadata") or {}
         ).get("name"):
-            problems.append(f"{display}: kind {data.get('kind')!r} / name missing")
+            problems.append(Problem(display, f"kind {data.get('kind')!r} / name missing"))
             continue
         documents[path] = data
     pipelines = {
@@ -161,7 +163,7 @@ def tekton_problems(root: Path, tekton_dir: Path) -> list[str]:
     return problems
 
 
-def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
+def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[Problem]:
     """A component's pull-request and push runs build the same thing the same way."""
     runs: dict[str, dict[str, dict]] = {}
     for path, data in documents.items():
@@ -176,7 +178,7 @@ def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
     for component, pair in sorted(runs.items()):
         if set(pair) != {"pull-request", "push"}:
             missing = ({"pull-request", "push"} - set(pair)).pop()
-            yield f"{directory}: component {component} has no {missing} PipelineRun"
+            yield Problem(directory, f"component {component} has no {missing} PipelineRun")
             continue
         left, right = (
             {
@@ -188,7 +190,8 @@ def pair_problems(documents: dict[Path, dict], directory: str) -> Iterator[str]:
         )
         for key in sorted(set(left) | set(right)):
             if left.get(key) != right.get(key):
-                yield (
-                    f"{directory}: component {component}: param {key} differs between "
-                    "its pull-request and push runs"
+                yield Problem(
+                    directory,
+                    f"component {component}: param {key} differs between its pull-request and "
+                    "push runs",
                 )

@@ -43,10 +43,6 @@ class Component:
     containerfile: str  # its rendered text (FROM lines: the image graph nudges follow)
 
 
-def component_name(ctx: Context, image: str) -> str:
-    return ctx.config.image_repository(image).rsplit("/", 1)[-1]
-
-
 def image_inputs(image: str, containerfile: str, lock_files: list[str]) -> list[str]:
     """What the build of `image` reads: its directory, what it COPYs, its locks, the RPM lock."""
     globs = [f"{RENDER_DIR}/{image}/*"]
@@ -86,7 +82,7 @@ def components(ctx: Context, catalog: Catalog) -> list[Component]:
         result.append(
             Component(
                 image=image,
-                name=component_name(ctx, image),
+                name=ctx.config.component_name(image),
                 repository=ctx.config.image_repository(image),
                 dockerfile=dockerfile,
                 inputs=tuple(image_inputs(image, files[dockerfile], locks)),

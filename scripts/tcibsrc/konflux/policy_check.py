@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from tcibsrc.containers.checks import WARNING
+from tcibsrc.common.errors import Problem, Severity
 from tcibsrc.konflux.facts import (
     ParamRule,
     ReleasePolicy,
@@ -74,6 +74,11 @@ def bundle_of(task: dict) -> str:
     return str(named_values((task.get("taskRef") or {}).get("params")).get("bundle", ""))
 
 
+def _severity(effective: bool) -> Severity:
+    """A rule in effect fails the check; one dated ahead warns."""
+    return Severity.ERROR if effective else Severity.WARNING
+
+
 def _dated(effective_on: str | None, now: datetime | None) -> tuple[bool, str]:
     """(in effect, the words for a rule still ahead)."""
     if in_effect(effective_on, now):
@@ -85,27 +90,30 @@ def _upstream_name(upstream: UpstreamPipeline) -> str:
     return upstream.source["path"].rsplit("/", 1)[-1].removesuffix(".yaml")
 
 
-def parity_problems(pipeline: dict, display: str, upstream: UpstreamPipeline) -> Iterator[str]:
+def parity_problems(pipeline: dict, display: str, upstream: UpstreamPipeline) -> Iterator[Problem]:
     spec = pipeline.get("spec") or {}
     declared = set(named_values(spec.get("params")))
     for param in upstream.params:
         if param.name not in declared:
-            yield (
-                f"{display}: param {param.name} of Konflux's {_upstream_name(upstream)} is not "
-                "declared (run `make pipelines`)"
+            yield Problem(
+                display,
+                f"param {param.name} of Konflux's {_upstream_name(upstream)} is not declared",
+                "run `make pipelines`",
             )
     tasks = {task.get("name"): catalog_task(task) for task in spec.get("tasks") or []}
     for task in upstream.tasks:
         if tasks.get(task.name) != task.task:
-            yield (
-                f"{display}: task {task.name} ({task.task}) of Konflux's "
-                f"{_upstream_name(upstream)} is missing (run `make pipelines`)"
+            yield Problem(
+                display,
+                f"task {task.name} ({task.task}) of Konflux's {_upstream_name(upstream)} "
+                "is missing",
+                "run `make pipelines`",
             )
 
 
 def bundle_problems(
     pipeline: dict, display: str, policy: ReleasePolicy, now: datetime | None
-) -> Iterator[str]:
+) -> Iterator[Problem]:
     """trusted_task.trusted: every bundle from a trusted location, at a version not denied."""
     for task in (pipeline.get("spec") or {}).get("tasks") or []:
         reference = bundle_of(task)
@@ -114,16 +122,18 @@ def bundle_problems(
         if bundle is None:
             continue  # the structure check reports it
         if not any(fnmatch.fnmatchcase(f"oci://{bundle.repository}", p) for p in policy.allow):
-            yield (
-                f"{display}: task {name}: {bundle.repository} is not a trusted task location "
-                f"(trusted_task.trusted; trusted: {', '.join(policy.allow)})"
+            yield Problem(
+                display,
+                f"task {name}: {bundle.repository} is not a trusted task location",
+                f"trusted_task.trusted; trusted: {', '.join(policy.allow)}",
             )
             continue
         if bundle.digest is None:
-            yield (
-                f"{display}: task {name}: {bundle} is not pinned by digest "
-                "(tasks.pinned_task_refs): run `make update-bundles` where skopeo reaches "
-                "quay.io (or with PINNED_BUNDLES=), or let MintMaker pin it"
+            yield Problem(
+                display,
+                f"task {name}: {bundle} is not pinned by digest (tasks.pinned_task_refs): run "
+                "`make update-bundles` where skopeo reaches quay.io (or with PINNED_BUNDLES=), "
+                "or let MintMaker pin it",
             )
         version = bundle.version
         for rule in policy.deny.get(bundle.task, ()):
@@ -132,10 +142,12 @@ def bundle_problems(
                 continue
             effective, ahead = _dated(rule.effective_on, now)
             if denied is None:
-                yield (
-                    f"{WARNING}{display}: task {name}: whether {bundle.task} {bundle.tag} is "
-                    f"denied ({rule.versions}){ahead} depends on the patch version the tag does "
-                    "not show (trusted_task.trusted reads the bundle's version annotation)"
+                yield Problem(
+                    display,
+                    f"task {name}: whether {bundle.task} {bundle.tag} is denied "
+                    f"({rule.versions}){ahead} depends on the patch version the tag does not show",
+                    "trusted_task.trusted reads the bundle's version annotation",
+                    Severity.WARNING,
                 )
                 continue
             what = (
@@ -143,17 +155,19 @@ def bundle_problems(
                 if version
                 else (f"{bundle.tag} names no version, which Conforma denies")
             )
-            yield (
-                f"{'' if effective else WARNING}{display}: task {name}: {bundle.task} "
-                f"{what}{ahead} (trusted_task.trusted): "
-                "run `make update-bundles` and `make pipelines`, or let MintMaker update it"
+            yield Problem(
+                display,
+                f"task {name}: {bundle.task} {what}{ahead} (trusted_task.trusted): run "
+                "`make update-bundles` and `make pipelines`, or let MintMaker update it",
+                severity=_severity(effective),
             )
 
 
 def run_problems(
     pipeline: dict, run: dict, policy: ReleasePolicy, now: datetime | None
-) -> Iterator[str]:
-    """What Conforma would find in this PipelineRun's attestation (without the display name)."""
+) -> Iterator[Problem]:
+    """What Conforma would find in this PipelineRun's attestation (`where`: the task, or empty;
+    policy_problems names the PipelineRuns)."""
     params = effective_params(pipeline, run)
     ran = [task for task in (pipeline.get("spec") or {}).get("tasks") or [] if runs(task, params)]
     names = {catalog_task(task) for task in ran}
@@ -176,9 +190,11 @@ def run_problems(
                 if catalog_task(t) in group and t not in ran
             ]
             why = f" ({', '.join(skipped)} is skipped by its when)" if skipped else ""
-            yield (
-                f"{'' if effective else WARNING}required task {' or '.join(group)} does not "
-                f"run{why}{ahead} (tasks.required_tasks_found)"
+            yield Problem(
+                "",
+                f"required task {' or '.join(group)} does not run{why}{ahead}",
+                "tasks.required_tasks_found",
+                _severity(effective),
             )
     for rule in policy.params:
         effective, ahead = _dated(rule.effective_on, now)
@@ -188,9 +204,8 @@ def run_problems(
             for value in task_param_values(task, rule.param, params):
                 wrong = _param_wrong(rule, value)
                 if wrong:
-                    yield (
-                        f"{'' if effective else WARNING}task {task['name']}: {wrong}{ahead} "
-                        f"({rule.rule})"
+                    yield Problem(
+                        f"task {task['name']}", f"{wrong}{ahead}", rule.rule, _severity(effective)
                     )
 
 
@@ -222,7 +237,7 @@ def _param_wrong(rule: ParamRule, value: Any) -> str | None:
     return None
 
 
-def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> Iterator[str]:
+def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> Iterator[Problem]:
     """Every policy problem of .tekton/; one that many PipelineRuns share is one line."""
     policy = release_policy()
     upstream = upstream_pipeline()
@@ -234,7 +249,7 @@ def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> 
     for display, data in pipelines.values():
         yield from parity_problems(data, display, upstream)
         yield from bundle_problems(data, display, policy, now)
-    shared: dict[str, list[str]] = {}
+    shared: dict[Problem, list[str]] = {}
     total = 0
     for display, data in documents.items():
         if data.get("kind") != "PipelineRun":
@@ -246,13 +261,12 @@ def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> 
         for problem in run_problems(pipelines[ref][1], data, policy, now):
             shared.setdefault(problem, []).append(display)
     for problem, displays in shared.items():
-        warning = problem.startswith(WARNING)
-        text = problem.removeprefix(WARNING)
-        where = (
+        runs_named = (
             f"all {total} PipelineRuns"
             if len(displays) == total and total > 1
             else displays[0]
             if len(displays) == 1
             else f"{len(displays)} PipelineRuns ({displays[0]}, ...)"
         )
-        yield f"{WARNING if warning else ''}{where}: {text}"
+        where = f"{runs_named}: {problem.where}" if problem.where else runs_named
+        yield Problem(where, problem.message, problem.fix, problem.severity)

@@ -13,7 +13,7 @@ from typing import Any
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.context import Context
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR
 
 
 def rpm_input(config: Config) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from tcibsrc.common.config import Config
-from tcibsrc.containers.checks import WARNING
+from tcibsrc.common.errors import Problem, warning
 
 CONFIG_KEY = "konflux.policy"
 
@@ -22,12 +22,13 @@ def key_file(gpgkey: str) -> str:
     return gpgkey.rstrip("/").rsplit("/", 1)[-1]
 
 
-def tenant_problems(config: Config, display: str) -> Iterator[str]:
+def tenant_problems(config: Config, display: str) -> Iterator[Problem]:
     policy = config.tenant_policy
     if policy is None:
-        yield (
-            f"{WARNING}{display}: {CONFIG_KEY} is not set: the RPM signing keys and base image "
-            "registries the tenant's release policy allows cannot be checked"
+        yield warning(
+            display,
+            f"{CONFIG_KEY} is not set: the RPM signing keys and base image registries the "
+            "tenant's release policy allows cannot be checked",
         )
         return
     unrecorded: dict[str, list[str]] = {}
@@ -36,23 +37,27 @@ def tenant_problems(config: Config, display: str) -> Iterator[str]:
             continue
         name = key_file(repo.gpgkey)
         if name not in policy.rpm_signing_keys:
-            yield (
-                f"{display}: rpm repository {repo.id} is signed with {name}, which "
+            yield Problem(
+                display,
+                f"rpm repository {repo.id} is signed with {name}, which "
                 f"{CONFIG_KEY}.rpm_signing_keys does not allow (rpm_signature.allowed): add the "
-                "key there, and to the tenant's allowed_rpm_signature_keys"
+                "key there, and to the tenant's allowed_rpm_signature_keys",
             )
         elif policy.rpm_signing_keys[name] is None:
             unrecorded.setdefault(name, []).append(repo.id)
     for name, repos in sorted(unrecorded.items()):
-        yield (
-            f"{WARNING}{display}: {CONFIG_KEY}.rpm_signing_keys: the key id of {name} "
-            f"({', '.join(repos)}) is not recorded, so the rule data cannot allow it: "
-            f"`gpg --show-keys --with-colons /etc/pki/rpm-gpg/{name}` in the base image gives it"
+        yield warning(
+            display,
+            f"{CONFIG_KEY}.rpm_signing_keys: the key id of {name} ({', '.join(repos)}) is not "
+            "recorded, so the rule data cannot allow it: "
+            f"`gpg --show-keys --with-colons /etc/pki/rpm-gpg/{name}` in the base image gives it",
         )
     if not any(config.base_image.startswith(prefix) for prefix in policy.base_image_registries):
-        yield (
-            f"{display}: distro.base_image {config.base_image} is not under "
-            f"{CONFIG_KEY}.base_image_registries (base_image_registries.base_image_permitted)"
+        yield Problem(
+            display,
+            f"distro.base_image {config.base_image} is not under "
+            f"{CONFIG_KEY}.base_image_registries",
+            "base_image_registries.base_image_permitted",
         )
 
 

@@ -9,10 +9,13 @@ hashes; URL requirements with exactly one hash.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
+
+from tcibsrc.common.errors import Problem
 
 ALLOWED_OPTIONS = (
     "-i",
@@ -70,9 +73,9 @@ def _option_problem(text: str) -> str | None:
     return None
 
 
-def check_text(text: str, display: str) -> list[str]:
+def check_text(text: str, display: str) -> list[Problem]:
     """Problems in one requirements file, one line each, `file:line: problem`."""
-    problems: list[str] = []
+    problems: list[Problem] = []
     hashed: list[int] = []
     unhashed: list[int] = []
     for entry in logical_entries(text):
@@ -80,7 +83,7 @@ def check_text(text: str, display: str) -> list[str]:
         if entry.text.startswith("-"):
             problem = _option_problem(entry.text)
             if problem:
-                problems.append(f"{where}: {problem}")
+                problems.append(Problem(where, problem))
             continue
         parts = entry.text.split(" --hash=")
         hashes = [part.strip() for part in parts[1:]]
@@ -88,49 +91,61 @@ def check_text(text: str, display: str) -> list[str]:
         target.append(entry.line)
         requirement_text = parts[0].strip()
         if requirement_text.startswith("file:") or " @ file:" in requirement_text:
-            problems.append(f"{where}: file: references are refused by hermeto")
+            problems.append(Problem(where, "file: references are refused by hermeto"))
             continue
         if requirement_text.startswith(("git+", "-e ")) or " @ git+" in requirement_text:
             if not _FULL_COMMIT.search(requirement_text):
-                problems.append(f"{where}: VCS reference without a full 40-hex commit")
+                problems.append(Problem(where, "VCS reference without a full 40-hex commit"))
             if hashes:
                 problems.append(
-                    f"{where}: VCS references cannot carry hashes; use an archive "
-                    "URL with one --hash"
+                    Problem(
+                        where,
+                        "VCS references cannot carry hashes; use an archive URL with one --hash",
+                    )
                 )
             continue
         try:
             requirement = Requirement(requirement_text)
         except InvalidRequirement:
-            problems.append(f"{where}: not a requirement: {requirement_text!r}")
+            problems.append(Problem(where, f"not a requirement: {requirement_text!r}"))
             continue
         if requirement.url:
             if len(hashes) != 1:
-                problems.append(f"{where}: a URL requirement needs exactly one --hash")
+                problems.append(Problem(where, "a URL requirement needs exactly one --hash"))
             continue
         specs = list(requirement.specifier)
         if len(specs) != 1 or specs[0].operator not in ("==", "==="):
             problems.append(
-                f"{where}: {requirement.name} is not pinned with == "
-                "(hermeto refuses unpinned requirements)"
+                Problem(
+                    where,
+                    f"{requirement.name} is not pinned with ==",
+                    "hermeto refuses unpinned requirements",
+                )
             )
         for digest in hashes:
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
-                problems.append(f"{where}: {requirement.name}: malformed hash {digest!r}")
+                problems.append(Problem(where, f"{requirement.name}: malformed hash {digest!r}"))
     if hashed and unhashed:
         problems.append(
-            f"{display}:{unhashed[0]}: no --hash while other entries have one "
-            "(hermeto requires hashes on all or none)"
+            Problem(
+                f"{display}:{unhashed[0]}",
+                "no --hash while other entries have one",
+                "hermeto requires hashes on all or none",
+            )
         )
     elif unhashed:
         problems.append(
-            f"{display}:{unhashed[0]}: entries without --hash (every lock entry must be hashed)"
+            Problem(
+                f"{display}:{unhashed[0]}",
+                "entries without --hash",
+                "every lock entry must be hashed",
+            )
         )
     return problems
 
 
-def check_files(paths: list[Path], display: callable) -> list[str]:  # type: ignore[valid-type]
-    problems: list[str] = []
+def check_files(paths: list[Path], display: Callable[[Path], str]) -> list[Problem]:
+    problems: list[Problem] = []
     for path in paths:
         problems.extend(check_text(path.read_text(encoding="utf-8"), display(path)))
     return problems

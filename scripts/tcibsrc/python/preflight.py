@@ -12,11 +12,18 @@ from __future__ import annotations
 from importlib import resources
 
 from tcibsrc.common.context import Context
-from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.python.lock_rules import check_text
-from tcibsrc.python.lockfile import LockParseError, read_build_info, read_header, read_pins
-from tcibsrc.python.pinning import BUILD_INFO_FILE, CONSTRAINTS_FILE
-from tcibsrc.python.requirements_in import ADDITIONS_FILE, REQUIREMENTS_DIR, read_additions
+from tcibsrc.python.lockfile import (
+    BUILD_INFO_FILE,
+    CONSTRAINTS_FILE,
+    REQUIREMENTS_DIR,
+    LockParseError,
+    read_build_info,
+    read_header,
+    read_pins,
+)
+from tcibsrc.python.requirements_in import ADDITIONS_FILE, read_additions
 from tcibsrc.python.series import SERIES_DATA, load_series
 from tcibsrc.tcib.catalog import Catalog
 
@@ -49,10 +56,10 @@ def check_series(ctx: Context) -> None:
     load_series(config.series)
 
 
-def lock_problems(ctx: Context) -> list[str]:
+def lock_problems(ctx: Context) -> list[Problem]:
     """Every problem of the committed Python locks: unparseable, unhashed, edited by hand."""
     directory = ctx.repo_root / REQUIREMENTS_DIR
-    problems: list[str] = []
+    problems: list[Problem] = []
     for path in sorted(directory.glob("*.txt")):
         if path.name == CONSTRAINTS_FILE:
             continue
@@ -61,20 +68,22 @@ def lock_problems(ctx: Context) -> list[str]:
         try:
             read_pins(text)
         except LockParseError as error:
-            problems.append(f"{shown}:{error.line_number}: {error}")
+            problems.append(Problem(f"{shown}:{error.line_number}", str(error)))
             continue
         problems.extend(check_text(text, shown))
         if read_header(text).edited:
             problems.append(
-                f"{shown}: edited by hand: the text no longer matches the content digest "
-                "in its header"
+                Problem(
+                    shown,
+                    "edited by hand: the text no longer matches the content digest in its header",
+                )
             )
     info = directory / BUILD_INFO_FILE
     if info.is_file():
         try:
             read_build_info(info, ctx.display(info))
         except ToolkitError as error:
-            problems.append(error.line())
+            problems.append(Problem(error.where, error.problem, error.fix))
     return problems
 
 
@@ -82,10 +91,12 @@ def check_locks(ctx: Context) -> None:
     """The locks are what pin-python-deps wrote: never copy a broken one into a build."""
     problems = lock_problems(ctx)
     if problems:
+        first = problems[0]
+        detail = f"{first.message} ({first.fix})" if first.fix else first.message
         more = f"; {len(problems) - 1} more problem(s), listed by `make check`"
         raise InputError(
-            problems[0].split(": ", 1)[0],
-            problems[0].split(": ", 1)[1] + (more if len(problems) > 1 else ""),
+            first.where,
+            detail + (more if len(problems) > 1 else ""),
             f"run `make pin-python-deps FORCE=1` to re-make the locks; {NOTHING_WRITTEN}",
         )
 

@@ -19,7 +19,6 @@ from tcibsrc.common.config import Config
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.tcib.catalog import Catalog
 
-REQUIREMENTS_DIR = "requirements"
 ADDITIONS_FILE = "additions.in"
 _IMAGES_COMMENT = re.compile(r"#\s*images:\s*(?P<images>.*)$")
 

@@ -26,8 +26,7 @@ from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.python.lockfile import read_lock_file
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
 
 PLAN_FILE = "wheels-plan.json"
 PLAN_FORMAT = 1

@@ -17,35 +17,47 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tcibsrc.containers.checks import WARNING
+from tcibsrc.common.errors import Problem, warning
 from tcibsrc.rpm.lock_inputs import parse_repo_file
 
 _ARCH = re.compile(r"\b(x86_64|aarch64|ppc64le|s390x|amd64|arm64)\b")
 _CHECKSUM = re.compile(r"^[a-z0-9]+:[0-9a-f]{32,}$")
 
 
-def repo_problems(text: str, display: str) -> Iterator[str]:
+def repo_problems(text: str, display: str) -> Iterator[Problem]:
     """Every enabled repository: gpgcheck=1, a gpgkey, $basearch rather than an arch."""
     for repoid, options in repo_sections(text, display).items():
         if options.get("enabled", "1").strip() in ("0", "false", "False", "no"):
             continue
         if options.get("gpgcheck", "0").strip() not in ("1", "true", "True", "yes"):
             yield (
-                f"{display}: [{repoid}] has gpgcheck={options.get('gpgcheck', '(unset)')}: "
-                "every enabled repository must be gpg-checked"
+                Problem(
+                    display,
+                    f"[{repoid}] has gpgcheck={options.get('gpgcheck', '(unset)')}: every "
+                    "enabled repository must be gpg-checked",
+                )
             )
         if not options.get("gpgkey", "").strip():
-            yield f"{display}: [{repoid}] has no gpgkey (hermeto's repo file has none either)"
+            yield Problem(
+                display, f"[{repoid}] has no gpgkey (hermeto's repo file has none either)"
+            )
         if "$basearch" not in repoid:
             yield (
-                f"{WARNING}{display}: [{repoid}] is arch-less: Konflux's rpm_repos.ids_known "
-                "knows archful ids; set rpm.repository_id with $basearch in config.yaml"
+                warning(
+                    display,
+                    f"[{repoid}] is arch-less: Konflux's rpm_repos.ids_known knows archful ids; "
+                    "set rpm.repository_id with $basearch in config.yaml",
+                )
             )
         for key in ("baseurl", "metalink", "mirrorlist"):
             found = _ARCH.search(options.get(key, ""))
             if found:
                 yield (
-                    f"{display}: [{repoid}] {key} names the arch '{found.group(1)}' (use $basearch)"
+                    Problem(
+                        display,
+                        f"[{repoid}] {key} names the arch '{found.group(1)}'",
+                        "use $basearch",
+                    )
                 )
 
 
@@ -67,22 +79,26 @@ def lock_problems(
     requested: list[str],
     arches: list[str],
     repos: dict[str, dict[str, str]],
-) -> Iterator[str]:
+) -> Iterator[Problem]:
     """Problems of the lock against the requested packages, arches and repositories."""
     try:
         lock = yaml.safe_load(lock_text)
     except yaml.YAMLError as exc:
-        yield f"{lock_display}: malformed YAML ({str(exc).splitlines()[0]})"
+        yield Problem(lock_display, f"malformed YAML ({str(exc).splitlines()[0]})")
         return
     if not isinstance(lock, dict):
-        yield f"{lock_display}: not a mapping"
+        yield Problem(lock_display, "not a mapping")
         return
     if lock.get("lockfileVersion") != 1:
-        yield f"{lock_display}: lockfileVersion is {lock.get('lockfileVersion')!r}, hermeto reads 1"
+        yield Problem(
+            lock_display, f"lockfileVersion is {lock.get('lockfileVersion')!r}, hermeto reads 1"
+        )
     if lock.get("lockfileVendor") != "redhat":
         yield (
-            f"{lock_display}: lockfileVendor is {lock.get('lockfileVendor')!r}, hermeto "
-            "reads 'redhat'"
+            Problem(
+                lock_display,
+                f"lockfileVendor is {lock.get('lockfileVendor')!r}, hermeto reads 'redhat'",
+            )
         )
     by_arch = {
         str(item.get("arch")): item for item in lock.get("arches") or [] if isinstance(item, dict)
@@ -90,8 +106,11 @@ def lock_problems(
     for arch in arches:
         if arch not in by_arch:
             yield (
-                f"{lock_display}: no packages for {arch} (the lock must cover every arch; "
-                "run make lock-rpms)"
+                Problem(
+                    lock_display,
+                    f"no packages for {arch}",
+                    "the lock must cover every arch; run make lock-rpms",
+                )
             )
     checked = {
         repoid
@@ -108,43 +127,48 @@ def lock_problems(
         for index, entry in enumerate(packages):
             where = f"{lock_display}: {arch} packages[{index}]"
             if not isinstance(entry, dict) or not entry.get("url"):
-                yield f"{where}: no url"
+                yield Problem(where, "no url")
                 continue
             name = _name_of(entry) or entry["url"]
             where = f"{lock_display}: {arch} {name}"
             checksum = str(entry.get("checksum", ""))
             if not _CHECKSUM.match(checksum):
-                yield f"{where}: no checksum (hermeto verifies every file against it)"
+                yield Problem(where, "no checksum (hermeto verifies every file against it)")
             size = entry.get("size")
             if not isinstance(size, int) or size <= 0:
-                yield f"{where}: no size"
+                yield Problem(where, "no size")
             repoid = entry.get("repoid")
             if not repoid:
-                yield f"{where}: no repoid"
+                yield Problem(where, "no repoid")
             elif repoid not in sections:
-                yield f"{where}: repoid {repoid} is not in rpms.repo"
+                yield Problem(where, f"repoid {repoid} is not in rpms.repo")
             elif sections[repoid] not in checked:
-                yield f"{where}: repoid {repoid} is not gpg-checked with a key"
+                yield Problem(where, f"repoid {repoid} is not gpg-checked with a key")
             if entry["url"] in seen_urls:
-                yield f"{where}: listed twice ({entry['url']})"
+                yield Problem(where, f"listed twice ({entry['url']})")
             seen_urls.add(entry["url"])
             if (
                 name in seen_names
                 and seen_names[name] != entry["url"]
                 and not entry.get("url", "").endswith(".src.rpm")
             ):
-                yield f"{where}: two versions in one arch ({seen_names[name]}, {entry['url']})"
+                yield Problem(
+                    where, f"two versions in one arch ({seen_names[name]}, {entry['url']})"
+                )
             seen_names.setdefault(name, entry["url"])
         names = {_name_of(entry) for entry in packages if isinstance(entry, dict)}
         for wanted in sorted(set(requested)):
             if wanted not in names:
                 yield (
-                    f"{lock_display}: stale lock: {wanted} is in rpms.in.yaml but not "
-                    f"locked for {arch} (run make lock-rpms)"
+                    Problem(
+                        lock_display,
+                        f"stale lock: {wanted} is in rpms.in.yaml but not locked for {arch}",
+                        "run make lock-rpms",
+                    )
                 )
 
 
-def rpms_in_problems(text: str, display: str) -> Iterator[str]:
+def rpms_in_problems(text: str, display: str) -> Iterator[Problem]:
     """rpms.in.yaml against the input schema of rpm-lockfile-prototype (the keys we use)."""
     schema = json.loads(
         resources.files("tcibsrc")
@@ -154,14 +178,14 @@ def rpms_in_problems(text: str, display: str) -> Iterator[str]:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        yield f"{display}: malformed YAML ({str(exc).splitlines()[0]})"
+        yield Problem(display, f"malformed YAML ({str(exc).splitlines()[0]})")
         return
     for error in sorted(
         jsonschema.Draft202012Validator(schema).iter_errors(data),
         key=lambda e: list(map(str, e.absolute_path)),
     ):
         path = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        yield f"{display}: {path}: {error.message}"
+        yield Problem(display, f"{path}: {error.message}")
 
 
 def requested_packages(rpms_in: dict[str, Any]) -> list[str]:

@@ -25,9 +25,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import RENDER_DIR
 from tcibsrc.python.index import SimpleIndex
-from tcibsrc.python.lockfile import read_build_info
-from tcibsrc.python.pinning import BUILD_INFO_FILE
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import BUILD_INFO_FILE, REQUIREMENTS_DIR, read_build_info
 from tcibsrc.python.sdists import fetch_all
 from tcibsrc.python.system_needs import system_table
 from tcibsrc.python.target_python import find_python

@@ -23,8 +23,7 @@ import yaml
 from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
-from tcibsrc.python.lockfile import read_lock_file
-from tcibsrc.python.requirements_in import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
 from tcibsrc.tcib.catalog import build_catalog
 from tcibsrc.tcib.contract_data import project_contracts
 from tcibsrc.verify.hermetic import VerifyError, verify_image

@@ -1,4 +1,4 @@
-"""`tcibsrc check`: fast offline consistency checks; one line per problem, non-zero on any."""
+"""`tcibsrc check`: fast offline consistency checks; one line per problem, non-zero on any error."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from tcibsrc.common.context import Context
-from tcibsrc.common.errors import ClassificationError, ToolkitError
+from tcibsrc.common.errors import ClassificationError, Problem, ToolkitError, warning
 from tcibsrc.containers.checks import (
     PLACEHOLDER_NOTE,
     TCIB_HELPERS_NOTE,
-    WARNING,
     committed_problems,
     contract_problems,
     parent_problems,
@@ -29,10 +28,10 @@ from tcibsrc.konflux.pipelines import TEKTON_DIR, stale_tekton_files
 from tcibsrc.konflux.tenant_policy import tenant_problems
 from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.python.lock_rules import check_files
-from tcibsrc.python.lockfile import read_header
-from tcibsrc.python.pinning import ALL, CONSTRAINTS_FILE, compute_inputs
+from tcibsrc.python.lockfile import ALL, CONSTRAINTS_FILE, REQUIREMENTS_DIR, read_header
+from tcibsrc.python.pinning import compute_inputs
 from tcibsrc.python.preflight import check_series, lock_problems
-from tcibsrc.python.requirements_in import ADDITIONS_FILE, REQUIREMENTS_DIR
+from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
 from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
 from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
@@ -42,11 +41,12 @@ from tcibsrc.tcib.contract import kolla_users
 from tcibsrc.tcib.images import TcibImage
 
 Images = dict[str, TcibImage]
-TreeCheck = Callable[[Context, Images], Iterator[str]]
-ScopeCheck = Callable[[Context, Catalog], Iterator[str]]
+KOLLA_USERS_FIX = "add it to scripts/tcibsrc/data/kolla_users.yaml"
+TreeCheck = Callable[[Context, Images], Iterator[Problem]]
+ScopeCheck = Callable[[Context, Catalog], Iterator[Problem]]
 
 
-def check_classification(ctx: Context, images: Images) -> Iterator[str]:
+def check_classification(ctx: Context, images: Images) -> Iterator[Problem]:
     """Every RPM name of every TCIB image is classified, not only those in scope."""
     for image in images.values():
         origin = ctx.display(image.files[-1])
@@ -54,50 +54,46 @@ def check_classification(ctx: Context, images: Images) -> Iterator[str]:
             try:
                 classify(rpm)
             except ToolkitError as error:
-                yield f"{origin}: tcib_packages: {rpm}: {error.problem} ({error.fix})"
+                yield Problem(origin, f"tcib_packages: {rpm}: {error.problem}", error.fix)
 
 
-def check_users(ctx: Context, images: Images) -> Iterator[str]:
+def check_users(ctx: Context, images: Images) -> Iterator[Problem]:
     """Users the images create or run as have the kolla UIDs the operators expect."""
     known = kolla_users()
     for image in images.values():
         origin = ctx.display(image.files[-1])
         for user in image.managed_users:
             if user not in known:
-                yield (
-                    f"{origin}: uid_gid_manage {user}: no kolla UID known "
-                    "(add it to scripts/tcibsrc/data/kolla_users.yaml)"
-                )
+                yield Problem(origin, f"uid_gid_manage {user}: no kolla UID known", KOLLA_USERS_FIX)
         if image.user != "root" and image.user not in known:
-            yield (
-                f"{origin}: tcib_user {image.user}: no kolla UID known "
-                "(add it to scripts/tcibsrc/data/kolla_users.yaml)"
-            )
+            yield Problem(origin, f"tcib_user {image.user}: no kolla UID known", KOLLA_USERS_FIX)
 
 
-def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """The Mermaid graph in the README matches the current scope."""
     try:
         _readme, current, wanted = expected_readme(ctx, scoped)
     except ToolkitError as error:
-        yield error.line()
+        yield Problem(error.where, error.problem, error.fix)
         return
     if current != wanted:
-        yield f"{README}: the image graph is out of date (run `make graph`)"
+        yield Problem(README, "the image graph is out of date", "run `make graph`")
 
 
 TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users)
 
 
-def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """Every lock file is one hermeto accepts, with a hash on every entry."""
     directory = ctx.repo_root / REQUIREMENTS_DIR
     locks = sorted(p for p in directory.glob("*.txt") if p.name != CONSTRAINTS_FILE)
     for problem in check_files(locks, ctx.display):
-        yield f"{problem} (run `make pin-python-deps FORCE=1`)"
+        fix = "run `make pin-python-deps FORCE=1`"
+        message = f"{problem.message} ({problem.fix})" if problem.fix else problem.message
+        yield Problem(problem.where, message, fix)
 
 
-def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """The .in files match the catalog and every lock was made from the current inputs."""
     directory = ctx.repo_root / REQUIREMENTS_DIR
     index_url = index_url_from_environment()
@@ -105,34 +101,35 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
     uc = upper_constraints_for(ctx.config, local_file_from_environment(), offline=True)
     if uc is None and not constraints.is_file():
         if any(image.python_projects for image in scoped.ordered()):
-            yield f"{ctx.display(constraints)}: missing (run `make pin-python-deps`)"
+            yield Problem(ctx.display(constraints), "missing", "run `make pin-python-deps`")
         return
     committed = constraints.read_text(encoding="utf-8") if constraints.is_file() else None
     planned = compute_inputs(ctx, index_url, constraints_text=None if uc else committed, uc=uc)
-    fix = "(run `make pin-python-deps`)"
+    fix = "run `make pin-python-deps`"
     if uc is not None and committed != planned.constraints_text:
-        yield f"{ctx.display(constraints)}: out of date {fix}"
+        yield Problem(ctx.display(constraints), "out of date", fix)
     for name, text in sorted(planned.in_files.items()):
         path = directory / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            yield f"{ctx.display(path)}: out of date with the catalog {fix}"
+            yield Problem(ctx.display(path), "out of date with the catalog", fix)
     stale: list[str] = []
     for name in planned.expected_files():
         path = directory / name
         if not path.is_file():
-            yield f"{ctx.display(path)}: missing {fix}"
+            yield Problem(ctx.display(path), "missing", fix)
         elif name.endswith(".txt") and name != CONSTRAINTS_FILE:
             header = read_header(path.read_text(encoding="utf-8"))
             if header.edited:
-                yield (
-                    f"{ctx.display(path)}: edited by hand: the text no longer matches the "
-                    "content digest in its header (run `make pin-python-deps FORCE=1`)"
+                yield Problem(
+                    ctx.display(path),
+                    "edited by hand: the text no longer matches the content digest in its header",
+                    "run `make pin-python-deps FORCE=1`",
                 )
             elif header.inputs != planned.digest:
                 stale.append(name)
     if stale:
         shown = ", ".join(stale[:3]) + (f" and {len(stale) - 3} more" if len(stale) > 3 else "")
-        yield f"{ctx.display(directory)}: {shown} made from other inputs {fix}"
+        yield Problem(ctx.display(directory), f"{shown} made from other inputs", fix)
     for path in sorted(directory.glob("*.txt")) + sorted(directory.glob("*.in")):
         stem = path.name.removesuffix(".txt").removesuffix(".in")
         image = stem.removesuffix("-build-extra").removesuffix("-build")
@@ -141,10 +138,10 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[str]:
             and image != ALL
             and image not in planned.inputs
         ):
-            yield f"{ctx.display(path)}: no image in scope uses it {fix}"
+            yield Problem(ctx.display(path), "no image in scope uses it", fix)
 
 
-def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """containerfiles/ is what the inputs render, and what it renders is sound."""
     if lock_problems(ctx):
         return  # reported by the lock checks; rendering from a broken lock proves nothing
@@ -161,7 +158,7 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[str]:
     yield from parity_problems(ctx, scoped, files)
 
 
-def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """rpms.repo: gpg-checked with allowed keys; rpms.lock.yaml: valid and current."""
     root = ctx.repo_root
     yield from tenant_problems(ctx.config, ctx.display(ctx.config_file))
@@ -172,18 +169,19 @@ def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[str]:
         yield from rpms_in_problems((root / RPMS_IN).read_text(encoding="utf-8"), RPMS_IN)
     lock = root / RPMS_LOCK
     if not lock.is_file():
-        yield (
-            f"{WARNING}{RPMS_LOCK}: missing: the PipelineRuns of all {len(scoped.images) + 1} "
-            "images (the builder included) prefetch it, so every Konflux build stops at hermeto; "
-            "run `make lock-rpms` on a machine that reaches the CentOS mirrors and commit "
-            "rpms.lock.yaml (STRICT=1 fails on this)"
+        yield warning(
+            RPMS_LOCK,
+            f"missing: the PipelineRuns of all {len(scoped.images) + 1} images (the builder "
+            "included) prefetch it, so every Konflux build stops at hermeto; run `make lock-rpms` "
+            "on a machine that reaches the CentOS mirrors and commit rpms.lock.yaml",
+            "STRICT=1 fails on this",
         )
         return
     if (root / RPMS_IN).is_file() and repo.is_file():
         yield from validate(root, lock.read_text(encoding="utf-8"), RPMS_LOCK)
 
 
-def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[str]:
+def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """.tekton/ and renovate.json are what the inputs generate, and .tekton/ is sound."""
     if lock_problems(ctx):
         return  # reported by the lock checks
@@ -207,14 +205,14 @@ SCOPE_CHECKS: tuple[ScopeCheck, ...] = (
 )
 
 
-def collect_problems(ctx: Context) -> list[str]:
+def collect_problems(ctx: Context) -> list[Problem]:
     """Run every check and gather all problems.
 
     A config or TCIB loading error stops here (nothing else can be checked); a problem in the
     scope is reported with the others.
     """
     images = load_tcib(ctx)
-    problems: list[str] = []
+    problems: list[Problem] = []
     for tree_check in TREE_CHECKS:
         problems.extend(tree_check(ctx, images))
     try:
@@ -222,17 +220,21 @@ def collect_problems(ctx: Context) -> list[str]:
     except ClassificationError:
         return problems  # already reported, one line per name, by check_classification
     except ToolkitError as error:
-        return [*problems, error.line()]
+        return [*problems, _from_error(error)]
     try:
         check_series(ctx)
     except ToolkitError as error:
-        return [*problems, error.line()]  # every lock and rendering depends on it
+        return [*problems, _from_error(error)]  # every lock and rendering depends on it
     for scope_check in SCOPE_CHECKS:
         try:
             problems.extend(scope_check(ctx, scoped))
         except ToolkitError as error:
-            problems.append(error.line())
+            problems.append(_from_error(error))
     return problems
+
+
+def _from_error(error: ToolkitError) -> Problem:
+    return Problem(error.where, error.problem, error.fix)
 
 
 @dataclass(frozen=True)
@@ -261,11 +263,15 @@ WARNING_KINDS = (
 )
 
 
-def warning_lines(warnings: list[str], verbose: bool) -> list[str]:
+WARNING_PREFIX = "warning: "
+
+
+def warning_lines(warnings: list[Problem], verbose: bool) -> list[str]:
     """The most serious warnings first; repeated kinds as one line unless `verbose`."""
     ranked: list[tuple[int, int, str]] = []
     groups: dict[WarningKind, list[str]] = {}
-    for order, text in enumerate(warnings):
+    texts = [f"{WARNING_PREFIX}{problem}" for problem in warnings]
+    for order, text in enumerate(texts):
         kind = next((k for k in WARNING_KINDS if k.marker in text), None)
         if kind is None:
             ranked.append((1, order, text))
@@ -275,10 +281,10 @@ def warning_lines(warnings: list[str], verbose: bool) -> list[str]:
             ranked.append((kind.rank, order, text))
     for kind, members in groups.items():
         if len(members) == 1:
-            ranked.append((kind.rank, warnings.index(members[0]), members[0]))
+            ranked.append((kind.rank, texts.index(members[0]), members[0]))
         else:
             line = kind.summary.format(count=len(members))  # type: ignore[union-attr]
-            ranked.append((kind.rank, len(warnings), f"{WARNING}{line} (VERBOSE=1 lists them)"))
+            ranked.append((kind.rank, len(texts), f"{WARNING_PREFIX}{line} (VERBOSE=1 lists them)"))
     return [text for _rank, _order, text in sorted(ranked)]
 
 
@@ -286,14 +292,14 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     findings = collect_problems(ctx)
     strict = args.strict or os.environ.get("STRICT") == "1"
     verbose = args.verbose or os.environ.get("VERBOSE") == "1"
-    warnings = [f for f in findings if f.startswith(WARNING)]
-    problems = [f for f in findings if not f.startswith(WARNING)]
+    warnings = [finding for finding in findings if finding.is_warning]
+    problems = [finding for finding in findings if not finding.is_warning]
     if strict:
         problems, warnings = [*problems, *warnings], []
     for problem in problems:
-        print(f"error: {problem.removeprefix(WARNING)}", file=sys.stderr)
-    for warning in warning_lines(warnings, verbose):
-        print(warning, file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
+    for line in warning_lines(warnings, verbose):
+        print(line, file=sys.stderr)
     if problems:
         print(f"check: {len(problems)} problem(s)", file=sys.stderr)
         return 1

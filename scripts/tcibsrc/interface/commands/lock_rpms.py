@@ -13,8 +13,7 @@ import yaml
 
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
-from tcibsrc.common.errors import ToolkitError
-from tcibsrc.containers.checks import WARNING
+from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.containers.render import render_files
 from tcibsrc.rpm.lock_checks import lock_problems, repo_problems, repo_sections, requested_packages
 from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
@@ -55,7 +54,7 @@ def locker_command(root: Path, outfile: str) -> list[str]:
     raise ToolkitError(TOOL, "not found on PATH, and podman is not installed", INSTALL_HINT)
 
 
-def validate(root: Path, lock_text: str, lock_display: str) -> list[str]:
+def validate(root: Path, lock_text: str, lock_display: str) -> list[Problem]:
     rpms_in = yaml.safe_load((root / RPMS_IN).read_text(encoding="utf-8"))
     repo_text = (root / RPMS_REPO).read_text(encoding="utf-8")
     problems = list(
@@ -90,15 +89,14 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         text = Path(temporary).read_text(encoding="utf-8")
         repo_text = (root / RPMS_REPO).read_text(encoding="utf-8")
         problems = [
-            problem
-            for problem in repo_problems(repo_text, RPMS_REPO)
-            if not problem.startswith(WARNING)
+            problem for problem in repo_problems(repo_text, RPMS_REPO) if not problem.is_warning
         ]
         problems += validate(root, text, "new rpms.lock.yaml")
         if problems:
+            first = problems[0]
             raise ToolkitError(
-                problems[0].split(": ", 1)[0],
-                problems[0].split(": ", 1)[1],
+                first.where,
+                f"{first.message} ({first.fix})" if first.fix else first.message,
                 f"{len(problems)} problem(s); rpms.lock.yaml left unchanged",
             )
         os.replace(temporary, root / RPMS_LOCK)
