@@ -9,16 +9,15 @@ so a typo in a manifest never becomes a setting that quietly does nothing.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import revision
+from tcibsrc.common.yamlio import load_yaml
 
 CRD_DATA = "data/crds"
 
@@ -67,13 +66,8 @@ def _strip(node: Any) -> Any:
 
 def read_crds(repository: str, checkout: Path) -> dict[str, dict[str, Any]]:
     """kind -> {source, apiVersion, schema} for the kinds `repository` defines, from a checkout."""
-    result = subprocess.run(
-        ["git", "-C", str(checkout), "log", "-1", "--format=%H %cs"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    source = f"{repository} {result.stdout.strip() or 'unknown'}"
+    found = revision(checkout)
+    source = f"{repository} {found.commit} {found.date}"
     found = {}
     for kind, crd_source in CRD_SOURCES.items():
         if crd_source.repository != repository:
@@ -81,7 +75,7 @@ def read_crds(repository: str, checkout: Path) -> dict[str, dict[str, Any]]:
         path = checkout / crd_source.path
         if not path.is_file():
             raise CrdError(str(path), "missing", f"give a {repository} checkout")
-        crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+        crd = load_yaml(path)
         version = next(v for v in crd["spec"]["versions"] if v.get("storage"))
         found[kind] = {
             "source": f"{source} {crd_source.path}",

@@ -1,4 +1,5 @@
-"""Strict YAML reading: every parse error names the file and the line."""
+"""Strict YAML reading, the one way the toolkit reads YAML: a duplicate key is an error (PyYAML
+keeps the last silently), and every error names the file and the line."""
 
 from __future__ import annotations
 
@@ -29,24 +30,43 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def load_yaml(path: Path, *, display: str | None = None, strict_keys: bool = True) -> Any:
-    """Load one YAML document; raise ToolkitError naming `display` (or the path) on failure."""
-    where = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ToolkitError(where, "file not found") from exc
-    except UnicodeDecodeError as exc:
-        raise ToolkitError(where, f"not UTF-8 text ({exc.reason})") from exc
+class YamlError(ToolkitError):
+    """A YAML text does not parse; `reason` is the parser's own words, `line` where (1-based)."""
+
+    def __init__(self, where: str, reason: str, line: int | None) -> None:
+        self.reason = reason
+        self.line_number = line
+        shown = f"{where}:line {line}" if line is not None else where
+        super().__init__(shown, f"malformed YAML: {reason}", "fix the syntax")
+
+
+def parse_yaml(text: str, display: str, *, strict_keys: bool = True) -> Any:
+    """One YAML document from `text`; YamlError naming `display` and the line on failure.
+
+    `strict_keys=False` only for upstream files this project does not write (openstack/releases),
+    where a duplicate key is upstream's to fix, not a reason to stop."""
     loader = _UniqueKeyLoader if strict_keys else yaml.SafeLoader
     try:
         return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ToolkitError(
-            f"{where}{':' + line.strip() if line else ''}",
-            f"malformed YAML: {problem}",
-            "fix the syntax",
-        ) from exc
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YamlError(display, reason, mark.line + 1 if mark is not None else None) from exc
+
+
+def read_text(path: Path, display: str) -> str:
+    """A file's UTF-8 text; one error line when it is missing or not text."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ToolkitError(display, "file not found") from exc
+    except UnicodeDecodeError as exc:
+        raise ToolkitError(display, f"not UTF-8 text ({exc.reason})") from exc
+    except OSError as exc:
+        raise ToolkitError(display, f"cannot be read ({exc.strerror})") from exc
+
+
+def load_yaml(path: Path, *, display: str | None = None, strict_keys: bool = True) -> Any:
+    """Load one YAML document; raise ToolkitError naming `display` (or the path) on failure."""
+    where = display or str(path)
+    return parse_yaml(read_text(path, where), where, strict_keys=strict_keys)

@@ -7,16 +7,13 @@ built yet has a placeholder digest until Konflux builds it.
 from __future__ import annotations
 
 import fnmatch
-import io
 import re
-import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from dockerfile_parse import DockerfileParser
-
+from tcibsrc.common.containerfile import from_lines, instructions
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, warning
 from tcibsrc.containers.render import PLACEHOLDER_DIGEST, RENDER_DIR, TCIB_CONTEXT_PATH
@@ -41,24 +38,6 @@ _CHECKED_FOR_VARIABLES = {
 }
 
 
-def _structure(text: str) -> list[dict]:
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
-    return parser.structure
-
-
-def _flags_and_words(value: str) -> tuple[dict[str, str], list[str]]:
-    words = shlex.split(value, posix=True)
-    flags: dict[str, str] = {}
-    rest = []
-    for word in words:
-        if word.startswith("--") and not rest:
-            key, _, flag_value = word[2:].partition("=")
-            flags.setdefault(key, flag_value)
-        else:
-            rest.append(word)
-    return flags, rest
-
-
 def _source_exists(ctx: Context, source: str) -> bool | None:
     """True/False; None when it cannot be checked (TCIB helper files absent from TCIB_DIR)."""
     if source.startswith(TCIB_CONTEXT_PATH + "/"):
@@ -74,9 +53,9 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[Problem]
     stages: set[str] = set()
     declared: set[str] = set()
     copied: list[tuple[str, str]] = []  # (source glob, destination) of every plain COPY
-    for item in _structure(text):
-        instruction, value, line = item["instruction"], item["value"], item["startline"] + 1
-        where = f"{relative}:{line}"
+    for item in instructions(text):
+        instruction, value = item.name, item.value
+        where = f"{relative}:{item.line}"
         if instruction == "FROM":
             words = value.split()
             if len(words) == 3 and words[1].lower() == "as":
@@ -91,7 +70,7 @@ def static_problems(ctx: Context, relative: str, text: str) -> Iterator[Problem]
                 if name not in declared:
                     yield Problem(where, f"${name} is used but no ARG or ENV declares it")
         if instruction in ("COPY", "ADD"):
-            flags, words = _flags_and_words(value)
+            flags, words = item.flags_and_words
             if "from" in flags:
                 if flags["from"] not in stages:
                     yield Problem(where, f"COPY --from={flags['from']}: no such stage")
@@ -206,13 +185,11 @@ def parent_problems(ctx: Context, catalog: Catalog) -> Iterator[Problem]:
         path = ctx.repo_root / RENDER_DIR / name / "Containerfile"
         if not path.is_file():
             continue
-        for item in _structure(path.read_text(encoding="utf-8")):
-            if item["instruction"] != "FROM":
-                continue
-            repository = item["value"].split()[0].split("@")[0]
+        for line in from_lines(path.read_text(encoding="utf-8")):
+            repository = line.repository
             if repository.startswith(own_registry) and repository not in rendered:
                 yield Problem(
-                    f"{RENDER_DIR}/{name}/Containerfile:{item['startline'] + 1}",
+                    f"{RENDER_DIR}/{name}/Containerfile:{line.instruction.line}",
                     f"FROM {repository}: its image is not in scope, so it is never built",
                 )
 

@@ -20,7 +20,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
 from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_pins
-from tcibsrc.rpm.dnf_lines import installed_packages
+from tcibsrc.rpm.lock_inputs import packages_of
 from tcibsrc.rpm.parity import (
     WAIVERS_DATA,
     ImageParity,
@@ -118,9 +118,7 @@ def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> It
         installed = {
             rpm
             for name in chain
-            for line in files.get(f"{RENDER_DIR}/{name}/Containerfile", "").splitlines()
-            if line.startswith("RUN ")
-            for rpm in installed_packages(line[4:])
+            for rpm in packages_of(files.get(f"{RENDER_DIR}/{name}/Containerfile", ""))
         }
         lock = ctx.repo_root / REQUIREMENTS_DIR / f"{image.name}.txt"
         locked = set(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else set()

@@ -14,13 +14,13 @@ with these changes:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.python.lockfile import (
@@ -32,7 +32,7 @@ from tcibsrc.python.lockfile import (
 )
 from tcibsrc.python.preflight import validate_inputs
 from tcibsrc.python.wheels_plan import PLAN_FILE, plan_packages, render_plan
-from tcibsrc.rpm.dnf_lines import installed_packages, only_cleanup, remove_packages
+from tcibsrc.rpm.dnf_lines import only_cleanup, remove_packages
 from tcibsrc.rpm.lock_inputs import (
     RPMS_ADDITIONS,
     RPMS_IN,
@@ -61,7 +61,6 @@ BUILD_WHEELS = "/usr/local/libexec/tcibsrc/build-wheels.py"
 TCIB_CONTEXT_PATH = "tcib/container-images"
 TCIB_INSTALL_PATH = "/usr/share/tcib/container-images"
 BUILDER_BASE_RPMS = ("python3", "python3-devel", "python3-pip", "gcc", "gcc-c++", "make")
-_FROM_DIGEST = re.compile(r"^FROM\s+(?P<repo>[^\s@]+)@(?P<digest>sha256:[0-9a-f]{64})", re.M)
 
 
 class RenderError(ToolkitError):
@@ -74,7 +73,7 @@ def generated_header(source: str) -> str:
 
 def digests_in(text: str) -> dict[str, str]:
     """repository -> digest of the FROM lines of an existing Containerfile (nudges write them)."""
-    return {m.group("repo"): m.group("digest") for m in _FROM_DIGEST.finditer(text)}
+    return {line.repository: line.digest for line in from_lines(text) if line.digest}
 
 
 def _to_json(value: Any) -> str:
@@ -158,12 +157,7 @@ class Renderer:
             files[path] = self.render_image(
                 image, self.catalog.tcib_images[image.name], plan, existing
             )
-            self.installed[image.name] = {
-                rpm
-                for line in files[path].splitlines()
-                if line.startswith("RUN ")
-                for rpm in installed_packages(line[4:])
-            }
+            self.installed[image.name] = set(packages_of(files[path]))
             if plan and plan.own:
                 files[f"{RENDER_DIR}/{image.name}/{PLAN_FILE}"] = render_plan(
                     image.name, plan.packages

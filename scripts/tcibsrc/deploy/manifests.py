@@ -29,6 +29,7 @@ import yaml
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import load_crd, validate
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.registry import digest_of
 from tcibsrc.tcib.catalog import build_catalog
 
 DEPLOY_DIR = "deploy"
@@ -74,23 +75,16 @@ def snapshot_images(path: Path, display: str) -> dict[str, str]:
 
 def registry_images(ctx: Context, images: list[str], tag: str) -> dict[str, str]:
     """component -> repository@digest of `tag`, asked of the registry with skopeo."""
-    skopeo = shutil.which("skopeo")
-    if skopeo is None:
+    if shutil.which("skopeo") is None:
         raise DeployError("skopeo", "not installed", "install skopeo, or give SNAPSHOT=")
     found = {}
     for image in images:
         repository = ctx.config.image_repository(image)
-        result = subprocess.run(
-            [skopeo, "inspect", "--format", "{{.Digest}}", f"docker://{repository}:{tag}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DeployError(f"{repository}:{tag}", f"skopeo inspect failed: {last}",
+        lookup = digest_of(f"{repository}:{tag}")
+        if lookup.digest is None:
+            raise DeployError(f"{repository}:{tag}", str(lookup.problem),
                               "check the tag and that the registry is reachable")  # fmt: skip
-        found[ctx.config.component_name(image)] = f"{repository}@{result.stdout.strip()}"
+        found[ctx.config.component_name(image)] = f"{repository}@{lookup.digest}"
     return found
 
 

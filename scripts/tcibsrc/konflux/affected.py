@@ -6,15 +6,15 @@ cel-python evaluates each `on-cel-expression` with `event`, `target_branch` and 
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import celpy
-import yaml
 from celpy import celtypes
 
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import GitError, git
+from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.konflux.pathglob import path_changed
 
 CEL_ANNOTATION = "pipelinesascode.tekton.dev/on-cel-expression"
@@ -31,8 +31,8 @@ def read_triggers(tekton_dir: Path) -> list[Trigger]:
     triggers = []
     for path in sorted(tekton_dir.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            data = load_yaml(path) or {}
+        except ToolkitError as exc:
             raise ToolkitError(str(path), "YAML does not parse", "run `make pipelines`") from exc
         if data.get("kind") != "PipelineRun":
             continue
@@ -69,19 +69,13 @@ def fires(expression: str, where: str, event: str, branch: str, changed: list[st
 
 def changed_files(repo: Path, base: str, head: str = "HEAD") -> list[str]:
     """Files changed between two revisions (a submodule shows as its gitlink path)."""
-    result = subprocess.run(
-        ["git", "-C", str(repo), "diff", "--name-only", f"{base}...{head}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    try:
+        output = git(repo, "diff", "--name-only", f"{base}...{head}")
+    except GitError as error:
         raise ToolkitError(
-            f"BASE={base}",
-            f"git diff failed: {result.stderr.strip()}",
-            "give a revision this clone has",
-        )
-    return [line for line in result.stdout.splitlines() if line]
+            f"BASE={base}", error.problem, "give a revision this clone has"
+        ) from error
+    return [line for line in output.splitlines() if line]
 
 
 def affected(tekton_dir: Path, changed: list[str], branch: str) -> dict[str, list[str]]:

@@ -24,10 +24,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tcibsrc.common.containerfile import context_sources, from_lines
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.containers.render import BUILDER, RENDER_DIR
 from tcibsrc.konflux.pipelines import TEKTON_DIR
 from tcibsrc.tcib.catalog import Catalog, build_catalog
@@ -64,7 +64,7 @@ def prefetch_input_of(ctx: Context, image: str) -> str:
     path = ctx.repo_root / TEKTON_DIR / f"{ctx.config.component_name(image)}-push.yaml"
     if not path.is_file():
         raise LocalBuildError(ctx.display(path), "missing", "run `make pipelines`")
-    run = yaml.safe_load(path.read_text(encoding="utf-8"))
+    run = load_yaml(path, display=ctx.display(path))
     params = {p["name"]: p["value"] for p in run["spec"]["params"]}
     return str(params["prefetch-input"])
 
@@ -181,15 +181,6 @@ def build_order(catalog: Catalog, image: str) -> list[str]:
     return [BUILDER, *reversed(chain)]
 
 
-def _copy_sources(text: str) -> list[str]:
-    sources = []
-    for line in text.splitlines():
-        words = line.split()
-        if words[:1] == ["COPY"] and not any(w.startswith("--from") for w in words):
-            sources += [w for w in words[1:-1] if not w.startswith("--")]
-    return sources
-
-
 def input_digest(ctx: Context, image: str, parent_digests: list[str], prefetch: Path | None) -> str:
     """What decides an image: its Containerfile directory, what it COPYs, its parents, and the
     prefetched inputs (names and sizes)."""
@@ -199,7 +190,7 @@ def input_digest(ctx: Context, image: str, parent_digests: list[str], prefetch: 
         if path.is_file():
             digest.update(str(path.relative_to(directory)).encode() + path.read_bytes())
     text = (directory / "Containerfile").read_text(encoding="utf-8")
-    for source in _copy_sources(text):
+    for source in context_sources(text):
         for path in sorted(ctx.repo_root.glob(source)):
             files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
             for item in files:
@@ -215,14 +206,14 @@ def input_digest(ctx: Context, image: str, parent_digests: list[str], prefetch: 
 
 def _local_containerfile(text: str, replacements: dict[str, str]) -> str:
     """The Containerfile with each of our FROM repositories pointed at its local build."""
+    ours = {
+        line.instruction.line: line for line in from_lines(text) if line.repository in replacements
+    }
     lines = []
-    for line in text.splitlines():
-        words = line.split()
-        if words[:1] == ["FROM"]:
-            repository = words[1].split("@")[0]
-            if repository in replacements:
-                words[1] = replacements[repository]
-                line = " ".join(words)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number in ours:
+            found = ours[number]
+            line = line.replace(found.reference, replacements[found.repository], 1)
         lines.append(line)
     return "\n".join(lines) + "\n"
 

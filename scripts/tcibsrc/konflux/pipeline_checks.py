@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tcibsrc.common.errors import Problem, ToolkitError
+from tcibsrc.common.yamlio import YamlError, load_yaml
 from tcibsrc.konflux.affected import CEL_ANNOTATION, compile_expression
 from tcibsrc.konflux.facts import parse_bundle
 from tcibsrc.konflux.policy_check import named_values, policy_problems
@@ -38,9 +37,13 @@ RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
 
 def _load(path: Path, display: str) -> tuple[Any, list[Problem]]:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")), []
-    except yaml.YAMLError as exc:
-        return None, [Problem(display, f"YAML does not parse ({str(exc).splitlines()[0]})")]
+        return load_yaml(path, display=display), []
+    except YamlError as exc:
+        return None, [
+            Problem(display, f"YAML does not parse ({exc.reason}, line {exc.line_number})")
+        ]
+    except ToolkitError as exc:
+        return None, [Problem(exc.where, exc.problem, exc.fix)]
 
 
 def pipeline_problems(data: dict, display: str) -> Iterator[Problem]:

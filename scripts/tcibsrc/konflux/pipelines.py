@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tcibsrc.common.containerfile import context_sources
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.yamlio import YamlError, parse_yaml
 from tcibsrc.containers.render import BUILDER, RENDER_DIR, TCIB_CONTEXT_PATH, Renderer, is_generated
 from tcibsrc.konflux.facts import PIPELINE_DATA, UpstreamTask, parse_bundle, upstream_pipeline
 from tcibsrc.konflux.prefetch_input import as_json, prefetch_input
@@ -46,18 +46,11 @@ class Component:
 def image_inputs(image: str, containerfile: str, lock_files: list[str]) -> list[str]:
     """What the build of `image` reads: its directory, what it COPYs, its locks, the RPM lock."""
     globs = [f"{RENDER_DIR}/{image}/*"]
-    for line in containerfile.splitlines():
-        if not line.startswith("COPY ") or "--from=" in line:
-            continue
-        words = line.split()[1:]
-        if words and words[0].startswith("["):
-            words = json.loads(line[len("COPY ") :])
-        words = [word for word in words if not word.startswith("--")]
-        for source in words[:-1]:
-            if source.startswith(f"{TCIB_CONTEXT_PATH}/"):
-                globs.append(TCIB_GITLINK)  # a submodule change is one path: the gitlink
-            elif not source.startswith(f"{RENDER_DIR}/{image}/"):
-                globs.append(source)
+    for source in context_sources(containerfile):
+        if source.startswith(f"{TCIB_CONTEXT_PATH}/"):
+            globs.append(TCIB_GITLINK)  # a submodule change is one path: the gitlink
+        elif not source.startswith(f"{RENDER_DIR}/{image}/"):
+            globs.append(source)
     globs += lock_files
     globs.append(RPMS_LOCK)
     return list(dict.fromkeys(globs))
@@ -355,11 +348,11 @@ def bundles_in(existing: str) -> dict[str, str]:
     if not existing:
         return {}
     try:
-        data = yaml.safe_load(existing)
-    except yaml.YAMLError as exc:
+        data = parse_yaml(existing, PIPELINE_FILE)
+    except YamlError as exc:
         raise ToolkitError(
             PIPELINE_FILE,
-            f"YAML does not parse ({str(exc).splitlines()[0]})",
+            f"YAML does not parse ({exc.reason}, line {exc.line_number})",
             "fix the hand edit, or delete the file to start from the bundles of "
             f"scripts/tcibsrc/{PIPELINE_DATA}",
         ) from exc

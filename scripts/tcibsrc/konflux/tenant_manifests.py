@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from typing import Any
 
 import yaml
 
 from tcibsrc.common.config import Config
+from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import load_crd, validate
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import GitError, git
 from tcibsrc.konflux.pipelines import Component, components
 from tcibsrc.konflux.tenant_policy import rule_data
 from tcibsrc.tcib.catalog import build_catalog
@@ -33,20 +34,16 @@ COMPONENTS_FILE = "components.yaml"
 IMAGE_REPOSITORIES_FILE = "imagerepositories.yaml"
 RULE_DATA_FILE = "rule-data.yaml"
 UPSTREAM_PIPELINE = '{"name":"docker-build-multi-platform-oci-ta","bundle":"latest"}'
-_FROM = re.compile(r"^FROM\s+(?:--\S+\s+)*(\S+?)(?:@sha256:[0-9a-f]{64}|:\S+)?(?:\s|$)", re.M)
 
 
 def git_url(ctx: Context, given: str | None) -> str:
     """GIT_URL=, else konflux.git_url, else this clone's origin remote as an https URL."""
     url = given or ctx.config.git_url
     if not url:
-        result = subprocess.run(
-            ["git", "-C", str(ctx.repo_root), "remote", "get-url", "origin"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        origin = result.stdout.strip()
+        try:
+            origin = git(ctx.repo_root, "remote", "get-url", "origin")
+        except GitError:
+            origin = ""
         match = re.match(r"^git@([^:]+):(.+?)(?:\.git)?$", origin)
         url = f"https://{match[1]}/{match[2]}" if match else origin.removesuffix(".git")
     if not url.startswith("https://"):
@@ -63,8 +60,8 @@ def nudges(found: list[Component]) -> dict[str, list[str]]:
     by_repository = {component.repository: component.name for component in found}
     children: dict[str, set[str]] = {component.name: set() for component in found}
     for component in found:
-        for reference in _FROM.findall(component.containerfile):
-            parent = by_repository.get(reference)
+        for line in from_lines(component.containerfile):
+            parent = by_repository.get(line.image)
             if parent and parent != component.name:
                 children[parent].add(component.name)
     return {name: sorted(names) for name, names in children.items()}

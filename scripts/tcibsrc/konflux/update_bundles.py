@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import last_commit_of, revision
+from tcibsrc.common.registry import digest_of
+from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.konflux.facts import ANY_VERSION, TASK_BUNDLE_PREFIX
 
 UPSTREAM_PIPELINE = "docker-build-multi-platform-oci-ta"
@@ -35,45 +36,16 @@ BUILDAH_TASKS = ["buildah", "buildah-oci-ta", "buildah-remote", "buildah-remote-
 BUILD_TYPE = "docker"
 
 
-def _git(checkout: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(checkout), *args], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise ToolkitError(
-            str(checkout), f"git {' '.join(args)} failed: {result.stderr.strip()}", "give a clone"
-        )
-    return result.stdout.strip()
-
-
 def source_of(checkout: Path, repository: str) -> dict[str, str]:
-    commit, date = _git(checkout, "log", "-1", "--format=%H %cs").split()
-    return {"repository": repository, "commit": commit, "date": date}
+    found = revision(checkout)
+    return {"repository": repository, "commit": found.commit, "date": found.date}
 
 
 def _read_yaml(checkout: Path, path: str, repository: str) -> Any:
     file = checkout / path
     if not file.is_file():
         raise ToolkitError(str(file), "missing", f"give a {repository} checkout")
-    try:
-        return yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ToolkitError(str(file), f"malformed YAML ({exc})", "check the checkout") from exc
-
-
-def registry_digest(reference: str) -> str | None:
-    """The digest of a tag, asked of the registry with skopeo; None when it cannot be asked."""
-    if not shutil.which("skopeo"):
-        return None
-    result = subprocess.run(
-        ["skopeo", "inspect", "--no-tags", "--format", "{{.Digest}}", f"docker://{reference}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    digest = result.stdout.strip()
-    return digest if result.returncode == 0 and digest.startswith("sha256:") else None
+    return load_yaml(file)
 
 
 def pinned_elsewhere(pinned_by: Path | None, task: str, version: str) -> tuple[str, str] | None:
@@ -88,7 +60,7 @@ def pinned_elsewhere(pinned_by: Path | None, task: str, version: str) -> tuple[s
     for path in sorted((pinned_by / ".tekton").glob("*.y*ml")):
         found = pattern.search(path.read_text(encoding="utf-8"))
         if found:
-            commit = _git(pinned_by, "log", "-1", "--format=%H", "--", str(path))
+            commit = last_commit_of(pinned_by, str(path))
             return found[0], f"{pinned_by.name} {commit[:12]} .tekton/{path.name}"
     return None
 
@@ -111,9 +83,9 @@ def task_bundle(
             f"{task} {version}: neither {external} nor {internal} exists",
             "give a complete konflux-ci/build-definitions checkout",
         )
-    commit = _git(checkout, "log", "-1", "--format=%H", "--", internal)
+    commit = last_commit_of(checkout, internal)
     reference = f"{TASK_BUNDLE_PREFIX}{task}:{version}-{commit}"
-    digest = registry_digest(reference)
+    digest = digest_of(reference).digest
     if digest:
         return f"{reference}@{digest}", internal
     elsewhere = pinned_elsewhere(pinned_by, task, version)
@@ -251,4 +223,4 @@ POLICY_HEADER = (
 def kept_policy(path: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path)

@@ -15,9 +15,9 @@ from importlib import resources
 from typing import Any
 
 import jsonschema
-import yaml
 
 from tcibsrc.common.errors import Problem, warning
+from tcibsrc.common.yamlio import YamlError, parse_yaml
 from tcibsrc.rpm.lock_inputs import parse_repo_file
 
 _ARCH = re.compile(r"\b(x86_64|aarch64|ppc64le|s390x|amd64|arm64)\b")
@@ -82,9 +82,9 @@ def lock_problems(
 ) -> Iterator[Problem]:
     """Problems of the lock against the requested packages, arches and repositories."""
     try:
-        lock = yaml.safe_load(lock_text)
-    except yaml.YAMLError as exc:
-        yield Problem(lock_display, f"malformed YAML ({str(exc).splitlines()[0]})")
+        lock = parse_yaml(lock_text, lock_display)
+    except YamlError as exc:
+        yield Problem(lock_display, f"malformed YAML ({exc.reason}, line {exc.line_number})")
         return
     if not isinstance(lock, dict):
         yield Problem(lock_display, "not a mapping")
@@ -176,9 +176,9 @@ def rpms_in_problems(text: str, display: str) -> Iterator[Problem]:
         .read_text(encoding="utf-8")
     )
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        yield Problem(display, f"malformed YAML ({str(exc).splitlines()[0]})")
+        data = parse_yaml(text, display)
+    except YamlError as exc:
+        yield Problem(display, f"malformed YAML ({exc.reason}, line {exc.line_number})")
         return
     for error in sorted(
         jsonschema.Draft202012Validator(schema).iter_errors(data),

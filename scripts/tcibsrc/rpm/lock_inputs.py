@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from tcibsrc.common.config import Config
+from tcibsrc.common.containerfile import run_commands
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.rpm.dnf_lines import installed_packages
 
@@ -36,12 +37,10 @@ def _drop_false_literal_tests(line: str) -> str:
 
 
 def packages_of(containerfile: str) -> list[str]:
-    """Package names the RUN lines of one Containerfile install with dnf."""
+    """Package names the RUN instructions of one Containerfile install with dnf."""
     names: list[str] = []
-    joined = containerfile.replace("\\\n", " ")
-    for line in joined.splitlines():
-        if line.startswith("RUN "):
-            names.extend(installed_packages(_drop_false_literal_tests(line[4:])))
+    for command in run_commands(containerfile):
+        names.extend(installed_packages(_drop_false_literal_tests(command)))
     return names
 
 

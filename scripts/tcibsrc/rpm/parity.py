@@ -14,7 +14,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -25,6 +24,7 @@ import yaml
 from packaging.utils import canonicalize_name
 
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import revision
 from tcibsrc.rpm.spec import BinaryPackage, SpecFile, parse_spec
 from tcibsrc.tcib.classify import Kind, classify, derive_pypi_name
 
@@ -74,16 +74,10 @@ class Waivers:
 
 
 def _source_of(directory: Path) -> str:
-    commit_file = directory / "COMMIT"
-    if commit_file.is_file():
-        return commit_file.read_text(encoding="utf-8").strip().splitlines()[0]
-    result = subprocess.run(
-        ["git", "-C", str(directory), "log", "-1", "--format=%H %cs"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return f"{directory.name} {result.stdout.strip() or 'unknown commit'}"
+    """`<repository> <branch> <commit> <date>` of a distgit checkout (or its COMMIT file)."""
+    found = revision(directory)
+    words = [found.repository or directory.name, found.branch, found.commit, found.date]
+    return " ".join(word for word in words if word)
 
 
 def kept_file(entry: SpecFile) -> bool:

@@ -9,11 +9,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, ToolkitError
+from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.containers.render import render_files
 from tcibsrc.rpm.lock_checks import lock_problems, repo_problems, repo_sections, requested_packages
 from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
@@ -55,7 +54,7 @@ def locker_command(root: Path, outfile: str) -> list[str]:
 
 
 def validate(root: Path, lock_text: str, lock_display: str) -> list[Problem]:
-    rpms_in = yaml.safe_load((root / RPMS_IN).read_text(encoding="utf-8"))
+    rpms_in = load_yaml(root / RPMS_IN, display=RPMS_IN)
     repo_text = (root / RPMS_REPO).read_text(encoding="utf-8")
     problems = list(
         lock_problems(

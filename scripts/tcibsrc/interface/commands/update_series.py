@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import subprocess
 from pathlib import Path
 
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
+from tcibsrc.common.git import revision
 from tcibsrc.python.series import read_releases, render_series, series_file
 
 
 def _source(releases_dir: Path) -> str:
-    commit_file = releases_dir / "COMMIT"
-    if commit_file.is_file():
-        words = commit_file.read_text(encoding="utf-8").split()
-        return " ".join(words[:2])
-    result = subprocess.run(
-        ["git", "-C", str(releases_dir), "rev-parse", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    commit = result.stdout.strip() if result.returncode == 0 else "unknown commit"
-    return f"openstack/releases {commit}"
+    return f"openstack/releases {revision(releases_dir).commit}"
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
