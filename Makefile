@@ -23,7 +23,7 @@ RESOLVER ?= uv
 INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
-.PHONY: help all summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
+.PHONY: help all config-schema summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
 	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
 
 help: ## list the targets
@@ -41,11 +41,15 @@ $(STAMP): pyproject.toml toolkit-constraints.txt
 venv: $(STAMP) ## create .venv with the pinned toolkit dependencies
 
 all: $(STAMP) ## the main job: re-render everything derived, check it, print the summary
+	$(CLI) config-schema
 	$(CLI) render
 	$(CLI) pipelines
 	$(CLI) graph
 	$(CLI) check
 	$(CLI) summary
+
+config-schema: $(STAMP) ## write scripts/tcibsrc/schemas/config.schema.json (for editors) from the config's model
+	$(CLI) config-schema
 
 render: $(STAMP) ## write containerfiles/, rpms.in.yaml and rpms.repo from TCIB, the catalog and the locks
 	$(CLI) render

@@ -357,19 +357,19 @@ def test_a_notin_when_is_evaluated() -> None:
 
 def test_a_newer_upstream_pipeline_is_parity_missed(monkeypatch: pytest.MonkeyPatch) -> None:
     """When make update-bundles brings a task or param the Pipeline lacks, check says so."""
-    import dataclasses
-
     from tcibsrc.konflux import policy_check as konflux_policy
     from tcibsrc.konflux.facts import UpstreamParam, UpstreamTask, upstream_pipeline
 
     data = pipeline()  # rendered from today's data
-    newer = dataclasses.replace(
-        upstream_pipeline(),
-        params=(*upstream_pipeline().params, UpstreamParam("new-param", "string", "x")),
-        tasks=(
-            *upstream_pipeline().tasks,
-            UpstreamTask("new-scan", "new-scan", "0.1", f"{PREFIX}new-scan:0.1", "x"),
-        ),
+    new_param = UpstreamParam(name="new-param", type="string", default="x")
+    new_task = UpstreamTask(
+        name="new-scan", task="new-scan", version="0.1", bundle=f"{PREFIX}new-scan:0.1", origin="x"
+    )
+    newer = upstream_pipeline().model_copy(
+        update={
+            "params": (*upstream_pipeline().params, new_param),
+            "tasks": (*upstream_pipeline().tasks, new_task),
+        }
     )
     monkeypatch.setattr(konflux_policy, "upstream_pipeline", lambda: newer)
     assert check(data, run()) == [
@@ -383,15 +383,15 @@ def test_a_newer_upstream_pipeline_is_parity_missed(monkeypatch: pytest.MonkeyPa
 def test_a_required_list_dated_ahead_warns_only_for_what_it_adds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import dataclasses
-
     from tcibsrc.konflux import policy_check as konflux_policy
     from tcibsrc.konflux.facts import RequiredTasks, release_policy
 
     today = release_policy().required_now(LATER)
     assert today is not None
-    ahead = RequiredTasks("2099-01-01T00:00:00Z", (("init",), ("brand-new-check",)))
-    policy = dataclasses.replace(release_policy(), required=(today, ahead))
+    ahead = RequiredTasks(
+        effective_on="2099-01-01T00:00:00Z", groups=(("init",), ("brand-new-check",))
+    )
+    policy = release_policy().model_copy(update={"required": (today, ahead)})
     monkeypatch.setattr(konflux_policy, "release_policy", lambda: policy)
     data = pipeline()
     data["spec"]["tasks"] = [t for t in data["spec"]["tasks"] if t["name"] != "clamav-scan"]

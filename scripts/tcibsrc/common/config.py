@@ -1,20 +1,25 @@
-"""The deployment config: one YAML file, validated by a JSON Schema, read into a typed model.
+"""The deployment config: one YAML file, validated by its model (ConfigFile), read into the
+Config the rest of the toolkit uses.
 
-Unknown keys and wrong types are errors that name the file and the key path, so a typo
-never silently falls back to a default.
+ConfigFile is the one definition of the file's shape: it validates, and it writes the JSON
+schema editors use (schemas/config.schema.json, `make config-schema`). Unknown keys and wrong
+types are errors that name the file and the key path, so a typo never silently falls back to a
+default.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import jsonschema
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationError
 
 from tcibsrc.common.errors import ConfigError
+from tcibsrc.common.models import StrictModel, describe
 from tcibsrc.common.yamlio import load_yaml
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -125,71 +130,226 @@ class Config:
         return variables
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("tcibsrc").joinpath("schemas/config.schema.json").read_text()
-    return json.loads(text)
+# --- the file's shape: one model, which also emits schemas/config.schema.json for editors ---
+
+Hex40 = r"[0-9a-f]{40}"
+Series = Annotated[str, Field(pattern=r"^[a-z]+$", description="OpenStack series name, e.g. epoxy")]
+Arch = Literal["x86_64", "aarch64"]
 
 
-def _key_path(path: Any) -> str:
-    parts: list[str] = []
-    for item in path:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(f".{item}" if parts else str(item))
-    return "".join(parts) or "(top level)"
+def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise ValueError(f"{duplicates[0]!r} is listed twice")
+    return items
 
 
-def _describe(error: jsonschema.ValidationError) -> tuple[str, str]:
-    """Turn a jsonschema error into (key path, problem) that a person can act on."""
-    path = list(error.absolute_path)
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        key = _key_path([*path, extra[0]]) if extra else _key_path(path)
-        hint = f"allowed keys here: {', '.join(allowed)}" if allowed else ""
-        return key, f"unknown key{'; ' + hint if hint else ''}"
-    if "propertyNames" in error.schema_path:
-        return _key_path(path), f"invalid key {error.instance!r}: {error.message}"
-    if error.validator == "required":
-        missing = [key for key in error.validator_value if key not in error.instance]
-        return _key_path(path), f"missing required key(s): {', '.join(missing)}"
-    if (
-        error.validator == "type"
-        and error.validator_value == "string"
-        and isinstance(error.instance, int | float)
-        and not isinstance(error.instance, bool)
-        and path
-    ):
-        # YAML reads `major: 10` as a number and `version: 3.10` as 3.1: quote them
-        quoted = f'"{error.instance}"'
-        example = f"{path[-1]}: {quoted}" if isinstance(path[-1], str) else f"- {quoted}"
-        return _key_path(path), (
-            f"{error.instance!r} is a number, but a string is expected: "
-            f"write it in quotes ({example})"
-        )
-    return _key_path(path), error.message
+UniqueNames = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], AfterValidator(_unique)]
 
 
-def validate_config_data(data: Any, display: str) -> None:
-    """Raise ConfigError for the first schema violation, deterministic across runs."""
-    validator = jsonschema.Draft202012Validator(_schema())
-    # An unknown key usually also makes a required one "missing" (a typo): report it first.
-    errors = sorted(
-        validator.iter_errors(data),
-        key=lambda e: (
-            [str(p) for p in e.absolute_path],
-            e.validator != "additionalProperties",
-            e.message,
-        ),
+class ReleaseSection(StrictModel):
+    series: Series
+    version: str = Field(
+        pattern=r"^20[0-9]{2}\.[12]$", description="OpenStack release number, e.g. 2025.1"
     )
-    if errors:
-        key, problem = _describe(errors[0])
+
+
+class DistroSection(StrictModel):
+    name: Literal["centos", "rhel"] = Field(description="tcib_distro")
+    major: str = Field(pattern=r"^[0-9]+$", description="tcib_release: the distro's major version")
+    base_image: str = Field(min_length=1, description="FROM of TCIB's top image (TCIB's --base)")
+
+
+class PythonSection(StrictModel):
+    version: str = Field(
+        pattern=r"^3\.[0-9]+$",
+        description="the target interpreter of the images (tcib_python_version)",
+    )
+
+
+class RegistrySection(StrictModel):
+    host: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?$")
+    namespace: str = Field(pattern=r"^[a-z0-9._-]+(/[a-z0-9._-]+)*$")
+    image_name: str = Field(
+        pattern=r"\{image\}",
+        description="repository name of an image; placeholders {image}, {distro}, {major}, "
+        "{series}, {version}",
+    )
+
+
+KeyId = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{16}$")]
+
+
+class TenantPolicySection(StrictModel):
+    """The tenant's release policy rule data this deployment must satisfy."""
+
+    rpm_signing_keys: dict[str, KeyId | None] = Field(
+        default_factory=dict,
+        description="key file name (as in a repository's gpgkey) -> its long key id (16 hex, "
+        "allowed_rpm_signature_keys), or null while not recorded",
+    )
+    base_image_registries: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        default=(), description="allowed_registry_prefixes: where base images may come from"
+    )
+
+
+Platform = Annotated[str, Field(pattern=r"^linux(-[a-z0-9]+)?/[a-z0-9_]+$")]
+
+
+class KonfluxSection(StrictModel):
+    application: str = Field(pattern=r"^[a-z0-9-]+$")
+    tenant_namespace: str = Field(pattern=r"^[a-z0-9-]+$")
+    branch: str = Field(
+        default="main", min_length=1, description="the branch PipelineRuns build (default main)"
+    )
+    build_platforms: Annotated[tuple[Platform, ...], Field(min_length=1), AfterValidator(_unique)]
+    git_url: str | None = Field(
+        default=None,
+        pattern=r"^https://",
+        description="the repository Konflux builds from (the Components' source)",
+    )
+    policy: TenantPolicySection | None = None
+
+
+class ImagesSection(StrictModel):
+    scope: UniqueNames = Field(
+        description="image names or TCIB image references; parents are added automatically"
+    )
+    from_containers_yaml: StrictBool = Field(
+        default=False, description="also take every image listed in TCIB's containers.yaml"
+    )
+    exclude: UniqueNames = ()
+
+
+class UpperConstraintsSection(StrictModel):
+    url: str = Field(
+        pattern=rf"^https://.*/{Hex40}/",
+        description="a URL that names the commit (40 hex digits) of the file",
+    )
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RepositorySection(StrictModel):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.{}-]+$")
+    name: str = Field(min_length=1)
+    baseurl: str = Field(pattern=r"^(https?|file)://")
+    gpgkey: str = Field(pattern=r"^(file|https)://")
+    enabled: StrictBool = True
+
+
+class RpmSection(StrictModel):
+    repository_id: str = Field(
+        default="{id}",
+        pattern=r"^[A-Za-z0-9_.{}$-]+$",
+        description="the section id of each repository in rpms.repo; placeholders {id} "
+        "{distro} {major} {series}; $basearch makes it archful, as Konflux's known repository "
+        "ids are",
+    )
+    repositories: Annotated[tuple[RepositorySection, ...], Field(min_length=1)]
+
+
+class PrefetchSection(StrictModel):
+    """make prefetch: hermeto as Konflux runs it."""
+
+    hermeto_image: str = Field(
+        default=HERMETO_IMAGE,
+        pattern=r"^[^\s@]+(:[^\s@]+)?(@sha256:[0-9a-f]{64})?$",
+        description="hermeto's container image, run with podman when hermeto is not on PATH",
+    )
+    rust_crates: StrictBool = Field(
+        default=True, description="hermeto vendors the crates of Rust sdists (needs crates.io)"
+    )
+
+
+def _specifier(text: str) -> str:
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier as exc:
+        raise ValueError(
+            f"not a PEP 440 specifier: {text!r} (write e.g. '>=27,<28' or '==27.0.2')"
+        ) from exc
+    return text
+
+
+def _requirement(text: str) -> str:
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise ValueError(
+            f"not a PEP 508 requirement: {text!r} (write e.g. 'setuptools<82' or 'six')"
+        ) from exc
+    if requirement.url:
+        raise ValueError(f"{text!r}: a direct URL is not locked by hash; name a version")
+    return text
+
+
+Requirements = tuple[Annotated[str, Field(min_length=1), AfterValidator(_requirement)], ...]
+
+
+class PackagePolicySection(StrictModel):
+    version: Annotated[str, AfterValidator(_specifier)] | None = Field(
+        default=None,
+        min_length=1,
+        description="a PEP 440 specifier that overrides the release restriction",
+    )
+    extra_build_requires: Requirements = Field(
+        default=(), description="build requirements this package needs but does not declare"
+    )
+    build_requires_with: Requirements = Field(
+        default=(),
+        description="requirements that join every build environment this package is installed into",
+    )
+    reason: str | None = Field(default=None, min_length=1)
+
+
+TcibVariable = Annotated[str, Field(pattern=r"^tcib_[a-z0-9_]+$")]
+ProjectName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class ConfigFile(StrictModel):
+    """What is specific to one deployment of the toolkit: release, distro, target, registry,
+    Konflux, scope, policies."""
+
+    model_config = ConfigDict(title="tcibsrc deployment config")
+
+    release: ReleaseSection
+    distro: DistroSection
+    python: PythonSection
+    arches: Annotated[tuple[Arch, ...], Field(min_length=1), AfterValidator(_unique)]
+    registry: RegistrySection
+    konflux: KonfluxSection
+    images: ImagesSection
+    tcib_extras: dict[TcibVariable, str] = Field(
+        default_factory=dict, description="extra tcib_* variables, as TCIB's --tcib-extras"
+    )
+    upper_constraints: UpperConstraintsSection
+    rpm: RpmSection | None = None
+    prefetch: PrefetchSection = PrefetchSection()
+    packages: dict[ProjectName, PackagePolicySection] = Field(
+        default_factory=dict, description="per-package policies, keyed by PyPI project name"
+    )
+
+
+def config_schema() -> str:
+    """The JSON schema of the config file, for editors (schemas/config.schema.json)."""
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **ConfigFile.model_json_schema(),
+    }
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def validate_config_data(data: Any, display: str) -> ConfigFile:
+    """The config as its model; the first problem (ordered by key path) as a ConfigError."""
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as error:
+        key, problem = describe(error, ConfigFile)
         raise ConfigError(
             f"{display}: {key}",
             problem,
             "see the comments in the default config.yaml for every key",
-        )
+        ) from error
 
 
 IMAGE_NAME_PLACEHOLDERS = ("image", "distro", "major", "series", "version")
@@ -221,27 +381,25 @@ def _check_image_name(template: str, display: str) -> None:
     _check_template(template, IMAGE_NAME_PLACEHOLDERS, display, "registry.image_name")
 
 
-def _repository_id(data: dict, short: str) -> str:
+def _repository_id(model: ConfigFile, template: str, short: str) -> str:
     """rpm.repository_id applied to a repository's short id (default: the short id)."""
-    series = data["release"]["series"]
-    template = (data.get("rpm") or {}).get("repository_id", "{id}")
+    series = model.release.series
     return template.format(
         id=short.format(series=series),
-        distro=data["distro"]["name"],
-        major=data["distro"]["major"],
+        distro=model.distro.name,
+        major=model.distro.major,
         series=series,
     )
 
 
-def _tenant_policy(data: dict | None) -> TenantPolicy | None:
-    if not data:
+def _tenant_policy(section: TenantPolicySection | None) -> TenantPolicy | None:
+    if section is None:
         return None
     return TenantPolicy(
         rpm_signing_keys={
-            name: (str(key).lower() if key else None)
-            for name, key in (data.get("rpm_signing_keys") or {}).items()
+            name: (key.lower() if key else None) for name, key in section.rpm_signing_keys.items()
         },
-        base_image_registries=tuple(data.get("base_image_registries") or ()),
+        base_image_registries=section.base_image_registries,
     )
 
 
@@ -251,60 +409,56 @@ def load_config(path: Path, display: str | None = None) -> Config:
     data = load_yaml(path, display=display)
     if data is None:
         raise ConfigError(display, "the config file is empty", "start from the default config.yaml")
-    validate_config_data(data, display)
-    _check_image_name(data["registry"]["image_name"], display)
-    _check_template(
-        (data.get("rpm") or {}).get("repository_id", "{id}"),
-        REPOSITORY_ID_PLACEHOLDERS,
-        display,
-        "rpm.repository_id",
-    )
-    policies = {
-        name: PackagePolicy(
-            name=name,
-            version=policy.get("version"),
-            extra_build_requires=tuple(policy.get("extra_build_requires", ())),
-            build_requires_with=tuple(policy.get("build_requires_with", ())),
-            reason=policy.get("reason"),
-        )
-        for name, policy in sorted((data.get("packages") or {}).items())
-    }
-    images = data["images"]
+    model = validate_config_data(data, display)
+    _check_image_name(model.registry.image_name, display)
+    rpm = model.rpm
+    repository_id = rpm.repository_id if rpm else "{id}"
+    _check_template(repository_id, REPOSITORY_ID_PLACEHOLDERS, display, "rpm.repository_id")
+    series = model.release.series
     return Config(
         path=path,
-        series=data["release"]["series"],
-        release_version=data["release"]["version"],
-        distro=data["distro"]["name"],
-        distro_major=data["distro"]["major"],
-        base_image=data["distro"]["base_image"],
-        python_version=data["python"]["version"],
-        arches=tuple(data["arches"]),
-        registry_host=data["registry"]["host"],
-        registry_namespace=data["registry"]["namespace"],
-        image_name_template=data["registry"]["image_name"],
-        konflux_application=data["konflux"]["application"],
-        konflux_tenant_namespace=data["konflux"]["tenant_namespace"],
-        konflux_build_platforms=tuple(data["konflux"]["build_platforms"]),
-        konflux_branch=data["konflux"].get("branch", "main"),
-        scope=tuple(images["scope"]),
-        scope_from_containers_yaml=bool(images.get("from_containers_yaml", False)),
-        exclude=tuple(images.get("exclude", ())),
-        tcib_extras=dict(data.get("tcib_extras") or {}),
-        upper_constraints_url=data["upper_constraints"]["url"],
-        upper_constraints_sha256=data["upper_constraints"]["sha256"],
-        packages=policies,
-        hermeto_image=(data.get("prefetch") or {}).get("hermeto_image", HERMETO_IMAGE),
-        prefetch_rust_crates=bool((data.get("prefetch") or {}).get("rust_crates", True)),
-        tenant_policy=_tenant_policy(data["konflux"].get("policy")),
-        git_url=data["konflux"].get("git_url"),
+        series=series,
+        release_version=model.release.version,
+        distro=model.distro.name,
+        distro_major=model.distro.major,
+        base_image=model.distro.base_image,
+        python_version=model.python.version,
+        arches=model.arches,
+        registry_host=model.registry.host,
+        registry_namespace=model.registry.namespace,
+        image_name_template=model.registry.image_name,
+        konflux_application=model.konflux.application,
+        konflux_tenant_namespace=model.konflux.tenant_namespace,
+        konflux_build_platforms=model.konflux.build_platforms,
+        konflux_branch=model.konflux.branch,
+        scope=model.images.scope,
+        scope_from_containers_yaml=model.images.from_containers_yaml,
+        exclude=model.images.exclude,
+        tcib_extras=dict(model.tcib_extras),
+        upper_constraints_url=model.upper_constraints.url,
+        upper_constraints_sha256=model.upper_constraints.sha256,
+        packages={
+            name: PackagePolicy(
+                name=name,
+                version=policy.version,
+                extra_build_requires=policy.extra_build_requires,
+                build_requires_with=policy.build_requires_with,
+                reason=policy.reason,
+            )
+            for name, policy in sorted(model.packages.items())
+        },
+        hermeto_image=model.prefetch.hermeto_image,
+        prefetch_rust_crates=model.prefetch.rust_crates,
+        tenant_policy=_tenant_policy(model.konflux.policy),
+        git_url=model.konflux.git_url,
         rpm_repositories=tuple(
             RpmRepository(
-                id=_repository_id(data, repo["id"]),
-                name=repo["name"].format(series=data["release"]["series"]),
-                baseurl=repo["baseurl"].format(series=data["release"]["series"]),
-                gpgkey=repo["gpgkey"],
-                enabled=repo.get("enabled", True),
+                id=_repository_id(model, repository_id, repo.id),
+                name=repo.name.format(series=series),
+                baseurl=repo.baseurl.format(series=series),
+                gpgkey=repo.gpgkey,
+                enabled=repo.enabled,
             )
-            for repo in (data.get("rpm") or {}).get("repositories", [])
+            for repo in (rpm.repositories if rpm else ())
         ),
     )

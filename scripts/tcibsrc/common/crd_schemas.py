@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict, Field
+
+from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.git import revision
+from tcibsrc.common.models import StrictModel
 from tcibsrc.common.yamlio import load_yaml
 
 CRD_DATA = "data/crds"
@@ -89,15 +91,20 @@ def render_crd(data: dict[str, Any]) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
 
 
-@cache
+class CrdSchema(StrictModel):
+    """data/crds/<kind>.json: a CRD's served version's OpenAPI schema, with its source."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: str  # repository, commit, date, path
+    api_version: str = Field(alias="apiVersion")
+    openapi: dict[str, Any] = Field(alias="schema")
+
+
 def load_crd(kind: str) -> dict[str, Any]:
     """The committed schema of `kind` (read once: every manifest of a run is checked on it)."""
-    resource = resources.files("tcibsrc").joinpath(f"{CRD_DATA}/{kind}.json")
-    if not resource.is_file():
-        raise CrdError(
-            f"scripts/tcibsrc/{CRD_DATA}/{kind}.json", "missing", "run `make update-crds`"
-        )
-    return dict(json.loads(resource.read_text(encoding="utf-8")))
+    crd = load_data(f"crds/{kind}.json", CrdSchema, "run `make update-crds`")
+    return {"source": crd.source, "apiVersion": crd.api_version, "schema": crd.openapi}
 
 
 _TYPES = {

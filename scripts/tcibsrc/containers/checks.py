@@ -18,8 +18,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, warning
 from tcibsrc.containers.render import PLACEHOLDER_DIGEST, RENDER_DIR, TCIB_CONTEXT_PATH
 from tcibsrc.tcib.catalog import Catalog
-from tcibsrc.tcib.contract import kolla_users
-from tcibsrc.tcib.contract_data import image_contracts, project_contracts
+from tcibsrc.tcib.contract import image_contracts, kolla_users, project_contracts
 
 PLACEHOLDER_NOTE = "has a placeholder digest (the image has not been built yet)"
 TCIB_HELPERS_NOTE = "cannot be checked: TCIB_DIR has no"

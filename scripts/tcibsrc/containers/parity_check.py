@@ -17,6 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import Problem
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
 from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_pins
@@ -30,9 +31,9 @@ from tcibsrc.rpm.parity import (
     waived_file,
 )
 from tcibsrc.tcib.catalog import Catalog, CatalogImage
-from tcibsrc.tcib.contract_data import project_contracts
+from tcibsrc.tcib.contract import project_contracts
 
-WAIVE = f"or waive it with a reason in scripts/tcibsrc/{WAIVERS_DATA}"
+WAIVE = f"or waive it with a reason in {shown(WAIVERS_DATA)}"
 
 
 def chain_of(catalog: Catalog, name: str) -> list[str]:

@@ -46,7 +46,7 @@ from tcibsrc.rpm.lock_inputs import (
 from tcibsrc.rpm.parity import image_parity, load_waivers
 from tcibsrc.tcib.catalog import Catalog, CatalogImage, build_catalog
 from tcibsrc.tcib.classify import Kind
-from tcibsrc.tcib.contract_data import GeneratedConfig, ProjectContract, project_contracts
+from tcibsrc.tcib.contract import GeneratedConfig, ProjectContract, project_contracts
 from tcibsrc.tcib.images import TcibImage
 
 RENDER_DIR = "containerfiles"

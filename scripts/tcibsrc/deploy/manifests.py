@@ -19,8 +19,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,9 @@ import yaml
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import load_crd, validate
+from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.models import StrictModel
 from tcibsrc.common.registry import digest_of
 from tcibsrc.tcib.catalog import build_catalog
 
@@ -51,10 +51,23 @@ class DeploySettings:
     secret: str = "osp-secret"
 
 
-@cache
-def stages_data() -> dict[str, Any]:
-    text = resources.files("tcibsrc").joinpath("data/deploy.yaml").read_text(encoding="utf-8")
-    return dict(yaml.safe_load(text))
+class Stage(StrictModel):
+    """One stage of the deploy: the control plane services it enables, the conditions it
+    waits for."""
+
+    services: tuple[str, ...]
+    conditions: tuple[str, ...]
+
+
+class DeployStages(StrictModel):
+    """data/deploy.yaml: the stages in order, and the services the minimal plane disables."""
+
+    stages: dict[str, Stage]
+    disabled: tuple[str, ...] = ()
+
+
+def stages_data() -> DeployStages:
+    return load_data("deploy.yaml", DeployStages, "fix the entry (kept by hand)")
 
 
 # -- image references ---------------------------------------------------------------------------
@@ -136,7 +149,7 @@ def openstack_version(
 def controlplane(settings: DeploySettings, enabled: set[str] | None = None) -> dict[str, Any]:
     """The minimal control plane; `enabled` limits it to a stage's services so far."""
     data = stages_data()
-    wanted = {s for stage in data["stages"].values() for s in stage["services"]}
+    wanted = {s for stage in data.stages.values() for s in stage.services}
     on = wanted if enabled is None else enabled
     db = {"databaseInstance": "openstack", "secret": settings.secret}
     services: dict[str, Any] = {
@@ -197,7 +210,7 @@ def controlplane(settings: DeploySettings, enabled: set[str] | None = None) -> d
                 spec[name] = body
             continue
         spec[name] = {"enabled": name in on, **body}
-    for name in data["disabled"]:
+    for name in data.disabled:
         spec[name] = {"enabled": False}
     return {
         "apiVersion": load_crd("OpenStackControlPlane")["apiVersion"],
@@ -279,7 +292,7 @@ def deploy(
 ) -> None:
     """Apply the OpenStackVersion, then the control plane stage by stage, waiting for each."""
     data = stages_data()
-    order = list(data["stages"])
+    order = list(data.stages)
     if stage not in order:
         raise DeployError(f"STAGE={stage}", "unknown stage", f"use one of: {', '.join(order)}")
     program = kubectl()
@@ -295,13 +308,13 @@ def deploy(
         raise DeployError("OpenStackVersion", f"kubectl apply failed: {result.stderr.strip()}")
     enabled: set[str] = set()
     for name in order[: order.index(stage) + 1]:
-        enabled |= set(data["stages"][name]["services"])
+        enabled |= set(data.stages[name].services)
         plane = controlplane(settings, enabled)
         validate(plane, f"stage {name}")
         result = run([program, "apply", "-f", "-"], yaml.safe_dump(plane, sort_keys=False))
         if result.returncode != 0:
             raise DeployError(f"stage {name}", f"kubectl apply failed: {result.stderr.strip()}")
-        wanted = data["stages"][name]["conditions"]
+        wanted = data.stages[name].conditions
         say(f"stage {name}: applied; waiting for {', '.join(wanted)}")
         deadline = time.monotonic() + timeout
         while True:

@@ -10,6 +10,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.interface.commands import (
     check,
+    config_schema,
     deploy,
     graph,
     images,
@@ -29,6 +30,7 @@ from tcibsrc.interface.commands import (
 
 COMMANDS = (
     summary,
+    config_schema,
     deploy,
     images,
     graph,

@@ -12,18 +12,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+from pydantic import ConfigDict, Field, field_validator
 
-from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.datafiles import load_data
+from tcibsrc.common.models import StrictModel
 
-PIPELINE_DATA = "data/konflux_pipeline.yaml"
-POLICY_DATA = "data/konflux_policy.yaml"
+PIPELINE_DATA = "konflux_pipeline.yaml"
+POLICY_DATA = "konflux_policy.yaml"
 TASK_BUNDLE_PREFIX = "quay.io/konflux-ci/tekton-catalog/task-"
 ANY_VERSION = "any"  # a deny rule without versions: every version
 _REFERENCE = re.compile(
@@ -32,30 +31,31 @@ _REFERENCE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class UpstreamParam:
+class UpstreamParam(StrictModel):
     """One param of the upstream Pipeline (ours declares every one)."""
 
     name: str
-    type: str
+    type: str = "string"
     default: Any = None  # None: the param has no default (a PipelineRun must set it)
 
 
-@dataclass(frozen=True)
-class UpstreamTask:
+class UpstreamTask(StrictModel):
     """One task of the upstream Pipeline: its name there, the catalog task and its bundle."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     name: str
     task: str
     version: str
     bundle: str
-    origin: str  # the file of build-definitions the bundle reference was read from
+    origin: str = Field(alias="from")  # the file (or clone) the bundle reference was read from
 
 
-@dataclass(frozen=True)
-class UpstreamPipeline:
+class UpstreamPipeline(StrictModel):
+    """data/konflux_pipeline.yaml."""
+
     source: dict[str, str]
-    labels: dict[str, str]
+    labels: dict[str, str] = Field(default_factory=dict)
     params: tuple[UpstreamParam, ...]
     tasks: tuple[UpstreamTask, ...]
 
@@ -91,12 +91,11 @@ def parse_bundle(reference: str) -> Bundle | None:
     return Bundle(match["repository"], match["tag"], match["digest"])
 
 
-@dataclass(frozen=True)
-class DenyRule:
+class DenyRule(StrictModel):
     """Versions of a catalog task the trusted-task rules deny, from a date on."""
 
     versions: str  # a specifier such as "<0.10", or "any"
-    effective_on: str | None
+    effective_on: str | None = None
 
     def denies(self, version: Version | None) -> bool | None:
         """True or False; None when a tag's version is too coarse to tell ("0.7" against
@@ -121,34 +120,58 @@ class DenyRule:
         return None
 
 
-@dataclass(frozen=True)
-class ParamRule:
+class ParamRule(StrictModel):
     """A Conforma rule on one param of some tasks (hermetic builds, the registry proxy...)."""
 
     rule: str
     tasks: tuple[str, ...]
     param: str
-    equals: str | None
-    not_equals: str | None
-    effective_on: str | None
+    equals: str | None = None
+    not_equals: str | None = None
+    effective_on: str | None = None
     source: str
     denied_patterns: tuple[str, ...] = ()  # regular expressions a value must not match
 
 
-@dataclass(frozen=True)
-class RequiredTasks:
+class RequiredTasks(StrictModel):
+    """A required-task list from a date on; each group: any one of these catalog tasks."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     effective_on: str
-    groups: tuple[tuple[str, ...], ...]  # each group: any one of these catalog tasks
+    groups: tuple[tuple[str, ...], ...] = Field(alias="tasks")
+
+    @field_validator("groups", mode="before")
+    @classmethod
+    def _single_tasks_are_groups(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [item if isinstance(item, list | tuple) else [item] for item in value]
+        return value
 
 
-@dataclass(frozen=True)
-class ReleasePolicy:
+class TrustedTasks(StrictModel):
+    allow: tuple[str, ...]  # trusted task locations, oci://...* patterns
+    deny: dict[str, tuple[DenyRule, ...]] = Field(default_factory=dict)
+
+
+class ReleasePolicy(StrictModel):
+    """data/konflux_policy.yaml."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     sources: dict[str, dict[str, str]]
     build_type: str
-    required: tuple[RequiredTasks, ...]
-    allow: tuple[str, ...]  # trusted task locations, oci://...* patterns
-    deny: dict[str, tuple[DenyRule, ...]]
-    params: tuple[ParamRule, ...]
+    required: tuple[RequiredTasks, ...] = Field(alias="required_tasks")
+    trusted_tasks: TrustedTasks
+    params: tuple[ParamRule, ...] = ()
+
+    @property
+    def allow(self) -> tuple[str, ...]:
+        return self.trusted_tasks.allow
+
+    @property
+    def deny(self) -> dict[str, tuple[DenyRule, ...]]:
+        return self.trusted_tasks.deny
 
     def required_now(self, now: datetime | None = None) -> RequiredTasks | None:
         """The newest required-task list in effect."""
@@ -166,72 +189,9 @@ def in_effect(effective_on: str | None, now: datetime | None = None) -> bool:
     return when <= (now or datetime.now(UTC))
 
 
-def _load(name: str) -> dict[str, Any]:
-    display = f"scripts/tcibsrc/{name}"
-    resource = resources.files("tcibsrc").joinpath(name)
-    if not resource.is_file():
-        raise ToolkitError(display, "missing", "run `make update-bundles`")
-    try:
-        data = yaml.safe_load(resource.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ToolkitError(
-            display, f"malformed YAML ({str(exc).splitlines()[0]})", "run `make update-bundles`"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ToolkitError(display, "not a mapping", "run `make update-bundles`")
-    return data
-
-
-@cache
 def upstream_pipeline() -> UpstreamPipeline:
-    data = _load(PIPELINE_DATA)
-    return UpstreamPipeline(
-        source=dict(data["source"]),
-        labels=dict(data.get("labels") or {}),
-        params=tuple(
-            UpstreamParam(item["name"], item.get("type", "string"), item.get("default"))
-            for item in data["params"]
-        ),
-        tasks=tuple(
-            UpstreamTask(
-                item["name"], item["task"], str(item["version"]), item["bundle"], item["from"]
-            )
-            for item in data["tasks"]
-        ),
-    )
+    return load_data(PIPELINE_DATA, UpstreamPipeline, "run `make update-bundles`")
 
 
-@cache
 def release_policy() -> ReleasePolicy:
-    data = _load(POLICY_DATA)
-    return ReleasePolicy(
-        sources={key: dict(value) for key, value in data["sources"].items()},
-        build_type=data["build_type"],
-        required=tuple(
-            RequiredTasks(
-                str(item["effective_on"]),
-                tuple(
-                    tuple(group) if isinstance(group, list) else (group,) for group in item["tasks"]
-                ),
-            )
-            for item in data["required_tasks"]
-        ),
-        allow=tuple(data["trusted_tasks"]["allow"]),
-        deny={
-            task: tuple(DenyRule(rule["versions"], rule.get("effective_on")) for rule in rules)
-            for task, rules in data["trusted_tasks"]["deny"].items()
-        },
-        params=tuple(
-            ParamRule(
-                rule=item["rule"],
-                tasks=tuple(item["tasks"]),
-                param=item["param"],
-                equals=item.get("equals"),
-                not_equals=item.get("not_equals"),
-                effective_on=item.get("effective_on"),
-                source=item["source"],
-                denied_patterns=tuple(item.get("denied_patterns", ())),
-            )
-            for item in data["params"]
-        ),
-    )
+    return load_data(POLICY_DATA, ReleasePolicy, "run `make update-bundles`")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tcibsrc.common.containerfile import context_sources
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.yamlio import YamlError, parse_yaml
 from tcibsrc.containers.render import BUILDER, RENDER_DIR, TCIB_CONTEXT_PATH, Renderer, is_generated
@@ -354,7 +355,7 @@ def bundles_in(existing: str) -> dict[str, str]:
             PIPELINE_FILE,
             f"YAML does not parse ({exc.reason}, line {exc.line_number})",
             "fix the hand edit, or delete the file to start from the bundles of "
-            f"scripts/tcibsrc/{PIPELINE_DATA}",
+            f"{shown(PIPELINE_DATA)}",
         ) from exc
     found = {}
     for task in ((data or {}).get("spec") or {}).get("tasks") or []:
@@ -387,7 +388,7 @@ def render_pipeline(existing: str) -> str:
     ours = {task.name for task in PIPELINE_TASKS}
     if ours != set(by_name):
         raise ToolkitError(
-            f"scripts/tcibsrc/{PIPELINE_DATA}",
+            shown(PIPELINE_DATA),
             f"the upstream Pipeline's tasks ({', '.join(sorted(set(by_name) ^ ours))}) differ "
             "from the ones the generator wires",
             "wire the new tasks in scripts/tcibsrc/konflux/pipelines.py (PIPELINE_TASKS)",

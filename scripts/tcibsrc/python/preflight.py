@@ -9,8 +9,6 @@ before any file changes.
 
 from __future__ import annotations
 
-from importlib import resources
-
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.python.lock_rules import check_text
@@ -24,7 +22,7 @@ from tcibsrc.python.lockfile import (
     read_pins,
 )
 from tcibsrc.python.requirements_in import ADDITIONS_FILE, read_additions
-from tcibsrc.python.series import SERIES_DATA, load_series
+from tcibsrc.python.series import known_series, load_series
 from tcibsrc.tcib.catalog import Catalog
 
 NOTHING_WRITTEN = "nothing was written"
@@ -32,15 +30,6 @@ NOTHING_WRITTEN = "nothing was written"
 
 class InputError(ToolkitError):
     """An input is invalid; the command stopped before writing."""
-
-
-def known_series() -> list[str]:
-    directory = resources.files("tcibsrc").joinpath(SERIES_DATA)
-    return sorted(
-        entry.name.removesuffix(".yaml")
-        for entry in directory.iterdir()
-        if entry.name.endswith(".yaml")
-    )
 
 
 def check_series(ctx: Context) -> None:

@@ -9,14 +9,16 @@ deliverable that upper-constraints does not pin to the versions released in the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+from typing import Annotated
 
-import yaml
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, Field
 
+from tcibsrc.common.datafiles import data_path, load_data
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.models import StrictModel
 from tcibsrc.common.yamlio import load_yaml
 
 SERIES_DATA = "data/series"
@@ -46,27 +48,46 @@ class Series:
     deliverables: dict[NormalizedName, Deliverable]
 
 
+def known_series() -> list[str]:
+    """The series the toolkit ships data for."""
+    return sorted(path.stem for path in data_path("series").glob("*.yaml"))
+
+
 def series_file(series: str) -> str:
     return f"scripts/tcibsrc/{SERIES_DATA}/{series}.yaml"
 
 
+def _version(text: str) -> str:
+    Version(text)  # InvalidVersion is a ValueError: the model names the entry
+    return text
+
+
+class DeliverableEntry(StrictModel):
+    """One deliverable's line: its type in openstack/releases and its final versions."""
+
+    type: str
+    versions: Annotated[tuple[Annotated[str, AfterValidator(_version)], ...], Field(min_length=1)]
+
+
+class SeriesFile(StrictModel):
+    """data/series/<series>.yaml, as `make update-series` writes it."""
+
+    series: str
+    source: str
+    deliverables: dict[str, DeliverableEntry]
+
+
 def load_series(series: str) -> Series:
     """The packaged series data; a missing series says how to generate it."""
-    resource = resources.files("tcibsrc").joinpath(f"{SERIES_DATA}/{series}.yaml")
-    if not resource.is_file():
-        raise SeriesError(
-            series_file(series),
-            "no series data for this release",
-            "run `make update-series RELEASES_DIR=<openstack/releases checkout>`",
-        )
-    data = yaml.safe_load(resource.read_text(encoding="utf-8"))
+    fix = "run `make update-series RELEASES_DIR=<openstack/releases checkout>`"
+    if not data_path(f"series/{series}.yaml").is_file():
+        raise SeriesError(series_file(series), "no series data for this release", fix)
+    data = load_data(f"series/{series}.yaml", SeriesFile, fix)
     deliverables = {
-        canonicalize_name(name): Deliverable(
-            name=name, kind=entry["type"], versions=tuple(entry["versions"])
-        )
-        for name, entry in data["deliverables"].items()
+        canonicalize_name(name): Deliverable(name=name, kind=entry.type, versions=entry.versions)
+        for name, entry in data.deliverables.items()
     }
-    return Series(name=data["series"], source=data.get("source", ""), deliverables=deliverables)
+    return Series(name=data.series, source=data.source, deliverables=deliverables)
 
 
 def _final_versions(releases: list[dict]) -> list[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import tarfile
 import zipfile
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packaging.utils import canonicalize_name
+from pydantic import Field, StrictBool
+
+from tcibsrc.common.datafiles import load_data
+from tcibsrc.common.models import StrictModel
 
 COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
 SKIPPED_DIRS = ("test", "tests", "testing", "doc", "docs", "examples", "benchmarks")
@@ -46,10 +47,31 @@ class SystemNeeds:
         }
 
 
-@cache
-def system_table() -> dict[str, Any]:
-    text = resources.files("tcibsrc").joinpath("data/system_packages.yaml").read_text()
-    return yaml.safe_load(text)
+class Packages(StrictModel):
+    """System packages in Debian's names (the proof here) and RPM names (the builder)."""
+
+    debian: tuple[str, ...] = ()
+    rpm: tuple[str, ...] = ()
+
+
+class ProjectNeeds(Packages):
+    """What one project's build needs, and the libraries its built wheel loads at run time."""
+
+    rust: StrictBool = False
+    runtime: tuple[str, ...] | None = None  # default: the RPM -devel names without -devel
+
+
+class SystemTable(StrictModel):
+    """data/system_packages.yaml."""
+
+    compiler: Packages
+    rust: Packages
+    commands: dict[str, str] = Field(default_factory=dict)  # package -> command it provides
+    projects: dict[str, ProjectNeeds] = Field(default_factory=dict)
+
+
+def system_table() -> SystemTable:
+    return load_data("system_packages.yaml", SystemTable, "fix the entry (kept by hand)")
 
 
 def _members(path: Path) -> list[str]:
@@ -92,28 +114,30 @@ def _merge(*groups: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 def system_needs(name: str, sdist: Path, bindep: str | None, rust: bool) -> SystemNeeds:
     """What building `name` from the sdist at `sdist` needs from the system."""
     table = system_table()
-    entry = table["projects"].get(canonicalize_name(name), {})
-    rust = rust or bool(entry.get("rust"))
+    entry = table.projects.get(canonicalize_name(name))
+    rust = rust or bool(entry and entry.rust)
     compiled = rust or has_compiled_sources(sdist)
     if not compiled and not entry:
         return SystemNeeds(False, False, (), (), "none")
-    compiler = table["compiler"]
-    rust_packages = table["rust"] if rust else {"debian": [], "rpm": []}
+    compiler = table.compiler
+    rust_packages = table.rust if rust else Packages()
+    debian: tuple[str, ...] | list[str]
+    rpm: tuple[str, ...] | list[str]
     if entry:
-        debian, rpm, source = entry.get("debian", []), entry.get("rpm", []), "table"
+        debian, rpm, source = entry.debian, entry.rpm, "table"
     elif bindep:
         debian, rpm = bindep_dev_packages(bindep)
         source = "bindep" if debian or rpm else "compiler only"
     else:
         debian, rpm, source = [], [], "compiler only"
-    runtime = entry.get("runtime") or [
+    runtime = (entry.runtime if entry else None) or [
         name.removesuffix("-devel") for name in rpm if name.endswith("-devel")
     ]
     return SystemNeeds(
         compiled=compiled,
         rust=rust,
-        debian=_merge(compiler["debian"], rust_packages["debian"], debian),
-        rpm=_merge(compiler["rpm"], rust_packages["rpm"], rpm),
+        debian=_merge(compiler.debian, rust_packages.debian, debian),
+        rpm=_merge(compiler.rpm, rust_packages.rpm, rpm),
         source=source,
         runtime_rpm=tuple(runtime),
     )

@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from pydantic import RootModel
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.models import StrictModel
 from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
 
 PLAN_FILE = "wheels-plan.json"
@@ -162,12 +162,21 @@ def plan_packages(
     return planned
 
 
-@cache
+class UncompiledTool(StrictModel):
+    """How a build tool installs without compiling itself, and why that is sound."""
+
+    env: dict[str, str]
+    reason: str
+
+
+class BuildTools(RootModel[dict[str, UncompiledTool]]):
+    """data/build_tools.yaml: project -> its uncompiled install."""
+
+
 def uncompiled_build_tools() -> dict[str, dict[str, str]]:
     """project -> the environment that makes it install without compiling itself."""
-    text = resources.files("tcibsrc").joinpath("data/build_tools.yaml").read_text()
-    data = yaml.safe_load(text) or {}
-    return {name: dict(entry["env"]) for name, entry in data.items()}
+    tools = load_data("build_tools.yaml", BuildTools, "fix the entry (kept by hand)").root
+    return {name: dict(tool.env) for name, tool in tools.items()}
 
 
 def render_plan(image: str, packages: list[dict[str, Any]]) -> str:

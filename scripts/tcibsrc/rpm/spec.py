@@ -13,6 +13,11 @@ import ast
 import operator
 import re
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import StrictBool
+
+from tcibsrc.common.models import StrictModel
 
 # The path macros of rpm (macros of CentOS Stream 10) and the target's Python.
 STANDARD_MACROS = {
@@ -74,16 +79,19 @@ _REQUIRES = re.compile(r"^Requires\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _VERSIONED = re.compile(r"\s*(?:>=|<=|=|<|>)\s*\S+")
 
 
-@dataclass(frozen=True)
-class SpecFile:
-    """One entry of a %files list."""
+class SpecFile(StrictModel):
+    """One entry of a %files list (and of the parity data, which records such entries)."""
 
     path: str
-    directory: bool = False
-    config: bool = False
+    directory: StrictBool = False
+    config: StrictBool = False
     mode: str | None = None
     owner: str | None = None
     group: str | None = None
+
+    def __init__(self, path: str | None = None, /, **data: Any) -> None:
+        """`SpecFile("/etc/x", config=True)`: the path may be given first, as rpm lists it."""
+        super().__init__(**({"path": path} if path is not None else {}), **data)
 
 
 @dataclass
@@ -207,7 +215,14 @@ def _file_entry(line: str) -> SpecFile | None:
         text = text[match.end() :]
     if not text.startswith("/"):
         return None
-    return SpecFile(text.split()[0], directory, config, mode, owner, group)
+    return SpecFile(
+        path=text.split()[0],
+        directory=directory,
+        config=config,
+        mode=mode,
+        owner=owner,
+        group=group,
+    )
 
 
 def parse_spec(text: str, defines: dict[str, str] | None = None) -> Spec:

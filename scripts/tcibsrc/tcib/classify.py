@@ -11,15 +11,16 @@ import enum
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
-from typing import Any
+from typing import Annotated
 
 import pymod2pkg
-import yaml
+from pydantic import Field
 
+from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ClassificationError
+from tcibsrc.common.models import StrictModel
 
-TABLE_FILE = "data/rpm_classes.yaml"
+TABLE_FILE = "rpm_classes.yaml"
 PYTHON_PREFIXES = ("python3-", "openstack-")
 
 
@@ -38,37 +39,30 @@ class Classification:
     derived: bool = False
 
 
-@dataclass(frozen=True)
-class ClassTable:
-    keep: dict[str, str]
-    source: dict[str, tuple[str, ...] | None]
-    path: str
+PypiNames = Annotated[tuple[str, ...], Field(min_length=1)]
 
 
-def _table_path() -> str:
-    return f"scripts/tcibsrc/{TABLE_FILE}"
+class ClassTable(StrictModel):
+    """data/rpm_classes.yaml: RPMs kept (with the reason) and RPMs built from source (with
+    their PyPI names, or null for pymod2pkg to derive)."""
+
+    keep: dict[str, str] = Field(default_factory=dict)
+    source: dict[str, PypiNames | None] = Field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return shown(TABLE_FILE)
 
 
-@cache
 def load_table() -> ClassTable:
-    """The packaged classification table, validated for shape."""
-    text = resources.files("tcibsrc").joinpath(TABLE_FILE).read_text(encoding="utf-8")
-    data: dict[str, Any] = yaml.safe_load(text)
-    keep = data.get("keep") or {}
-    source_raw = data.get("source") or {}
-    source: dict[str, tuple[str, ...] | None] = {}
-    for rpm, projects in source_raw.items():
-        if projects is not None and not (isinstance(projects, list) and projects):
-            raise ClassificationError(
-                f"{_table_path()}: source.{rpm}", "must be null or a non-empty list of PyPI names"
-            )
-        source[rpm] = None if projects is None else tuple(projects)
-    both = sorted(set(keep) & set(source))
+    """The packaged classification table; an RPM both kept and built is an error."""
+    table = load_data(TABLE_FILE, ClassTable, "fix the entry (the table is kept by hand)")
+    both = sorted(set(table.keep) & set(table.source))
     if both:
         raise ClassificationError(
-            f"{_table_path()}: {both[0]}", "is listed both under keep and under source"
+            f"{table.path}: {both[0]}", "is listed both under keep and under source"
         )
-    return ClassTable(keep=dict(keep), source=source, path=_table_path())
+    return table
 
 
 def _candidates(rpm: str) -> Iterator[tuple[str, str]]:

@@ -1,37 +1,106 @@
-"""The operators' contract as data: kolla UIDs and OpenStackVersion image keys."""
+"""The operators' contract as data: kolla UIDs, OpenStackVersion image keys, and what installing
+a project's wheels must provide for its operator (data/kolla_users.yaml, operator_images.yaml,
+contract.yaml), each read through its model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from typing import Any
 
-import yaml
+from packaging.utils import NormalizedName, canonicalize_name
+from pydantic import Field, RootModel, StrictBool, StrictInt, model_validator
+
+from tcibsrc.common.datafiles import load_data
+from tcibsrc.common.models import StrictModel
+
+EDIT = "the file is kept by hand: fix the entry"
 
 
-@dataclass(frozen=True)
-class KollaUser:
+class KollaUser(StrictModel):
+    """A user TCIB's uid_gid_manage creates, with the UID the operators hard-code."""
+
+    uid: StrictInt
+    home: str | None = None
+
+
+class KollaUsers(RootModel[dict[str, KollaUser]]):
+    """data/kolla_users.yaml: user name -> its UID and home."""
+
+
+class OperatorImages(RootModel[dict[str, tuple[str, ...]]]):
+    """data/operator_images.yaml: TCIB image -> OpenStackVersion customContainerImages keys."""
+
+
+class Script(StrictModel):
+    """A script the RPM put in /usr/bin; `wsgi` or `console` generate it when a wheel has none."""
+
     name: str
-    uid: int
-    home: str | None
+    wsgi: str | None = None  # module:attribute of a WSGI application
+    console: str | None = None  # module:function of a console entry point
 
 
-def _data(name: str) -> Any:
-    text = resources.files("tcibsrc").joinpath(f"data/{name}").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+class GeneratedConfig(StrictModel):
+    """A sample config the RPM generated with oslo-config-generator at build."""
+
+    namespaces: tuple[str, ...]
+    owner: str
+    group: str
+    mode: str
 
 
-@cache
+class ProjectContract(StrictModel):
+    """What installing one project's wheels must also provide."""
+
+    scripts: tuple[Script, ...] = ()
+    user: str | None = None
+    directories: tuple[str, ...] = ()
+    config: tuple[str, ...] = ()
+    files: dict[str, str] = Field(default_factory=dict)  # target -> containerfiles/files/<source>
+    modes: dict[str, str] = Field(default_factory=dict)  # target -> "owner:group mode"
+    provides: tuple[str, ...] = ()
+    generated: dict[str, GeneratedConfig] = Field(default_factory=dict)
+    system_ca: StrictBool = False  # its CA bundle is replaced by a link to the system bundle
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scripts_by_name(cls, data: Any) -> Any:
+        """The file maps script name -> {wsgi|console}; the model keeps them in order."""
+        if isinstance(data, dict) and isinstance(data.get("scripts"), dict):
+            data = dict(data)
+            data["scripts"] = [
+                {"name": name, **(spec or {})} for name, spec in data["scripts"].items()
+            ]
+        return data
+
+
+class ImageContract(StrictModel):
+    """What one image must contain for its operator: users with their UIDs, absolute paths."""
+
+    users: dict[str, StrictInt] = Field(default_factory=dict)
+    paths: tuple[str, ...] = ()
+
+
+class Contract(StrictModel):
+    """data/contract.yaml."""
+
+    projects: dict[str, ProjectContract]
+    images: dict[str, ImageContract]
+
+
 def kolla_users() -> dict[str, KollaUser]:
     """Users TCIB's uid_gid_manage knows, with the UIDs the operators hard-code."""
-    return {
-        name: KollaUser(name=name, uid=int(entry["uid"]), home=entry.get("home"))
-        for name, entry in _data("kolla_users.yaml").items()
-    }
+    return load_data("kolla_users.yaml", KollaUsers, EDIT).root
 
 
-@cache
 def operator_image_keys() -> dict[str, tuple[str, ...]]:
     """TCIB image name -> OpenStackVersion spec.customContainerImages keys."""
-    return {image: tuple(keys) for image, keys in _data("operator_images.yaml").items()}
+    return load_data("operator_images.yaml", OperatorImages, EDIT).root
+
+
+def project_contracts() -> dict[NormalizedName, ProjectContract]:
+    """PyPI project (normalised) -> what its wheels must provide."""
+    projects = load_data("contract.yaml", Contract, EDIT).projects
+    return {canonicalize_name(name): contract for name, contract in projects.items()}
+
+
+def image_contracts() -> dict[str, ImageContract]:
+    return load_data("contract.yaml", Contract, EDIT).images

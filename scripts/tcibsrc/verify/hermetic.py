@@ -96,7 +96,7 @@ def _build_info(ctx: Context) -> dict[str, Any]:
 
 def _served_otherwise(name: str, python: str | None) -> bool:
     """A package whose command is on PATH (rustup's cargo), or headers the target has."""
-    command = system_table().get("commands", {}).get(name)
+    command = system_table().commands.get(name)
     if command and shutil.which(command):
         return True
     if name == "python3-dev" and python:

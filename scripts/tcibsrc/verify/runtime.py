@@ -14,18 +14,18 @@ import os
 import platform
 import subprocess
 import sys
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-import yaml
 from packaging.utils import canonicalize_name
+from pydantic import ConfigDict, Field, StrictInt, model_validator
 
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import load_data
+from tcibsrc.common.models import StrictModel
 from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
 from tcibsrc.tcib.catalog import build_catalog
-from tcibsrc.tcib.contract_data import project_contracts
+from tcibsrc.tcib.contract import project_contracts
 from tcibsrc.verify.hermetic import VerifyError, verify_image
 from tcibsrc.verify.namespace import run_offline
 
@@ -34,27 +34,70 @@ RUNTIME_DATA = "data/runtime_checks.yaml"
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 
 
-def _data_text() -> str:
-    override = os.environ.get("TCIBSRC_RUNTIME_CHECKS")
-    if override:
-        return Path(override).read_text(encoding="utf-8")
-    return resources.files("tcibsrc").joinpath(RUNTIME_DATA).read_text(encoding="utf-8")
+class Request(StrictModel):
+    """An HTTP request to the started service; `expect` lists the statuses that pass, `save`
+    keeps response headers as values later requests fill in ({token})."""
+
+    name: str | None = None
+    method: str = "GET"
+    path: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = Field(default=None, alias="json")
+    expect: tuple[StrictInt, ...] = (200,)
+    save: dict[str, str] = Field(default_factory=dict)
 
 
-@cache
-def _load(text: str) -> dict[str, Any]:
-    return yaml.safe_load(text) or {}
+class CopiedFile(StrictModel):
+    """A file of the scenario copied from the installed wheels ({venv}/etc/...)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    source: str = Field(alias="copy")
 
 
-def runtime_checks() -> dict[str, Any]:
-    return _load(_data_text())
+class Scenario(StrictModel):
+    """An operator-shaped run of a service: loopback services, config files, commands, then
+    the WSGI application served and asked."""
+
+    services: tuple[Literal["memcached", "ovn"], ...] = ()
+    files: dict[str, str | CopiedFile] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    commands: tuple[str, ...] = ()
+    wsgi: str | None = None
+    requests: tuple[Request, ...] = ()
+
+
+class ImageChecks(StrictModel):
+    entry_points: tuple[str, ...] = ()  # groups, or group:name where drivers need extras
+    scenario: str | None = None
+
+
+class RuntimeChecks(StrictModel):
+    """data/runtime_checks.yaml."""
+
+    import_only_scripts: tuple[str, ...] = ()
+    images: dict[str, ImageChecks] = Field(default_factory=dict)
+    scenarios: dict[str, Scenario] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _scenarios_exist(self) -> RuntimeChecks:
+        for image, checks in sorted(self.images.items()):
+            if checks.scenario is not None and checks.scenario not in self.scenarios:
+                raise ValueError(f"images.{image}.scenario: no scenario named {checks.scenario!r}")
+        return self
+
+
+def runtime_checks() -> RuntimeChecks:
+    return load_data(
+        "runtime_checks.yaml", RuntimeChecks, "fix the entry", override="TCIBSRC_RUNTIME_CHECKS"
+    )
 
 
 def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
     """The contract's scripts of the image's projects and its parents', once each."""
     catalog = build_catalog(ctx)
     contracts = project_contracts()
-    import_only = set(runtime_checks().get("import_only_scripts") or ())
+    import_only = set(runtime_checks().import_only_scripts)
     scripts: dict[str, dict[str, str | bool | None]] = {}
     cursor: str | None = image
     while cursor is not None:
@@ -109,9 +152,9 @@ def verify_runtime(
     cargo_home: Path | None = None,
 ) -> dict[str, Any]:
     data = runtime_checks()
-    settings = (data.get("images") or {}).get(image)
+    settings = data.images.get(image)
     if settings is None:
-        known = ", ".join(sorted(data.get("images") or {})) or "none"
+        known = ", ".join(sorted(data.images)) or "none"
         raise VerifyError(
             f"scripts/tcibsrc/{RUNTIME_DATA}",
             f"no runtime checks for image '{image}'",
@@ -146,15 +189,19 @@ def verify_runtime(
         stand_ins[pin.key] = (
             f"binary stand-in ({why})" if problem is None else f"missing: {problem}"
         )
-    scenario_name = settings.get("scenario")
-    scenario = (data.get("scenarios") or {}).get(scenario_name) if scenario_name else None
+    scenario_name = settings.scenario
+    scenario = (
+        data.scenarios[scenario_name].model_dump(mode="json", by_alias=True, exclude_none=True)
+        if scenario_name
+        else None
+    )
     plan = {
         "work": str(workdir / "run"),
         "python": built["python"].split(" (not ")[0],
         "wheels": [*built["wheel_dirs"], str(wheels)],
         "requirements": sorted(pin.key for pin in pins.values()),
         "scripts": _scripts(ctx, image),
-        "entry_point_groups": list(settings.get("entry_points", [])),
+        "entry_point_groups": list(settings.entry_points),
         "scenario": scenario,
         "env": {},
     }

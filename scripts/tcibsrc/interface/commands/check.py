@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tcibsrc.common.config import config_schema
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ClassificationError, Problem, ToolkitError, warning
 from tcibsrc.containers.checks import (
@@ -20,6 +21,7 @@ from tcibsrc.containers.checks import (
 )
 from tcibsrc.containers.parity_check import parity_problems
 from tcibsrc.containers.render import Renderer, stale_files
+from tcibsrc.interface.commands.config_schema import SCHEMA_FILE, schema_path
 from tcibsrc.interface.commands.graph import README, expected_readme
 from tcibsrc.interface.commands.lock_rpms import validate
 from tcibsrc.interface.commands.pipelines import all_files as pipeline_files
@@ -69,6 +71,13 @@ def check_users(ctx: Context, images: Images) -> Iterator[Problem]:
             yield Problem(origin, f"tcib_user {image.user}: no kolla UID known", KOLLA_USERS_FIX)
 
 
+def check_config_schema(ctx: Context, images: Images) -> Iterator[Problem]:
+    """The committed JSON schema of the config is the one its model emits."""
+    path = schema_path()
+    if not path.is_file() or path.read_text(encoding="utf-8") != config_schema():
+        yield Problem(SCHEMA_FILE, "differs from the config's model", "run `make`")
+
+
 def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """The Mermaid graph in the README matches the current scope."""
     try:
@@ -80,7 +89,7 @@ def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
         yield Problem(README, "the image graph is out of date", "run `make graph`")
 
 
-TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users)
+TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users, check_config_schema)
 
 
 def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[Problem]:

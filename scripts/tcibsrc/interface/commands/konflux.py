@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tcibsrc.common.atomic import write_generated, write_text_atomic
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.konflux.facts import PIPELINE_DATA, POLICY_DATA
 from tcibsrc.konflux.tenant_manifests import KONFLUX_DIR, git_url, manifests
@@ -31,18 +32,17 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
             "set BUILD_DEFINITIONS= to a konflux-ci/build-definitions clone and EC_POLICY_DATA= "
             "to a release-engineering/rhtap-ec-policy clone",
         )
-    data_root = ctx.repo_root / "scripts" / "tcibsrc"
     pinned_by = Path(args.pinned_bundles) if args.pinned_bundles else None
     pipeline = read_pipeline(Path(args.build_definitions), pinned_by)
     catalog_tasks = [task["task"] for task in pipeline["tasks"]]
     policy = read_policy(
-        Path(args.ec_policy_data), catalog_tasks, kept_policy(data_root / POLICY_DATA)
+        Path(args.ec_policy_data), catalog_tasks, kept_policy(ctx.repo_root / shown(POLICY_DATA))
     )
     for name, header, data in (
         (PIPELINE_DATA, PIPELINE_HEADER, pipeline),
         (POLICY_DATA, POLICY_HEADER, policy),
     ):
-        target = data_root / name
+        target = ctx.repo_root / shown(name)
         changed = write_text_atomic(target, render_data(header, data))
         print(f"{ctx.display(target)}: {'updated' if changed else 'unchanged'}")
     return 0

@@ -7,12 +7,13 @@ from pathlib import Path
 
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import shown
 from tcibsrc.rpm.parity import PARITY_DATA, read_specs, render_parity
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     sources, packages = read_specs(Path(args.specs_dir))
-    target = ctx.repo_root / "scripts" / "tcibsrc" / PARITY_DATA
+    target = ctx.repo_root / shown(PARITY_DATA)
     changed = write_text_atomic(target, render_parity(sources, packages))
     print(
         f"{ctx.display(target)}: {len(sources)} spec files, {len(packages)} binary packages, "

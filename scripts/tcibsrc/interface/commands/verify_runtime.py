@@ -18,7 +18,7 @@ REPORT_DIR = Path("build/verify-runtime")
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    images = [args.image] if args.image else sorted(runtime_checks().get("images") or {})
+    images = [args.image] if args.image else sorted(runtime_checks().images)
     failed = 0
     for image in images:
         workdir = scratch_dir(ctx.repo_root / "build" / "runtime", image)
