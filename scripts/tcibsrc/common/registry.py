@@ -35,7 +35,7 @@ def digest_of(reference: str, timeout: float = TIMEOUT) -> Lookup:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return Lookup(None, f"skopeo inspect did not answer within {timeout:.0f} s")
+        return Lookup(None, f"skopeo inspect did not answer within {timeout:g} s")
     digest = result.stdout.strip()
     if result.returncode == 0 and digest.startswith("sha256:"):
         return Lookup(digest)

@@ -24,9 +24,9 @@ HOSTILE = {
     "XDG_CACHE_HOME": "/nonexistent/xdg",
 }
 CASES = (
-    "tests/test_pinning.py::test_second_run_is_a_no_op",
-    "tests/test_cli.py::test_graph_writes_the_readme_and_check_sees_drift",
-    "tests/test_input_checks.py::test_pin_notices_a_hand_edit_and_force_replaces_it",
+    "tests/python/test_pinning.py::test_second_run_is_a_no_op",
+    "tests/interface/test_cli.py::test_graph_writes_the_readme_and_check_sees_drift",
+    "tests/python/test_preflight.py::test_pin_notices_a_hand_edit_and_force_replaces_it",
 )
 
 

@@ -41,7 +41,7 @@ SPECIAL = {
     "demo-app": Rpm("demo-app", requires=["demo-lib"]),
     "demo-arch": Rpm("demo-arch", arch="per-arch"),
 }
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent.parent  # the tests/ directory: dnf_resolve.py
 
 
 def make_repo(
