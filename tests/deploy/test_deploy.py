@@ -14,7 +14,8 @@ import yaml
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import CrdError, validate
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.deploy.manifests import DeploySettings, controlplane, deploy, deploy_check
+from tcibsrc.deploy.cluster import deploy, deploy_check
+from tcibsrc.deploy.manifests import DeploySettings, controlplane
 from tcibsrc.interface.cli import main
 
 DIGEST = "sha256:" + "ab" * 32

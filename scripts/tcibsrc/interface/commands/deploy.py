@@ -18,11 +18,10 @@ from tcibsrc.common.crd_schemas import (
     render_crd,
 )
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.deploy.cluster import deploy, deploy_check
 from tcibsrc.deploy.manifests import (
     DeployError,
     DeploySettings,
-    deploy,
-    deploy_check,
     manifests,
     registry_images,
     snapshot_images,
