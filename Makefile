@@ -11,8 +11,9 @@ CLI := $(BIN)/tcibsrc
 # Settings of this machine (TCIB_DIR=..., UPPER_CONSTRAINTS=...), kept out of git.
 -include local.mk
 
-# TCIB: the submodule by default (`git submodule update --init tcib`); TCIB_DIR= points elsewhere.
-TCIB_DIR ?= tcib/container-images
+# TCIB: the tcib submodule by default (an empty one is fetched at its pinned commit on first
+# use); TCIB_DIR=<container-images directory> points elsewhere.
+TCIB_DIR ?=
 CONFIG ?= config.yaml
 export TCIB_DIR CONFIG
 
@@ -30,7 +31,7 @@ help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "} {name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1)} \
 	       END {for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], text[i]}'
-	@echo "  variables: TCIB_DIR=$(TCIB_DIR) CONFIG=$(CONFIG)"
+	@echo "  variables: TCIB_DIR=$(or $(TCIB_DIR),tcib/container-images (the submodule)) CONFIG=$(CONFIG)"
 
 $(STAMP): pyproject.toml toolkit-constraints.txt
 	@rm -f $(VENV)/.installed-*
@@ -126,7 +127,7 @@ bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, war
 bench-wheels: $(STAMP) ## benchmark IMAGE's (default keystone) cold wheels stage: previous path against the program (tens of minutes)
 	$(BIN)/python bench/wheels.py $(or $(IMAGE),keystone)
 
-update-series: $(STAMP) ## regenerate the series data from an openstack/releases checkout (RELEASES_DIR=)
+update-series: $(STAMP) ## regenerate the series data (every maintained series, or SERIES=) from an openstack/releases checkout (RELEASES_DIR=)
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }
 	$(CLI) update-series $(RELEASES_DIR)
 

@@ -195,6 +195,8 @@ class PackageIndex:
         self.serve_json = True  # False: a PEP 503 index that only speaks HTML
         self.accept_headers: list[str] = []
         self.refusing = False  # True: every request fails (503), as if the index were gone
+        # file name -> how many more downloads of it fail with 503 (-1: every one)
+        self.failing_files: dict[str, int] = {}
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -219,6 +221,7 @@ class PackageIndex:
         self.accept_headers.clear()
         self.serve_json = True
         self.refusing = False
+        self.failing_files.clear()
 
     def start(self) -> PackageIndex:
         self._thread.start()
@@ -257,6 +260,11 @@ class PackageIndex:
                     return
                 parts = [p for p in self.path.split("?")[0].split("/") if p]
                 if parts[:1] == ["files"] and len(parts) == 2:
+                    left = index.failing_files.get(parts[1], 0)
+                    if left:
+                        index.failing_files[parts[1]] = left - 1 if left > 0 else left
+                        self._send(503, b"try again", "text/plain")
+                        return
                     path = index.files_dir / parts[1]
                     if path.is_file():
                         self._send(200, path.read_bytes(), "application/octet-stream")

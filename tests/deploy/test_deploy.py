@@ -131,6 +131,38 @@ def test_a_field_the_crd_does_not_know_is_an_error_naming_it() -> None:
         validate(plane, "x")
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda m: m["spec"]["galera"]["templates"]["openstack"].update(replicas=-1),
+            "OpenStackControlPlane.spec.galera.templates.openstack.replicas: -1, the CRD wants "
+            "at least 0",
+        ),
+        (
+            lambda m: m["spec"]["galera"]["templates"]["openstack"].update(replicas=None),
+            "OpenStackControlPlane.spec.galera.templates.openstack.replicas: a NoneType, the CRD "
+            "wants integer",
+        ),
+        (
+            lambda m: m["metadata"].update(name="Open_Stack"),
+            "OpenStackControlPlane.metadata.name: 'Open_Stack' is not a DNS subdomain name",
+        ),
+        (
+            lambda m: m["spec"]["keystone"]["template"].update(apiTimeout="60"),
+            "OpenStackControlPlane.spec.keystone.template.apiTimeout: a str, the CRD wants integer",
+        ),
+    ],
+    ids=["below-minimum", "null", "bad-name", "string-for-integer"],
+)
+def test_the_crd_schema_holds_patterns_bounds_and_names(change, expected: str) -> None:
+    plane = controlplane(DeploySettings())
+    change(plane)
+    with pytest.raises(CrdError) as caught:
+        validate(plane, "deploy/openstackcontrolplane.yaml")
+    assert expected in caught.value.line()
+
+
 KUBECTL = """#!{python}
 import json, os, pathlib, sys
 state = pathlib.Path({state!r})

@@ -136,6 +136,11 @@ def test_update_series_reads_an_openstack_releases_checkout(
     )
     (deliverables / "unreleased.yaml").write_text(yaml.safe_dump({"type": "other"}))
     (releases / "COMMIT").write_text("openstack/releases 0123abcd\n")
+    (releases / "data").mkdir()
+    (releases / "data" / "series_status.yaml").write_text(
+        "- {name: hibiscus, release-id: 2026.2, status: development}\n"
+        "- {name: epoxy, release-id: 2025.1, status: maintained}\n"
+    )
     args = ["--config", str(repo.config_file), "--tcib-dir", str(repo.tcib_dir)]
     assert main([*args, "update-series", str(releases)]) == 0
     written = repo.repo_root / "scripts/tcibsrc/data/series/epoxy.yaml"
@@ -144,6 +149,7 @@ def test_update_series_reads_an_openstack_releases_checkout(
     )
     data = yaml.safe_load(written.read_text())
     assert data["series"] == "epoxy" and data["source"] == "openstack/releases 0123abcd"
+    assert (data["release"], data["status"]) == ("2025.1", "maintained")
     assert data["deliverables"] == {
         "keystone": {"type": "service", "versions": ["27.0.0", "27.0.1"]},
         "openstack-heat": {"type": "service", "versions": ["24.0.0"]},  # PyPI name differs
@@ -151,6 +157,9 @@ def test_update_series_reads_an_openstack_releases_checkout(
     }
     assert main([*args, "update-series", str(tmp_path / "nowhere")]) == 1
     assert "RELEASES_DIR must be an openstack/releases checkout" in capsys.readouterr().err
+    # a series still in development has pre-releases only: refused, never half-built
+    assert main([*args, "update-series", str(releases), "--series", "hibiscus"]) == 1
+    assert "hibiscus: is development in openstack/releases" in capsys.readouterr().err
 
 
 def test_rpms_additions_join_the_rpm_inputs(pinned_repo: Context) -> None:

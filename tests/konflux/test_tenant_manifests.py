@@ -172,6 +172,17 @@ def test_a_field_the_component_crd_does_not_know_is_an_error(manifests_dir: Path
         validate(application, "konflux/application.yaml")
 
 
+def test_the_component_crd_holds_its_lengths_and_patterns(manifests_dir: Path) -> None:
+    component = next(yaml.safe_load_all((manifests_dir / "components.yaml").read_text()))
+    component["spec"]["componentName"] = "k" * 80
+    with pytest.raises(CrdError, match=r"componentName: 80 characters, the CRD wants at most 63"):
+        validate(component, "konflux/components.yaml")
+    component = next(yaml.safe_load_all((manifests_dir / "components.yaml").read_text()))
+    component["spec"]["application"] = "Open Stack"
+    with pytest.raises(CrdError, match=r"spec.application: 'Open Stack' does not match"):
+        validate(component, "konflux/components.yaml")
+
+
 def test_image_repositories_where_image_controller_creates_them(
     pinned_repo: Context, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

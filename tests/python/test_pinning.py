@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -21,7 +22,7 @@ from pinfixtures import UPPER_CONSTRAINTS, lock, options, snapshot
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.python.pinning import PinOptions, pin_python_deps
+from tcibsrc.python.pinning import PinOptions, exclusive, pin_python_deps
 
 
 def test_pins_are_release_aware_sdist_hashed_and_projected(
@@ -323,3 +324,94 @@ def test_upper_constraints_is_downloaded_checked_and_cached(
         pin_python_deps(pin_repo, PinOptions(index_url=index.url, force=True))
     assert caught.value.where == served["url"]
     assert f"does not match the config's {digest}" in caught.value.problem
+
+
+def test_markers_of_additions_are_evaluated_for_the_target(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    additions = pin_repo.repo_root / "requirements" / "additions.in"
+    additions.parent.mkdir(parents=True)
+    additions.write_text(
+        'tomli; python_version < "3.11"  # images: keystone\n'
+        'pywin32; sys_platform == "win32"\n'
+        'pymemcache; python_version >= "3.12"  # images: keystone\n'
+    )
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    for path in sorted((pin_repo.repo_root / "requirements").glob("*.*")):
+        if path.name == "additions.in":
+            continue  # the hand-written input itself
+        text = path.read_text()
+        assert "tomli" not in text and "pywin32" not in text, path.name
+    assert "pymemcache" in (pin_repo.repo_root / "requirements" / "keystone.in").read_text()
+
+
+def test_a_marker_that_holds_on_one_arch_only_is_refused(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    additions = pin_repo.repo_root / "requirements" / "additions.in"
+    additions.parent.mkdir(parents=True)
+    additions.write_text('pymemcache; platform_machine == "x86_64"  # images: keystone\n')
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, options(pin_repo, index))
+    assert caught.value.line().startswith(
+        "requirements/additions.in:1: the marker of 'pymemcache; platform_machine == \"x86_64\"' "
+        "holds on x86_64 only"
+    )
+
+
+def test_an_index_url_that_serves_no_project_is_named_not_the_project(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    wrong = options(pin_repo, index)
+    wrong.index_url = index.url.rstrip("/") + "/nosuch/"
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, wrong)
+    line = caught.value.line()
+    assert line.startswith(f"INDEX_URL={wrong.index_url}: the index has none of "), line
+    assert "it does not serve the Simple API of a package index there" in line
+
+
+def test_a_conflict_says_what_upper_constraints_forced(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    additions = pin_repo.repo_root / "requirements" / "additions.in"
+    additions.parent.mkdir(parents=True)
+    additions.write_text("pymemcache>=4.1  # images: keystone\n")
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, options(pin_repo, index))
+    assert "upper-constraints pins pymemcache==4.0.0" in caught.value.problem
+
+
+def test_upper_constraints_of_another_branch_is_refused(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    uc = pin_repo.repo_root / "upper-constraints.txt"
+    uc.write_text(
+        UPPER_CONSTRAINTS.replace("python-keystoneclient===5.6.0", "python-keystoneclient===9.0.0")
+    )
+    config = pin_repo.config_file.read_text()
+    digest = hashlib.sha256(uc.read_bytes()).hexdigest()
+    pin_repo.config_file.write_text(re.sub(r"sha256: [0-9a-f]{64}", f"sha256: {digest}", config))
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, options(pin_repo, index))
+    assert caught.value.line().startswith(
+        "config.yaml: upper_constraints.url: pins 1 deliverables of epoxy at versions the series "
+        "never released (python-keystoneclient 9.0.0)"
+    ), caught.value.line()
+    assert not (pin_repo.repo_root / "requirements").exists()
+
+
+def test_a_second_pin_waits_for_the_first(
+    pinned_repo: Context, index: PackageIndex, capsys: pytest.CaptureFixture
+) -> None:
+    results = []
+    second = threading.Thread(
+        target=lambda: results.append(pin_python_deps(pinned_repo, options(pinned_repo, index)))
+    )
+    with exclusive(pinned_repo.repo_root / "requirements"):  # the first run, still pinning
+        second.start()
+        second.join(timeout=3)
+        assert second.is_alive()  # it waits instead of doing the same work
+    second.join(timeout=120)
+    assert results and results[0].up_to_date  # and then finds the locks made
+    assert "another run is pinning" in capsys.readouterr().err

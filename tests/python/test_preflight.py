@@ -56,7 +56,8 @@ def test_an_unknown_series_stops_before_any_file_is_written(
     assert cli(generated, command) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "error: config.yaml: release.series: no release-series data for 'zzz' (known: epoxy) "
+        "error: config.yaml: release.series: no release-series data for 'zzz' (known: epoxy, "
+        "flamingo, gazpacho) "
         "(fix the name, or generate the data with `make update-series RELEASES_DIR=<openstack/"
         "releases checkout>`; nothing was written)"
     ]

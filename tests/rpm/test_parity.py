@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import shown
+from conftest import require_tools, shown
 from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
@@ -251,3 +251,84 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
     plan = json.loads(files["containerfiles/keystone/wheels-plan.json"])
     runtime = {p["name"] for p in plan["packages"] if p["role"] == "runtime"}
     assert "python-memcached" in runtime
+
+
+CONDITIONALS = """
+Name: demo
+Version: 1
+%if 0%{?rhel} >= 9
+Requires: on-el
+%elif 0%{?fedora}
+Requires: on-fedora
+%else
+Requires: elsewhere
+%endif
+%if 0%{?fedora}
+Requires: fedora-only
+%elif 0%{?rhel}
+Requires: rhel-by-elif
+%else
+Requires: neither
+%endif
+%if %{undefined fedora}
+Requires: not-fedora
+%endif
+%if %{defined rhel}
+Requires: rhel-defined
+%endif
+%description
+x
+%files
+/usr/bin/demo
+"""
+
+
+@pytest.mark.parametrize(
+    ("defines", "expected"),
+    [
+        ({"rhel": "10"}, ["on-el", "rhel-by-elif", "not-fedora", "rhel-defined"]),
+        ({"fedora": "42"}, ["on-fedora", "fedora-only"]),
+        ({}, ["elsewhere", "neither", "not-fedora"]),
+    ],
+    ids=["el10", "fedora", "no-distro"],
+)
+def test_exactly_one_branch_of_a_conditional_chain_is_read(
+    defines: dict[str, str], expected: list[str]
+) -> None:
+    assert parse_spec(CONDITIONALS, defines).packages["demo"].requires == expected
+
+
+def test_update_parity_reads_the_specs_as_an_el10_build_root_does(
+    repo: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = tmp_path / "el-specs" / "demo-distgit"
+    specs.mkdir(parents=True)
+    (specs / "demo.spec").write_text(CONDITIONALS)
+    (specs / "COMMIT").write_text(f"rdo-packages/demo-distgit epoxy-rdo {'b' * 40} 2025-04-01\n")
+    data = yaml.safe_load(update_parity(repo, specs.parent, monkeypatch).read_text())
+    # the data's %rhel 10 and no %fedora, as CentOS Stream 10 builds it
+    assert data["packages"]["demo"]["requires"] == sorted(
+        ["on-el", "rhel-by-elif", "not-fedora", "rhel-defined"]
+    )
+    assert data["sources"]["demo"] == f"rdo-packages/demo-distgit epoxy-rdo {'b' * 40} 2025-04-01"
+
+
+def test_rpmspec_names_what_our_reader_reads_differently(
+    repo: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    require_tools("rpmspec")
+    specs = tmp_path / "lua-specs" / "lua-distgit"
+    specs.mkdir(parents=True)
+    # a macro made by Lua: rpm evaluates it, our reader cannot
+    (specs / "lua.spec").write_text(
+        "Name: lua-demo\nVersion: 1\nRelease: 1\nSummary: x\nLicense: MIT\n"
+        '%global computed %{lua: print("from-lua")}\nRequires: %{computed}\n'
+        "%description\nx\n%files\n/usr/bin/lua-demo\n"
+    )
+    (specs / "COMMIT").write_text(f"rdo-packages/lua-distgit epoxy-rdo {'c' * 40} 2025-04-01\n")
+    capsys.readouterr()
+    update_parity(repo, specs.parent, monkeypatch)
+    assert (
+        "note: lua.spec: lua-demo: rpmspec reads the Requires differently: ['from-lua']"
+        in capsys.readouterr().err
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from conftest import require_tools
 from pinfixtures import options
 from pyindex import Package, PackageIndex
+from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import render_files
@@ -291,3 +293,24 @@ def test_cython_as_a_build_tool_installs_uncompiled(
     assert cython["build_environment"] == {"NO_CYTHON_COMPILE": "true"}
     fast = next(p for p in plan["packages"] if p["name"] == "fast-lib")
     assert "build_environment" not in fast
+
+
+def test_a_wheel_cut_short_in_the_cache_is_built_again_not_proven(
+    pinned_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    for name in ("first", "second", "third"):
+        (tmp_path / name).mkdir()
+    first = verify(pinned_repo, index, "keystone", tmp_path / "first")
+    assert set(statuses(first).values()) == {"proven"}
+    cached = sorted((cache_dir() / "wheels").rglob("*.whl"))
+    assert cached and not any(path.name.startswith(".") for path in cached)  # renamed whole
+    for path in cached:  # a copy a kill cut short
+        path.write_bytes(path.read_bytes()[:100])
+    second = verify(pinned_repo, index, "keystone", tmp_path / "second")
+    assert set(statuses(second).values()) == {"proven"}
+    assert not any("wheel cache" in (row.get("note") or "") for row in second["packages"])
+    for path in sorted((cache_dir() / "wheels").rglob("*.whl")):
+        with zipfile.ZipFile(path) as archive:
+            assert archive.testzip() is None  # whole again
+    third = verify(pinned_repo, index, "keystone", tmp_path / "third")
+    assert all("wheel cache" in (row.get("note") or "") for row in third["packages"])

@@ -10,6 +10,7 @@ default.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -381,6 +382,47 @@ def _check_image_name(template: str, display: str) -> None:
     _check_template(template, IMAGE_NAME_PLACEHOLDERS, display, "registry.image_name")
 
 
+# An OCI repository path: components of lower-case letters and digits, joined by . _ __ or -.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY_PATH = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+SAMPLE_IMAGE = "nova-api"  # TCIB's image names are lower-case words joined by dashes
+
+
+def _check_image_reference(model: ConfigFile, display: str) -> None:
+    """registry.image_name must make image references a registry accepts."""
+    name = model.registry.image_name.format(
+        image=SAMPLE_IMAGE,
+        distro=model.distro.name,
+        major=model.distro.major,
+        series=model.release.series,
+        version=model.release.version,
+    )
+    if not _REPOSITORY_PATH.match(f"{model.registry.namespace}/{name}"):
+        raise ConfigError(
+            f"{display}: registry.image_name",
+            f"{model.registry.image_name!r} makes {name!r} for {SAMPLE_IMAGE}, not a valid image "
+            "name",
+            "use lower-case letters and digits, with . _ or - between them",
+        )
+
+
+PLATFORM_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+
+
+def _check_platforms(model: ConfigFile, display: str) -> None:
+    """Konflux builds only on platforms whose arch the locks cover (the RPM lock and the
+    hermeto options name the arches of `arches`)."""
+    for platform in model.konflux.build_platforms:
+        arch = PLATFORM_ARCHES.get(platform.rsplit("/", 1)[-1])
+        if arch is None or arch not in model.arches:
+            raise ConfigError(
+                f"{display}: konflux.build_platforms",
+                f"{platform} builds {arch or 'an arch'} that `arches` does not list "
+                f"({', '.join(model.arches)})",
+                "the locks cover only the arches listed: add it to arches, or drop the platform",
+            )
+
+
 def _repository_id(model: ConfigFile, template: str, short: str) -> str:
     """rpm.repository_id applied to a repository's short id (default: the short id)."""
     series = model.release.series
@@ -411,6 +453,8 @@ def load_config(path: Path, display: str | None = None) -> Config:
         raise ConfigError(display, "the config file is empty", "start from the default config.yaml")
     model = validate_config_data(data, display)
     _check_image_name(model.registry.image_name, display)
+    _check_image_reference(model, display)
+    _check_platforms(model, display)
     rpm = model.rpm
     repository_id = rpm.repository_id if rpm else "{id}"
     _check_template(repository_id, REPOSITORY_ID_PLACEHOLDERS, display, "rpm.repository_id")

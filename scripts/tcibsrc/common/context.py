@@ -24,6 +24,7 @@ class Context:
     config_file: Path
     tcib_dir: Path
     given: dict[Path, str] = field(default_factory=dict)
+    tcib_is_submodule: bool = False  # TCIB_DIR not given: the tcib submodule of the repository
 
     @classmethod
     def from_environment(
@@ -44,6 +45,7 @@ class Context:
             repo_root=root,
             config_file=config_path,
             tcib_dir=tcib_path,
+            tcib_is_submodule=not (tcib_dir or os.environ.get("TCIB_DIR")),
             given={
                 Path(os.path.abspath(tcib_path)): tcib_text.rstrip("/") or "/",
                 Path(os.path.abspath(config_path)): config_text,

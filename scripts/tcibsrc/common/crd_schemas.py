@@ -9,10 +9,13 @@ so a typo in a manifest never becomes a setting that quietly does nothing.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from pydantic import ConfigDict, Field
 
 from tcibsrc.common.datafiles import load_data
@@ -107,49 +110,125 @@ def load_crd(kind: str) -> dict[str, Any]:
     return {"source": crd.source, "apiVersion": crd.api_version, "schema": crd.openapi}
 
 
-_TYPES = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "boolean": bool,
-    "integer": int,
-    "number": (int, float),
-}
+def as_json_schema(node: Any) -> Any:
+    """A CRD's OpenAPI v3 schema as a JSON Schema (draft 4, whose boolean exclusiveMinimum
+    OpenAPI shares), with Kubernetes' extensions made explicit: `nullable`, int-or-string, and
+    a field the schema does not list is an error unless it says preserve-unknown-fields (the API
+    server would prune it silently). A required field with a default is filled by the server."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    schema = {
+        key: as_json_schema(value)
+        for key, value in node.items()
+        if not key.startswith("x-kubernetes-") and key not in ("nullable", "example")
+    }
+    if node.get("x-kubernetes-int-or-string"):
+        schema.pop("type", None)
+        schema["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        if "additionalProperties" not in node and not node.get(
+            "x-kubernetes-preserve-unknown-fields"
+        ):
+            schema["additionalProperties"] = False
+        required = [
+            key for key in node.get("required", []) if "default" not in properties.get(key, {})
+        ]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+    if node.get("nullable"):
+        return {"anyOf": [{"type": "null"}, schema]}
+    return schema
 
 
-def problems(value: Any, schema: dict[str, Any], path: str) -> list[str]:
-    """Every way `value` does not follow `schema`: unknown fields, types, enums, required."""
-    found: list[str] = []
-    if schema.get("x-kubernetes-int-or-string"):
-        return [] if isinstance(value, int | str) else [f"{path}: not an integer or a string"]
-    expected = schema.get("type")
-    if value is None and schema.get("nullable"):
-        return []
-    if (expected and not isinstance(value, _TYPES[expected])) or (
-        expected in ("integer", "number") and isinstance(value, bool)
-    ):
-        return [f"{path}: a {type(value).__name__}, the CRD wants {expected}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{path}: {value!r} is not one of {schema['enum']}"]
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        additional = schema.get("additionalProperties")
-        for key, item in value.items():
-            where = f"{path}.{key}"
-            if properties is not None and key in properties:
-                found += problems(item, properties[key], where)
-            elif isinstance(additional, dict):
-                found += problems(item, additional, where)
-            elif properties is not None and not schema.get("x-kubernetes-preserve-unknown-fields"):
-                found.append(f"{where}: a field the CRD does not know")
-        for key in schema.get("required", []):
-            # the API server fills a required field that has a default
-            if key not in value and "default" not in (properties or {}).get(key, {}):
-                found.append(f"{path}.{key}: required by the CRD")
-    if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            found += problems(item, schema["items"], f"{path}[{index}]")
+def _path(kind: str, parts: Any) -> str:
+    text = kind
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _line(error: jsonschema.ValidationError, kind: str) -> str:
+    """One error of the manifest, in the words of the check before it was a JSON Schema."""
+    where = _path(kind, error.absolute_path)
+    value, rule = error.instance, error.validator
+    if rule == "additionalProperties":
+        allowed = set((error.schema.get("properties") or {}).keys())
+        extra = sorted(key for key in value if key not in allowed)
+        return f"{where}.{extra[0]}: a field the CRD does not know"
+    if rule == "required":
+        missing = [key for key in error.validator_value if key not in value]
+        return f"{where}.{missing[0]}: required by the CRD"
+    if rule == "type":
+        return f"{where}: a {type(value).__name__}, the CRD wants {error.validator_value}"
+    if rule == "enum":
+        return f"{where}: {value!r} is not one of {error.validator_value}"
+    if rule == "pattern":
+        return f"{where}: {value!r} does not match {error.validator_value!r}"
+    if rule in ("minimum", "maximum"):
+        word = "at least" if rule == "minimum" else "at most"
+        return f"{where}: {value!r}, the CRD wants {word} {error.validator_value}"
+    if rule in ("minLength", "maxLength"):
+        word = "at least" if rule == "minLength" else "at most"
+        return f"{where}: {len(value)} characters, the CRD wants {word} {error.validator_value}"
+    if rule in ("minItems", "maxItems"):
+        word = "at least" if rule == "minItems" else "at most"
+        return f"{where}: {len(value)} items, the CRD wants {word} {error.validator_value}"
+    if rule == "anyOf" and error.validator_value == [{"type": "integer"}, {"type": "string"}]:
+        return f"{where}: not an integer or a string"
+    return f"{where}: {error.message}"
+
+
+@cache
+def _validator(kind: str) -> jsonschema.Draft4Validator:
+    schema = as_json_schema(load_crd(kind)["schema"])
+    return jsonschema.Draft4Validator(
+        schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
+    )
+
+
+# what the API server holds every object's metadata to (RFC 1123 subdomain names; label values)
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def metadata_problems(manifest: dict[str, Any], kind: str) -> list[str]:
+    """The metadata a CRD's schema leaves to the API server: name, namespace, label values."""
+    metadata = manifest.get("metadata")
+    if not isinstance(metadata, dict):
+        return [f"{kind}.metadata: required by the API server"]
+    found = []
+    for key in ("name", "namespace"):
+        value = metadata.get(key)
+        if value is None:
+            if key == "name":
+                found.append(f"{kind}.metadata.name: required by the API server")
+            continue
+        if not isinstance(value, str) or len(value) > 253 or not _NAME.match(value):
+            found.append(
+                f"{kind}.metadata.{key}: {value!r} is not a DNS subdomain name (lower-case "
+                "letters, digits, - and ., at most 253 characters)"
+            )
+    for label, value in sorted((metadata.get("labels") or {}).items()):
+        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+            found.append(
+                f"{kind}.metadata.labels.{label}: {value!r} is not a label value (at most 63 "
+                "letters, digits, - _ and .)"
+            )
     return found
+
+
+def problems(manifest: dict[str, Any], kind: str) -> list[str]:
+    """Every way the manifest does not follow its CRD's schema, ordered by path."""
+    errors = sorted(
+        _validator(kind).iter_errors(manifest),
+        key=lambda error: ([str(part) for part in error.absolute_path], error.validator),
+    )
+    return metadata_problems(manifest, kind) + [_line(error, kind) for error in errors]
 
 
 def validate(manifest: dict[str, Any], display: str) -> None:
@@ -162,7 +241,7 @@ def validate(manifest: dict[str, Any], display: str) -> None:
             f"{manifest.get('apiVersion')!r}, the CRD serves {crd['apiVersion']!r}",
             "regenerate with `make deploy-manifests`",
         )
-    found = problems(manifest, crd["schema"], kind)
+    found = problems(manifest, kind)
     if found:
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
         raise CrdError(

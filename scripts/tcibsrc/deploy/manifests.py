@@ -19,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.crd_schemas import load_crd, validate
 from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.common.models import StrictModel
+from tcibsrc.common.models import StrictModel, validate_model
 from tcibsrc.common.registry import digest_of
+from tcibsrc.common.yamlio import read_text
 from tcibsrc.tcib.catalog import build_catalog
 
 DEPLOY_DIR = "deploy"
@@ -69,17 +71,50 @@ def stages_data() -> DeployStages:
 # -- image references ---------------------------------------------------------------------------
 
 
+class SnapshotComponent(BaseModel):
+    """One component of a Konflux Snapshot: its name and the image it built (by digest)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    name: str = Field(min_length=1)
+    container_image: str = Field(alias="containerImage", min_length=1)
+
+
+class SnapshotSpec(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # a Snapshot carries more than we read
+
+    components: tuple[SnapshotComponent, ...]
+
+
+class Snapshot(BaseModel):
+    """A Konflux Snapshot as `kubectl get snapshot NAME -o json` prints it (or its spec)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    spec: SnapshotSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _spec_alone(cls, data: Any) -> Any:
+        """The spec given alone (`{"components": [...]}`) reads as a whole Snapshot."""
+        if isinstance(data, dict) and "spec" not in data and "components" in data:
+            return {"spec": data}
+        return data
+
+
+SNAPSHOT_FIX = "export one with `kubectl get snapshot NAME -o json`"
+
+
 def snapshot_images(path: Path, display: str) -> dict[str, str]:
     """component -> containerImage of a Konflux Snapshot (the CR or its spec), as JSON."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeployError(display, f"not a Snapshot JSON ({exc})", "export one with "
-                          "`kubectl get snapshot NAME -o json`") from exc  # fmt: skip
-    components = (data.get("spec") or data).get("components")
-    if not isinstance(components, list):
-        raise DeployError(display, "no spec.components list", "give a Konflux Snapshot")
-    return {str(c["name"]): str(c["containerImage"]) for c in components if "name" in c}
+        data = json.loads(read_text(path, display))
+    except json.JSONDecodeError as exc:
+        raise DeployError(
+            display, f"not JSON ({exc.msg}, line {exc.lineno})", SNAPSHOT_FIX
+        ) from exc
+    snapshot = validate_model(Snapshot, data, display, SNAPSHOT_FIX)
+    return {c.name: c.container_image for c in snapshot.spec.components}
 
 
 def registry_images(ctx: Context, images: list[str], tag: str) -> dict[str, str]:

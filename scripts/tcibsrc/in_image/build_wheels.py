@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,33 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def valid_wheel(path: Path, item: dict[str, Any]) -> bool:
+    """A whole wheel of the package: its name says the project and version, and every member
+    of the zip reads back (a copy cut short by a kill is not one)."""
+    parts = path.name.removesuffix(".whl").split("-")
+    if len(parts) < 5 or _normal(parts[0]) != _normal(item["name"]):
+        return False
+    if parts[1].replace("_", "-").lower() != str(item["version"]).replace("_", "-").lower():
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def _store(built: Path, cache: Path) -> None:
+    """Into the cache under a temporary name, then renamed: a killed copy is never a wheel."""
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{built.name}.{os.getpid()}.part"
+    shutil.copy2(built, partial)
+    os.replace(partial, cache / built.name)
+
+
 def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
     """Build one sdist into `wheels` (its role's directory)."""
     sdist = Path(plan["deps"]) / item["filename"]
@@ -100,6 +128,9 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         }
     cache = Path(plan["wheel_cache"]) / cache_key(item, plan) if plan.get("wheel_cache") else None
     cached = sorted(cache.glob("*.whl")) if cache is not None and cache.is_dir() else []
+    for wheel in [wheel for wheel in cached if not valid_wheel(wheel, item)]:
+        wheel.unlink(missing_ok=True)  # cut short or not this package's: build it again
+        cached.remove(wheel)
     if cached:
         shutil.copy2(cached[0], wheels / cached[0].name)
         return {
@@ -190,9 +221,11 @@ def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str
         if code != 0 or not built:
             tail = log_tail(output)
             return {"status": "failed", "seconds": seconds, "log_tail": tail}
+        if not valid_wheel(built[0], item):
+            tail = f"{built[0].name}: not a whole wheel of {_key(item)}\n{log_tail(output)}"
+            return {"status": "failed", "seconds": seconds, "log_tail": tail}
         if cache is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(built[0], cache / built[0].name)
+            _store(built[0], cache)
         shutil.move(str(built[0]), wheels / built[0].name)
     return {"status": "proven", "seconds": seconds}
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
 
+from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.interface.commands import (
@@ -66,6 +72,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
+INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not a problem of the input
+FILESYSTEM_FIXES = {
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.EROFS: "the filesystem is read-only",
+    errno.ENOSPC: "free some disk space",
+    errno.ENOENT: "check that it exists",
+    errno.ENOTDIR: "a file stands where a directory belongs",
+    errno.EISDIR: "a directory stands where a file belongs",
+}
+
+
+def _filesystem_line(error: OSError) -> str:
+    """One line for a filesystem error: the path, what the system said, what to do."""
+    where = error.filename or "a file"
+    fix = FILESYSTEM_FIXES.get(error.errno or 0)
+    return f"{where}: {error.strerror or error}" + (f" ({fix})" if fix else "")
+
+
+def _report_bug(command: str) -> str:
+    """Write the traceback of an unexpected error where a bug report can take it from."""
+    text = f"tcibsrc {command}\n{traceback.format_exc()}"
+    try:
+        directory = cache_dir() / "errors"
+        directory.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = directory / f"{stamp}-{os.getpid()}.txt"
+        path.write_text(text, encoding="utf-8")
+    except OSError:
+        handle, name = tempfile.mkstemp(prefix="tcibsrc-error-", suffix=".txt")
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return name
+    return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,6 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return INTERRUPTED
+    except OSError as error:
+        print(f"error: {_filesystem_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:  # a bug: say so in one line, keep the details for a report
+        report = _report_bug(args.command)
+        print(
+            f"error: internal error in tcibsrc {args.command} ({type(error).__name__}: {error}); "
+            f"this is a bug, please report it with {report}",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

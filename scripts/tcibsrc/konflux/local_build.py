@@ -61,12 +61,20 @@ def _run(command: list[str], cwd: Path, what: str, env: dict[str, str] | None = 
 
 def prefetch_input_of(ctx: Context, image: str) -> str:
     """The prefetch-input of the image's push PipelineRun, as committed."""
+    catalog = build_catalog(ctx)
+    if image not in catalog.images and image != BUILDER:
+        raise LocalBuildError(image, "not an image in scope", "`make images` lists them")
     path = ctx.repo_root / TEKTON_DIR / f"{ctx.config.component_name(image)}-push.yaml"
     if not path.is_file():
         raise LocalBuildError(ctx.display(path), "missing", "run `make pipelines`")
     run = load_yaml(path, display=ctx.display(path))
-    params = {p["name"]: p["value"] for p in run["spec"]["params"]}
-    return str(params["prefetch-input"])
+    params = (run.get("spec") or {}).get("params") if isinstance(run, dict) else None
+    found = {item.get("name"): item.get("value") for item in params or [] if isinstance(item, dict)}
+    if not isinstance(found.get("prefetch-input"), str):
+        raise LocalBuildError(
+            ctx.display(path), "has no prefetch-input param", "run `make pipelines`"
+        )
+    return found["prefetch-input"]
 
 
 # hermeto's switch for its pip manager's cargo vendoring of Rust sdists

@@ -11,7 +11,7 @@ import os
 import threading
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlparse
 
 import requests
 from packaging.utils import (
@@ -25,18 +25,27 @@ from packaging.utils import (
 from packaging.version import Version
 
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.http import TIMEOUT
+from tcibsrc.common.http import session as http_session
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 
 
 def index_url_from_environment(given: str | None = None) -> str:
     """The Simple API index: the command-line value, else $INDEX_URL, else PyPI."""
-    return given or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+    url = given or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise PackageIndexError(
+            f"INDEX_URL={url}",
+            "not an http(s) URL",
+            "give the Simple API of a package index, e.g. https://pypi.org/simple",
+        )
+    return url
 
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
-TIMEOUT = (10, 120)
 
 
 class PackageIndexError(ToolkitError):
@@ -132,7 +141,7 @@ class SimpleIndex:
 
     def __init__(self, url: str = DEFAULT_INDEX_URL, session: requests.Session | None = None):
         self.url = url.rstrip("/") + "/"
-        self._session = session or requests.Session()
+        self._session = session or http_session()
         self._pages: dict[str, list[DistFile]] = {}
         self._lock = threading.Lock()
 

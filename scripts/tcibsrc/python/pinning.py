@@ -6,18 +6,23 @@ Everything is computed first and written at the end through temporary files, so 
 
 from __future__ import annotations
 
+import fcntl
 import json
-import os
+import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
-from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.atomic import replace_files
+from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.checksum import sha256_text
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
@@ -33,6 +38,7 @@ from tcibsrc.python.lockfile import (
     render_in,
     render_lock,
 )
+from tcibsrc.python.preflight import check_upper_constraints
 from tcibsrc.python.requirements_in import (
     ADDITIONS_FILE,
     ImageInputs,
@@ -41,8 +47,10 @@ from tcibsrc.python.requirements_in import (
     union_requirements,
 )
 from tcibsrc.python.resolvers.base import (
+    NOT_FOUND,
     Resolution,
     ResolveRequest,
+    ResolverError,
     resolver_named,
     stop_running_backends,
 )
@@ -299,12 +307,41 @@ def compute_inputs(
     return PinInputs(inputs, union, in_files, constraints_text, digest)
 
 
+@contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """One pin-python-deps at a time per repository: a second waits for the first (and then
+    finds the locks up to date) instead of doing the same minutes of work. The lock file is
+    in the cache, keyed by the repository's path: nothing is written to the tree."""
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    key = sha256_text(str(directory.resolve()))[:16]
+    with (locks / f"pin-{key}.lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(
+                f"pin-python-deps: another run is pinning {directory}; waiting for it to finish",
+                file=sys.stderr,
+            )
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
+    with exclusive(ctx.repo_root / REQUIREMENTS_DIR):
+        return _pin(ctx, options)
+
+
+def _pin(ctx: Context, options: PinOptions) -> PinResult:
     started = time.monotonic()
     config = ctx.config
     requirements_dir = ctx.repo_root / REQUIREMENTS_DIR
     uc = upper_constraints_for(config, options.upper_constraints_file)
     assert uc is not None  # only offline loading gives None
+    check_upper_constraints(ctx, uc)
     planned = compute_inputs(ctx, options.index_url, uc=uc)
     if not planned.inputs:
         raise PinError(
@@ -340,9 +377,12 @@ def pin_python_deps(ctx: Context, options: PinOptions) -> PinResult:
             constraints_path: f"{REQUIREMENTS_DIR}/{CONSTRAINTS_FILE}",
             uc_path: f"upper-constraints ({config.upper_constraints_url})",
         }
-        resolution = _resolve_all_arches(
-            ctx, options, union, [uc_path, constraints_path], workdir, display_names
-        )
+        try:
+            resolution = _resolve_all_arches(
+                ctx, options, union, [uc_path, constraints_path], workdir, display_names
+            )
+        except ResolverError as error:
+            raise explain_failure(error, union, uc, SimpleIndex(options.index_url)) from error
         phases = {"resolve (all arches)": time.monotonic() - phase}
         phase = time.monotonic()
         index = SimpleIndex(options.index_url)
@@ -431,6 +471,53 @@ def _render_image_in(item: ImageInputs) -> str:
     )
 
 
+def explain_failure(
+    error: ResolverError, union: list[str], uc: UpperConstraints, index: SimpleIndex
+) -> ResolverError:
+    """The resolver's failure, with what it cannot know: that the index serves no project at
+    all (a wrong INDEX_URL, not a missing package), and which versions upper-constraints
+    forced in a conflict."""
+    text = " ".join([error.problem, *error.details])
+    missing = NOT_FOUND.search(text)
+    if missing:
+        names = [missing["name"], *(Requirement(line).name for line in union[:2])]
+        absent = []
+        for name in dict.fromkeys(names):
+            try:
+                index.files(name)
+            except ToolkitError:
+                absent.append(name)
+        if len(absent) == len(dict.fromkeys(names)) > 1:
+            return ResolverError(
+                f"INDEX_URL={index.url}",
+                f"the index has none of {', '.join(absent)}: it does not serve the Simple API "
+                "of a package index there",
+                "give the URL of the index's Simple API, e.g. https://pypi.org/simple",
+            )
+        return ResolverError(
+            missing["name"],
+            f"not on the index {index.url}",
+            "check its PyPI name (requirements/additions.in, or scripts/tcibsrc/data/"
+            "rpm_classes.yaml for a TCIB RPM)",
+        )
+    forced = sorted(
+        f"{name}=={version}"
+        for name, version in uc.pins.items()
+        if re.search(rf"\b{re.escape(name)}\b", re.sub(r"[._]", "-", text.lower()))
+    )
+    conflict = any(word in text for word in ("unsatisfiable", "we can conclude", "conflict"))
+    if forced and conflict:
+        return ResolverError(
+            error.where,
+            f"{error.problem}; upper-constraints pins {', '.join(forced[:6])}",
+            "a version that upper-constraints forces conflicts with another requirement: hold "
+            "the other requirement to a version that fits (packages.<name>.version), or move "
+            "upper_constraints to the branch that fits",
+            details=error.details,
+        )
+    return error
+
+
 def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> None:
     """Every pin gets its sdist's sha256 from the index (and proves the sdist exists)."""
 
@@ -485,16 +572,17 @@ def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
 
 
 def _write_all(directory: Path, files: dict[str, str]) -> list[str]:
-    """Write every file (each atomically), then remove generated files no longer produced."""
-    changed = [
-        name for name, text in sorted(files.items()) if write_text_atomic(directory / name, text)
-    ]
-    for path in sorted(directory.glob("*")):
-        if path.name in files or path.name == ADDITIONS_FILE or not path.is_file():
-            continue
-        if path.suffix in {".in", ".txt"} and path.read_text(encoding="utf-8").startswith(
+    """Write every file and remove the generated files no longer produced, all or nothing."""
+    stale = [
+        path
+        for path in sorted(directory.glob("*"))
+        if path.name not in files
+        and path.name != ADDITIONS_FILE
+        and path.is_file()
+        and path.suffix in {".in", ".txt"}
+        and path.read_text(encoding="utf-8").startswith(
             ("# Generated by `make pin-python-deps`", f"# {GENERATED_NOTE}")
-        ):
-            os.unlink(path)
-            changed.append(f"{path.name} (removed)")
-    return changed
+        )
+    ]
+    directory.mkdir(parents=True, exist_ok=True)
+    return replace_files(directory, files, stale)

@@ -22,7 +22,8 @@ from tcibsrc.python.lockfile import (
     read_pins,
 )
 from tcibsrc.python.requirements_in import ADDITIONS_FILE, read_additions
-from tcibsrc.python.series import known_series, load_series
+from tcibsrc.python.series import known_series, load_series, series_file, series_mismatches
+from tcibsrc.python.upper_constraints import UpperConstraints
 from tcibsrc.tcib.catalog import Catalog
 
 NOTHING_WRITTEN = "nothing was written"
@@ -42,7 +43,31 @@ def check_series(ctx: Context) -> None:
             "fix the name, or generate the data with `make update-series "
             f"RELEASES_DIR=<openstack/releases checkout>`; {NOTHING_WRITTEN}",
         )
-    load_series(config.series)
+    series = load_series(config.series)
+    if series.release and series.release != config.release_version:
+        raise InputError(
+            f"{ctx.display(config.path)}: release.version",
+            f"{config.release_version!r}, but {config.series} is {series.release!r} "
+            f"(openstack/releases, {series_file(config.series)})",
+            f'write version: "{series.release}"; {NOTHING_WRITTEN}',
+        )
+
+
+def check_upper_constraints(ctx: Context, uc: UpperConstraints) -> None:
+    """upper-constraints belongs to the series: every deliverable of the series it pins is
+    at a version the series released (master's file with gazpacho pins neutron-lib 5.0.0,
+    which gazpacho never released)."""
+    config = ctx.config
+    outside = series_mismatches(load_series(config.series), uc.pins)
+    if outside:
+        shown = ", ".join(f"{name} {version}" for name, version in outside[:4])
+        raise InputError(
+            f"{ctx.display(config.path)}: upper_constraints.url",
+            f"pins {len(outside)} deliverables of {config.series} at versions the series never "
+            f"released ({shown}{', ...' if len(outside) > 4 else ''})",
+            f"point it at the {config.series} branch (stable/{config.release_version}) of "
+            f"openstack/requirements; {NOTHING_WRITTEN}",
+        )
 
 
 def lock_problems(ctx: Context) -> list[Problem]:

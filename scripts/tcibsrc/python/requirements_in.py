@@ -17,6 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.python.upper_constraints import target_environment
 from tcibsrc.tcib.catalog import Catalog
 
 ADDITIONS_FILE = "additions.in"
@@ -31,6 +32,7 @@ class InputsError(ToolkitError):
 class Addition:
     requirement: Requirement
     images: tuple[str, ...]  # empty: every Python image
+    where: str = ""  # file:line, for messages
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def read_additions(path: Path, known_images: set[str], display: str) -> list[Add
                     f"unknown image '{image}'",
                     "name images in scope (make images)",
                 )
-        additions.append(Addition(requirement, images))
+        additions.append(Addition(requirement, images, f"{display}:{number}"))
     return additions
 
 
@@ -111,16 +113,43 @@ def _with_policy(project: str, config: Config) -> str:
     return project
 
 
+def _for_target(addition: Addition, config: Config) -> str | None:
+    """The line as the images need it: its marker evaluated for the target Python on every
+    arch; None when the marker excludes them (`tomli; python_version < "3.11"` on 3.12)."""
+    requirement = addition.requirement
+    if requirement.marker is None:
+        return str(requirement)
+    holds = {
+        arch: requirement.marker.evaluate(target_environment(config.python_version, arch))
+        for arch in config.arches
+    }
+    if not any(holds.values()):
+        return None
+    if not all(holds.values()):
+        chosen = ", ".join(arch for arch, ok in holds.items() if ok)
+        raise InputsError(
+            addition.where,
+            f"the marker of {str(requirement)!r} holds on {chosen} only",
+            "every arch builds the same image: drop the marker or make it hold on all arches",
+        )
+    without = Requirement(str(requirement))
+    without.marker = None
+    return str(without)
+
+
 def image_inputs(
     catalog: Catalog, config: Config, additions: list[Addition]
 ) -> dict[str, ImageInputs]:
     """For every image in scope whose own environment adds Python packages."""
     own: dict[str, list[str]] = {}
+    wanted = [(addition, _for_target(addition, config)) for addition in additions]
     for image in catalog.ordered():
         lines = [_with_policy(project, config) for project in image.python_projects]
-        for addition in additions:
+        for addition, line in wanted:
+            if line is None:
+                continue  # its marker excludes the images' Python and platform
             if image.name in addition.images or (not addition.images and image.python_projects):
-                lines.append(str(addition.requirement))
+                lines.append(line)
         own[image.name] = sorted(dict.fromkeys(lines), key=lambda line: line.lower())
     result: dict[str, ImageInputs] = {}
     for image in catalog.ordered():

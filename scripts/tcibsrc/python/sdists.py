@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ import requests
 from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.checksum import sha256_file
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.http import session
 from tcibsrc.common.progress import Progress
 from tcibsrc.python.index import DistFile, SimpleIndex
 
@@ -58,6 +60,30 @@ def locate(index: SimpleIndex, name: str, version: str) -> DistFile:
     return found
 
 
+STREAM_ATTEMPTS = 3  # a connection that breaks mid-file (the session retries only the start)
+
+
+def _download(url: str, path: Path) -> None:
+    """`url` into `path`; a transfer that breaks midway is started again, then reported."""
+    for attempt in range(1, STREAM_ATTEMPTS + 1):
+        try:
+            with session().get(url, stream=True, timeout=(10, 300)) as response:
+                if response.status_code != 200:
+                    raise SdistError(url, f"HTTP {response.status_code}", "check the index")
+                with path.open("wb") as handle:
+                    for chunk in response.iter_content(1 << 20):
+                        handle.write(chunk)
+            return
+        except requests.RequestException as exc:
+            if attempt == STREAM_ATTEMPTS:
+                raise SdistError(
+                    url,
+                    f"download failed {attempt} times ({type(exc).__name__})",
+                    "check the index and the network",
+                ) from exc
+            time.sleep(attempt)
+
+
 def fetch(file: DistFile, name: str, version: str, expected_sha256: str | None = None) -> Sdist:
     """Download (or reuse) one sdist; the hash must match the lock's or the index's."""
     expected = expected_sha256 or file.sha256
@@ -68,21 +94,8 @@ def fetch(file: DistFile, name: str, version: str, expected_sha256: str | None =
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            try:
-                with requests.get(file.url, stream=True, timeout=(10, 300)) as response:
-                    if response.status_code != 200:
-                        raise SdistError(
-                            file.url, f"HTTP {response.status_code}", "check the index"
-                        )
-                    for chunk in response.iter_content(1 << 20):
-                        handle.write(chunk)
-            except requests.RequestException as exc:
-                raise SdistError(
-                    file.url,
-                    f"download failed ({type(exc).__name__})",
-                    "check the index and the network",
-                ) from exc
+        os.close(fd)
+        _download(file.url, Path(temporary))
         actual = sha256_file(Path(temporary))
         if actual != expected:
             raise SdistError(
@@ -117,5 +130,15 @@ def fetch_all(
     with Progress(label, len(items)) as progress, ThreadPoolExecutor(DOWNLOAD_WORKERS) as pool:
         list(pool.map(one, items))
     if errors:
-        raise sorted(errors, key=lambda e: e.where)[0]
+        ordered = sorted(errors, key=lambda e: e.where)
+        first = ordered[0]
+        if len(ordered) == 1:
+            raise first
+        others = ", ".join(error.where for error in ordered[1:4])
+        more = f" and {len(ordered) - 4} more" if len(ordered) > 4 else ""
+        raise SdistError(
+            first.where,
+            f"{first.problem}; {len(ordered) - 1} more failed too: {others}{more}",
+            first.fix,
+        )
     return results

@@ -20,6 +20,7 @@ from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.checksum import sha256_text
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.http import session
 
 if TYPE_CHECKING:
     from tcibsrc.common.config import Config
@@ -83,7 +84,7 @@ def parse_pins(text: str, origin: str, environment: dict[str, str]) -> dict[Norm
 
 def _download(url: str) -> str:
     try:
-        response = requests.get(url, timeout=(10, 60))
+        response = session().get(url, timeout=(10, 60))
     except requests.RequestException as exc:
         raise UpperConstraintsError(
             url, f"unreachable ({type(exc).__name__})", "set UPPER_CONSTRAINTS to a local copy"

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from packaging.utils import canonicalize_name
-from pydantic import Field
+from pydantic import Field, RootModel
 
-from tcibsrc.common.datafiles import load_data
+from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.git import revision
 from tcibsrc.common.models import StrictModel
@@ -105,8 +107,53 @@ def _package_data(package: BinaryPackage) -> dict[str, Any]:
     return data
 
 
-def read_specs(specs_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """(spec -> source, binary package -> data) for every *.spec under `specs_dir`."""
+class DistroMacros(RootModel[dict[str, dict[str, str]]]):
+    """data/distro_macros.yaml: per distro release (el10), the macros its build root defines."""
+
+
+def distro_macros(distro_major: str) -> dict[str, str]:
+    """The macros of the target's build root (el<major>), as data naming their source."""
+    table = load_data("distro_macros.yaml", DistroMacros, "fix the entry (kept by hand)").root
+    key = f"el{distro_major}"
+    if key not in table:
+        raise ParityError(
+            shown("distro_macros.yaml"),
+            f"no macros for {key}",
+            f"add the macros a {key} build root defines",
+        )
+    return dict(table[key])
+
+
+def rpmspec_notes(path: Path, spec: Any, defines: dict[str, str]) -> list[str]:
+    """Where rpm's own parser (`rpmspec --parse`, when installed) reads the spec's conditionals
+    and macros differently from ours: each binary package's Requires compared."""
+    program = shutil.which("rpmspec")
+    if program is None:
+        return []
+    command = [program, "--parse", *[f"--define={key} {value}" for key, value in defines.items()]]
+    result = subprocess.run(
+        [*command, str(path)], capture_output=True, text=True, check=False, timeout=120
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return [f"{path.name}: rpmspec --parse failed ({last}); read by our reader alone"]
+    theirs = parse_spec(result.stdout, defines).packages
+    notes = []
+    for name, package in sorted(spec.packages.items()):
+        other = theirs.get(name)
+        if other is not None and sorted(set(other.requires)) != sorted(set(package.requires)):
+            differ = sorted(set(other.requires) ^ set(package.requires))
+            notes.append(f"{path.name}: {name}: rpmspec reads the Requires differently: {differ}")
+    return notes
+
+
+def read_specs(
+    specs_dir: Path, defines: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, dict[str, Any]], list[str]]:
+    """(spec -> source, binary package -> data, notes) for every *.spec under `specs_dir`,
+    read with the target distro's macros (`defines`), cross-checked with rpmspec."""
+    defines = defines or {}
+    notes: list[str] = []
     paths = sorted(specs_dir.rglob("*.spec"))
     if not paths:
         raise ParityError(
@@ -117,15 +164,16 @@ def read_specs(specs_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, Any
     sources: dict[str, str] = {}
     packages: dict[str, dict[str, Any]] = {}
     for path in paths:
-        spec = parse_spec(path.read_text(encoding="utf-8", errors="replace"))
+        spec = parse_spec(path.read_text(encoding="utf-8", errors="replace"), defines)
         if not spec.name:
             continue
+        notes += rpmspec_notes(path, spec, defines)
         sources[spec.name] = _source_of(path.parent)
         for name, package in sorted(spec.packages.items()):
             if name.endswith(DROPPED_PACKAGE_SUFFIXES) or not package.built:
                 continue
             packages[name] = {"spec": spec.name, **_package_data(package)}
-    return sources, packages
+    return sources, packages, notes
 
 
 def _flow(value: Any) -> str:

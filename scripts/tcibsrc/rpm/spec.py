@@ -70,12 +70,14 @@ SECTIONS = (
 _MACRO = re.compile(
     r"%\{(?P<neg>!?)(?P<cond>\??)(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::(?P<alt>[^{}]*))?\}"
 )
+_DEFINED = re.compile(r"%\{(?P<fn>defined|undefined)\s+(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
 _BARE = re.compile(r"%(?P<name>[A-Za-z_][A-Za-z0-9_]*)")
 _FILE_DIRECTIVE = re.compile(
     r"^%(?P<kind>config|attr|dir|doc|license|exclude|ghost|verify|lang|caps|defattr|docdir|"
     r"artifact|missingok)(?:\((?P<args>[^)]*)\))?\s*"
 )
 _REQUIRES = re.compile(r"^Requires\s*:\s*(?P<value>.+)$", re.IGNORECASE)
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+()-]*$")
 _VERSIONED = re.compile(r"\s*(?:>=|<=|=|<|>)\s*\S+")
 
 
@@ -114,12 +116,18 @@ class _Macros:
 
     def expand(self, text: str) -> str:
         for _round in range(10):
-            expanded = _MACRO.sub(self._one, text)
+            expanded = _DEFINED.sub(self._defined, text)
+            expanded = _MACRO.sub(self._one, expanded)
             expanded = _BARE.sub(lambda m: self.values.get(m.group("name"), m.group(0)), expanded)
             if expanded == text:
                 return expanded
             text = expanded
         return text
+
+    def _defined(self, match: re.Match[str]) -> str:
+        """%{defined name} is 1 when the macro is defined, %{undefined name} the opposite."""
+        defined = match.group("name") in self.values
+        return "1" if defined == (match.group("fn") == "defined") else "0"
 
     def _one(self, match: re.Match[str]) -> str:
         name, defined = match.group("name"), match.group("name") in self.values
@@ -187,7 +195,9 @@ def requirement_names(value: str) -> list[str]:
     if value.startswith("("):
         return []  # a rich dependency (a or b): not a single package
     text = _VERSIONED.sub("", value)
-    return [word for word in re.split(r"[\s,]+", text) if word and not word.startswith("%")]
+    if "%{" in text:
+        return []  # a name this reader cannot expand (a Lua macro): rpmspec says more
+    return [word for word in re.split(r"[\s,]+", text) if _PACKAGE_NAME.match(word)]
 
 
 def _file_entry(line: str) -> SpecFile | None:
@@ -225,6 +235,49 @@ def _file_entry(line: str) -> SpecFile | None:
     )
 
 
+@dataclass
+class _Branch:
+    """One %if ... %endif: whether a branch was taken yet, and whether this one is active."""
+
+    taken: bool
+    active: bool
+
+
+_ARCHES = ("x86_64", "aarch64")
+
+
+def _holds(keyword: str, argument: str, macros: _Macros) -> bool:
+    """Whether an %if/%elif (or its arch and os forms) holds on the target."""
+    if keyword in ("%if", "%elif"):
+        return _condition(macros.expand(argument))
+    named = macros.expand(argument).split()
+    if keyword in ("%ifarch", "%elifarch"):
+        return any(arch in named for arch in (*_ARCHES, "noarch"))
+    if keyword in ("%ifnarch", "%elifnarch"):
+        return not any(arch in named for arch in _ARCHES)
+    if keyword in ("%ifos", "%elifos"):
+        return "linux" in named
+    return "linux" not in named  # %ifnos
+
+
+def _conditional(line: str, branches: list[_Branch], macros: _Macros) -> None:
+    """%if/%elif/%else/%endif: exactly one branch of a chain is active, as rpm has it."""
+    keyword = line.split()[0]
+    argument = line[len(keyword) :]
+    if keyword.startswith("%if"):
+        holds = _holds(keyword, argument, macros)
+        branches.append(_Branch(taken=holds, active=holds))
+    elif keyword.startswith("%elif") and branches:
+        top = branches[-1]
+        top.active = not top.taken and _holds(keyword, argument, macros)
+        top.taken = top.taken or top.active
+    elif keyword == "%else" and branches:
+        top = branches[-1]
+        top.active, top.taken = not top.taken, True
+    elif keyword == "%endif" and branches:
+        branches.pop()
+
+
 def parse_spec(text: str, defines: dict[str, str] | None = None) -> Spec:
     """The binary packages of a spec: plain `Requires` and `%files`, macros expanded."""
     macros = _Macros(defines or {})
@@ -233,7 +286,7 @@ def parse_spec(text: str, defines: dict[str, str] | None = None) -> Spec:
     main = ""
     packages: dict[str, BinaryPackage] = {}
     section, current = "preamble", None
-    active: list[bool] = []
+    branches: list[_Branch] = []
     skip_continuation = False
     for raw in lines:
         if skip_continuation:
@@ -241,26 +294,9 @@ def parse_spec(text: str, defines: dict[str, str] | None = None) -> Spec:
             continue
         line = raw.strip()
         if line.startswith(("%if", "%else", "%elif", "%endif")):
-            keyword = line.split()[0]
-            if keyword in ("%if", "%ifarch", "%ifnarch", "%ifos", "%ifnos"):
-                argument = line[len(keyword) :]
-                if keyword == "%if":
-                    holds = _condition(macros.expand(argument))
-                elif keyword == "%ifarch":
-                    holds = "x86_64" in argument or "aarch64" in argument or "noarch" in argument
-                elif keyword == "%ifnarch":
-                    holds = not ("x86_64" in argument or "aarch64" in argument)
-                else:
-                    holds = keyword == "%ifos"
-                active.append(holds)
-            elif keyword == "%else" and active:
-                active[-1] = not active[-1]
-            elif keyword in ("%elif", "%elifarch") and active:
-                active[-1] = False  # the first branch is taken or not; later ones: no
-            elif keyword == "%endif" and active:
-                active.pop()
+            _conditional(line, branches, macros)
             continue
-        if not all(active):
+        if not all(branch.active for branch in branches):
             continue
         if line.startswith(("%global", "%define")):
             words = line.split(None, 2)

@@ -5,10 +5,12 @@ This is the one model that locks, Containerfiles, pipelines and manifests derive
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import TcibError
+from tcibsrc.common.git import GitError, git
 from tcibsrc.tcib.classify import Classification, Kind, classify_all
 from tcibsrc.tcib.containers_yaml import read_containers_yaml
 from tcibsrc.tcib.contract import kolla_users, operator_image_keys
@@ -65,6 +67,8 @@ class Catalog:
 def load_tcib(ctx: Context) -> dict[str, TcibImage]:
     """Every TCIB image, expanded with this deployment's variables."""
     config = ctx.config
+    if not ctx.tcib_dir.is_dir() and ctx.tcib_is_submodule:
+        fetch_submodule(ctx)
     if not ctx.tcib_dir.is_dir():
         raise TcibError(
             ctx.display(ctx.tcib_dir),
@@ -79,6 +83,31 @@ def load_tcib(ctx: Context) -> dict[str, TcibImage]:
         config.base_image,
         ctx.display,
     )
+
+
+SUBMODULE = "tcib"
+
+
+def fetch_submodule(ctx: Context) -> None:
+    """A fresh clone without `--recurse-submodules`: fetch TCIB at its pinned commit, once.
+    Where its host is out of reach, say so in one line with the other ways."""
+    gitmodules = ctx.repo_root / ".gitmodules"
+    if not gitmodules.is_file() or f"path = {SUBMODULE}" not in gitmodules.read_text():
+        return
+    print(
+        f"{SUBMODULE}: the submodule is empty; fetching it at its pinned commit "
+        f"(git submodule update --init {SUBMODULE})",
+        file=sys.stderr,
+    )
+    try:
+        git(ctx.repo_root, "submodule", "update", "--init", SUBMODULE)
+    except GitError as error:
+        raise TcibError(
+            SUBMODULE,
+            f"the submodule could not be fetched ({error.problem})",
+            "reach its host, or point it at a mirror (git config submodule.tcib.url <url>), or "
+            "set TCIB_DIR to a TCIB container-images directory",
+        ) from error
 
 
 def _first_use(images: dict[str, TcibImage], ctx: Context) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,23 @@ class RuntimeChecks(StrictModel):
         return self
 
 
+# the programs each loopback service of a scenario needs: (command, Debian package)
+SERVICE_TOOLS = {
+    "memcached": (("memcached", "memcached"),),
+    "ovn": (("ovsdb-server", "ovn-central"), ("ovsdb-tool", "openvswitch-common")),
+}
+
+
+def missing_service_tools(scenario: Scenario | None) -> list[tuple[str, str]]:
+    """The programs the scenario's services need that are not on PATH."""
+    needed = [
+        tool
+        for service in (scenario.services if scenario else ())
+        for tool in SERVICE_TOOLS[service]
+    ]
+    return [(command, package) for command, package in needed if shutil.which(command) is None]
+
+
 def runtime_checks() -> RuntimeChecks:
     return load_data(
         "runtime_checks.yaml", RuntimeChecks, "fix the entry", override="TCIBSRC_RUNTIME_CHECKS"
@@ -160,6 +178,14 @@ def verify_runtime(
             f"no runtime checks for image '{image}'",
             f"images with runtime checks: {known}",
         )
+    absent = missing_service_tools(data.scenarios.get(settings.scenario or ""))
+    if absent:
+        packages = " ".join(dict.fromkeys(package for _command, package in absent))
+        raise VerifyError(
+            ", ".join(command for command, _package in absent),
+            f"not installed, and {image}'s scenario starts them on loopback",
+            f"apt-get install {packages}",
+        )
     lock_path = ctx.repo_root / REQUIREMENTS_DIR / f"{image}.txt"
     if not lock_path.is_file():
         raise VerifyError(ctx.display(lock_path), "missing", "run `make pin-python-deps`")
@@ -190,11 +216,8 @@ def verify_runtime(
             f"binary stand-in ({why})" if problem is None else f"missing: {problem}"
         )
     scenario_name = settings.scenario
-    scenario = (
-        data.scenarios[scenario_name].model_dump(mode="json", by_alias=True, exclude_none=True)
-        if scenario_name
-        else None
-    )
+    chosen = data.scenarios[scenario_name] if scenario_name else None
+    scenario = chosen.model_dump(mode="json", by_alias=True, exclude_none=True) if chosen else None
     plan = {
         "work": str(workdir / "run"),
         "python": built["python"].split(" (not ")[0],

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from tcibsrc.common.atomic import STAGING_DIR
 from tcibsrc.common.config import config_schema
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ClassificationError, Problem, ToolkitError, warning
@@ -32,7 +33,7 @@ from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.python.lock_rules import check_files
 from tcibsrc.python.lockfile import ALL, CONSTRAINTS_FILE, REQUIREMENTS_DIR, read_header
 from tcibsrc.python.pinning import compute_inputs
-from tcibsrc.python.preflight import check_series, lock_problems
+from tcibsrc.python.preflight import check_series, check_upper_constraints, lock_problems
 from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
 from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
@@ -78,6 +79,27 @@ def check_config_schema(ctx: Context, images: Images) -> Iterator[Problem]:
         yield Problem(SCHEMA_FILE, "differs from the config's model", "run `make`")
 
 
+GENERATED_DIRS = (".", "containerfiles", "requirements", ".tekton", "docs")
+
+
+def check_leftovers(ctx: Context, images: Images) -> Iterator[Problem]:
+    """No interrupted write is left: a staging directory or a temporary file of a rename."""
+    for name in GENERATED_DIRS:
+        directory = ctx.repo_root / name
+        if (directory / STAGING_DIR).exists():
+            yield Problem(
+                ctx.display(directory / STAGING_DIR),
+                "left by an interrupted run",
+                "the next `make` completes or drops it",
+            )
+        if directory.is_dir():
+            found = directory.glob(".*.tmp") if name == "." else directory.rglob(".*.tmp")
+            for path in sorted(found):
+                yield Problem(
+                    ctx.display(path), "a temporary file left by an interrupted run", "remove it"
+                )
+
+
 def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     """The Mermaid graph in the README matches the current scope."""
     try:
@@ -89,7 +111,12 @@ def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
         yield Problem(README, "the image graph is out of date", "run `make graph`")
 
 
-TREE_CHECKS: tuple[TreeCheck, ...] = (check_classification, check_users, check_config_schema)
+TREE_CHECKS: tuple[TreeCheck, ...] = (
+    check_classification,
+    check_users,
+    check_config_schema,
+    check_leftovers,
+)
 
 
 def check_lock_rules(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
@@ -108,6 +135,12 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     index_url = index_url_from_environment()
     constraints = directory / CONSTRAINTS_FILE
     uc = upper_constraints_for(ctx.config, local_file_from_environment(), offline=True)
+    if uc is not None:
+        try:
+            check_upper_constraints(ctx, uc)
+        except ToolkitError as error:
+            yield _from_error(error)
+            return
     if uc is None and not constraints.is_file():
         if any(image.python_projects for image in scoped.ordered()):
             yield Problem(ctx.display(constraints), "missing", "run `make pin-python-deps`")

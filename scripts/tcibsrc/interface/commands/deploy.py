@@ -61,8 +61,20 @@ def run_manifests(ctx: Context, args: argparse.Namespace) -> int:
     return write_generated(ctx.repo_root, files, [], "deploy/")
 
 
+def timeout_of(args: argparse.Namespace) -> float:
+    """--timeout, else $TIMEOUT, else 1800 s; read only by the command that waits."""
+    given = args.timeout or os.environ.get("TIMEOUT") or "1800"
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise DeployError(f"TIMEOUT={given}", "not a number of seconds", "write e.g. TIMEOUT=1800")
+    return seconds
+
+
 def run_deploy(ctx: Context, args: argparse.Namespace) -> int:
-    deploy(ctx, args.stage, settings_of(args), timeout=args.timeout)
+    deploy(ctx, args.stage, settings_of(args), timeout=timeout_of(args))
     return 0
 
 
@@ -110,7 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("deploy", help="the staged deploy (kubectl or oc)")
     _common(parser)
     parser.add_argument("--stage", default=os.environ.get("STAGE") or "all")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("TIMEOUT") or 1800))
+    parser.add_argument("--timeout", help="seconds to wait for a stage (default: $TIMEOUT or 1800)")
     parser.set_defaults(handler=run_deploy)
     parser = subparsers.add_parser("deploy-check", help="smoke checks in openstackclient")
     _common(parser)

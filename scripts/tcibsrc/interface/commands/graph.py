@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.atomic import replace_files
 from tcibsrc.common.context import Context
 from tcibsrc.tcib.catalog import Catalog, build_catalog
 from tcibsrc.tcib.graph import dot, mermaid, replace_readme_section
@@ -24,11 +24,11 @@ def expected_readme(ctx: Context, catalog: Catalog) -> tuple[Path, str, str]:
     return readme, current, replace_readme_section(current, section, README)
 
 
-def write_svg(ctx: Context, catalog: Catalog) -> str:
-    """Render the SVG with Graphviz when it is installed; say what happened."""
+def render_svg(ctx: Context, catalog: Catalog) -> tuple[str | None, str]:
+    """The SVG from Graphviz when it is installed (or None), and what happened."""
     dot_program = shutil.which("dot")
     if dot_program is None:
-        return "graphviz is not installed, so no SVG was written (apt-get install graphviz)"
+        return None, "graphviz is not installed, so no SVG was written (apt-get install graphviz)"
     result = subprocess.run(
         [dot_program, "-Tsvg"],
         input=dot(catalog, ctx.config.base_image),
@@ -37,9 +37,8 @@ def write_svg(ctx: Context, catalog: Catalog) -> str:
         check=False,
     )
     if result.returncode != 0:
-        return f"graphviz failed, no SVG written: {result.stderr.strip()}"
-    write_text_atomic(ctx.repo_root / SVG, result.stdout)
-    return f"wrote {SVG}"
+        return None, f"graphviz failed, no SVG written: {result.stderr.strip()}"
+    return result.stdout, f"wrote {SVG}"
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -47,11 +46,15 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     if args.print:
         print(mermaid(catalog, ctx.config.base_image), end="")
         return 0
-    readme, _current, wanted = expected_readme(ctx, catalog)
-    changed = write_text_atomic(readme, wanted)
-    print(f"{README}: image graph {'updated' if changed else 'already up to date'}")
-    if not args.no_svg:
-        print(write_svg(ctx, catalog))
+    _readme, _current, wanted = expected_readme(ctx, catalog)
+    files = {README: wanted}
+    svg, said = (None, "") if args.no_svg else render_svg(ctx, catalog)
+    if svg is not None:
+        files[str(SVG)] = svg
+    changed = replace_files(ctx.repo_root, files, [])  # the README and the SVG together
+    print(f"{README}: image graph {'updated' if README in changed else 'already up to date'}")
+    if said:
+        print(said)
     return 0
 
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.atomic import replace_files
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.common.yamlio import load_yaml
@@ -71,8 +71,7 @@ def validate(root: Path, lock_text: str, lock_display: str) -> list[Problem]:
 def run(ctx: Context, args: argparse.Namespace) -> int:
     root = ctx.repo_root
     files = render_files(ctx)
-    for name in (RPMS_IN, RPMS_REPO):
-        write_text_atomic(root / name, files[name])
+    replace_files(root, {name: files[name] for name in (RPMS_IN, RPMS_REPO)}, [])
     fd, temporary = tempfile.mkstemp(prefix=".rpms.lock.", suffix=".yaml", dir=root)
     os.close(fd)
     try:

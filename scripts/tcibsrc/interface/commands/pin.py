@@ -11,6 +11,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.python.index import DEFAULT_INDEX_URL, index_url_from_environment
 from tcibsrc.python.pinning import PinOptions, pin_python_deps
 from tcibsrc.python.preflight import validate_inputs
+from tcibsrc.python.resolvers.base import resolver_named
 from tcibsrc.python.upper_constraints import local_file_from_environment
 from tcibsrc.tcib.catalog import build_catalog
 
@@ -26,6 +27,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         else local_file_from_environment(),
         force=args.force,
     )
+    resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     result = pin_python_deps(ctx, options)
     if result.up_to_date:
         print(f"requirements/: up to date ({result.seconds:.2f} s; --force re-resolves)")

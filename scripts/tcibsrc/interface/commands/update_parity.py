@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import shown
-from tcibsrc.rpm.parity import PARITY_DATA, read_specs, render_parity
+from tcibsrc.rpm.parity import PARITY_DATA, distro_macros, read_specs, render_parity
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    sources, packages = read_specs(Path(args.specs_dir))
+    defines = distro_macros(ctx.config.distro_major)
+    sources, packages, notes = read_specs(Path(args.specs_dir), defines)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     target = ctx.repo_root / shown(PARITY_DATA)
     changed = write_text_atomic(target, render_parity(sources, packages))
     print(

@@ -3,28 +3,57 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
-from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.atomic import replace_files
 from tcibsrc.common.context import Context
 from tcibsrc.common.git import revision
-from tcibsrc.python.series import read_releases, render_series, series_file
+from tcibsrc.python.series import (
+    BUILT_FROM_RELEASES,
+    SeriesError,
+    read_releases,
+    read_series_status,
+    render_series,
+    series_file,
+)
 
 
-def _source(releases_dir: Path) -> str:
-    return f"openstack/releases {revision(releases_dir).commit}"
+def chosen_series(args: argparse.Namespace, statuses: dict, configured: str) -> list[str]:
+    """SERIES= names them; by default every series built from releases, and the configured."""
+    if args.series:
+        return list(dict.fromkeys(args.series))
+    default = [name for name, item in statuses.items() if item.status == "maintained"]
+    return sorted({*[name for name in default if name], configured})
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
-    series = ctx.config.series
     releases_dir = Path(args.releases_dir)
-    deliverables = read_releases(releases_dir, series)
-    target = ctx.repo_root / series_file(series)
-    changed = write_text_atomic(target, render_series(series, deliverables, _source(releases_dir)))
-    print(
-        f"{ctx.display(target)}: {len(deliverables)} deliverables, "
-        f"{'updated' if changed else 'unchanged'}"
-    )
+    statuses = read_series_status(releases_dir)
+    source = f"openstack/releases {revision(releases_dir).commit}"
+    files: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for name in chosen_series(args, statuses, ctx.config.series):
+        status = statuses.get(name)
+        if status is None:
+            raise SeriesError(
+                f"SERIES={name}",
+                "not a series of openstack/releases",
+                f"known: {', '.join(statuses)}",
+            )
+        if status.status not in BUILT_FROM_RELEASES:
+            raise SeriesError(
+                f"SERIES={name}",
+                f"is {status.status} in openstack/releases: its deliverables are not all final "
+                "releases yet",
+                "build a series in development from git (trunk mode), or name a maintained one",
+            )
+        deliverables = read_releases(releases_dir, name)
+        files[series_file(name)] = render_series(status, deliverables, source)
+        counts[series_file(name)] = len(deliverables)
+    changed = replace_files(ctx.repo_root, files, [])
+    for path, count in counts.items():
+        print(f"{path}: {count} deliverables, {'updated' if path in changed else 'unchanged'}")
     return 0
 
 
@@ -33,4 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "update-series", help="regenerate the release series data from openstack/releases"
     )
     parser.add_argument("releases_dir", help="an openstack/releases checkout")
+    parser.add_argument(
+        "--series",
+        action="append",
+        default=(os.environ.get("SERIES") or "").split() or None,
+        help="a series to regenerate (default: $SERIES, else every maintained series)",
+    )
     parser.set_defaults(handler=run)

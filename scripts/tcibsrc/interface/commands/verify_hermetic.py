@@ -9,7 +9,8 @@ from pathlib import Path
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.table import text_table
-from tcibsrc.python.index import DEFAULT_INDEX_URL
+from tcibsrc.interface.arguments import positive_int
+from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.python.wheels_plan import images_with_locks
 from tcibsrc.verify.hermetic import scratch_dir, verify_image, write_report
 
@@ -18,7 +19,7 @@ REPORT_DIR = Path("build/verify-hermetic")
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     images = [args.image] if args.image else images_with_locks(ctx)
-    index_url = args.index_url or os.environ.get("INDEX_URL") or DEFAULT_INDEX_URL
+    index_url = index_url_from_environment(args.index_url)
     cargo = args.cargo_home or os.environ.get("CARGO_HOME_VENDORED")
     failed = 0
     for image in images:
@@ -76,7 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--hermeto-output", help="use this `hermeto fetch-deps` output instead of downloading"
     )
     parser.add_argument("--cargo-home", help="vendored crates for Rust sdists (CARGO_HOME)")
-    parser.add_argument("--jobs", type=int, help="parallel builds (default: all cores)")
+    parser.add_argument("--jobs", type=positive_int, help="parallel builds (default: all cores)")
     parser.add_argument("--index-url", help="where to fetch sdists (default: $INDEX_URL or PyPI)")
     parser.add_argument(
         "--no-install", action="store_true", help="do not apt-get install the Debian build packages"

@@ -10,6 +10,7 @@ from pathlib import Path
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
 from tcibsrc.common.table import text_table
+from tcibsrc.interface.arguments import positive_int
 from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.verify.hermetic import scratch_dir
 from tcibsrc.verify.runtime import runtime_checks, verify_runtime
@@ -57,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--image", help="one image (default: every image with runtime checks)")
     parser.add_argument("--cargo-home", help="vendored crates for Rust sdists (CARGO_HOME)")
-    parser.add_argument("--jobs", type=int, help="parallel builds (default: all cores)")
+    parser.add_argument("--jobs", type=positive_int, help="parallel builds (default: all cores)")
     parser.add_argument("--index-url", help="where to fetch sdists (default: $INDEX_URL or PyPI)")
     parser.add_argument(
         "--no-install", action="store_true", help="do not apt-get install the Debian build packages"

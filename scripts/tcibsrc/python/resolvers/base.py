@@ -89,15 +89,22 @@ def write_input(request: ResolveRequest) -> tuple[Path, Path]:
 
 
 _HASH_MISMATCH = re.compile(r"[Hh]ash mismatch for `?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*==[^`\s]+)")
+# uv: "all versions of foo have no source distribution", "foo==1.0 has no source distribution"
 _NO_SDIST = re.compile(
-    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? (?:has no source distribution|"
-    r"has no usable source distribution|only has wheels)"
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:==\S+)? (?:(?:has|have) no (?:usable )?source "
+    r"distribution|only has wheels)"
+)
+NOT_FOUND = re.compile(
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry"
 )
 _NETWORK = re.compile(
     r"dns error|failed to lookup address|Name or service not known|Temporary failure in name "
     r"resolution|Connection refused|Failed to establish a new connection|Network is unreachable|"
     r"error sending request|No route to host|timed out|Max retries exceeded",
     re.IGNORECASE,
+)
+_HTTP_STATUS = re.compile(
+    r"HTTP status (?:server|client) error \((?P<code>\d+)[^)]*\) for url \((?P<url>[^)\s]+)\)"
 )
 # pip shows a failed build step's own output between these two lines
 _SUBPROCESS_OUTPUT = re.compile(r"╰─> \[\d+ lines of output\]")
@@ -151,6 +158,13 @@ def _failure(lines: list[str], returncode: int, name: str, index_url: str) -> Re
             "no version has an sdist, and hermeto fetches sdists only",
             f"drop it, or hold it to a version that has an sdist with packages.{package}."
             "version in config.yaml",
+        )
+    http = _HTTP_STATUS.search(output)
+    if http:
+        return ResolverError(
+            http["url"],
+            f"the index answered HTTP {http['code']}, also when asked again",
+            "try again later, or set INDEX_URL to a mirror",
         )
     network = [line for line in meaningful if _NETWORK.search(line)]
     if network:
