@@ -69,8 +69,8 @@ images: $(STAMP) ## table of the images in scope (ALL=1: every TCIB image; WIDE=
 graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG with graphviz
 	$(CLI) graph
 
-pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1)
-	$(CLI) pin-python-deps $(if $(FORCE),--force)
+pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1, UPDATE=1 moves the cutoff)
+	$(CLI) pin-python-deps $(if $(FORCE),--force) $(if $(filter 1,$(UPDATE)),--update)
 
 lock-rpms: $(STAMP) ## regenerate rpms.in.yaml + rpms.repo and lock them with rpm-lockfile-prototype (network)
 	$(CLI) lock-rpms

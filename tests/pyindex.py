@@ -183,6 +183,9 @@ def build_sdist(package: Package, directory: Path) -> Path:
     return path
 
 
+UPLOADED = "2026-01-01T00:00:00.000000Z"  # every file's upload time unless a test sets one
+
+
 class PackageIndex:
     """Serves `files/` as a Simple API index on 127.0.0.1 (HTML, or JSON when asked)."""
 
@@ -197,6 +200,9 @@ class PackageIndex:
         self.refusing = False  # True: every request fails (503), as if the index were gone
         # file name -> how many more downloads of it fail with 503 (-1: every one)
         self.failing_files: dict[str, int] = {}
+        # PEP 700 upload times (JSON pages): file name -> RFC 3339; the rest: UPLOADED
+        self.upload_times: dict[str, str] = {}
+        self.yanked: dict[str, str] = {}  # file name -> the reason it was yanked
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -222,6 +228,8 @@ class PackageIndex:
         self.serve_json = True
         self.refusing = False
         self.failing_files.clear()
+        self.upload_times.clear()
+        self.yanked.clear()
 
     def start(self) -> PackageIndex:
         self._thread.start()
@@ -287,10 +295,16 @@ class PackageIndex:
                 index.accept_headers.append(accept)
                 if index.serve_json and "application/vnd.pypi.simple.v1+json" in accept:
                     payload = {
-                        "meta": {"api-version": "1.0"},
+                        "meta": {"api-version": "1.1"},
                         "name": name,
                         "files": [
-                            {"filename": f, "url": u, "hashes": {"sha256": d}}
+                            {
+                                "filename": f,
+                                "url": u,
+                                "hashes": {"sha256": d},
+                                "upload-time": index.upload_times.get(f, UPLOADED),
+                                **({"yanked": index.yanked[f]} if f in index.yanked else {}),
+                            }
                             for f, u, d in entries
                         ],
                     }
@@ -298,7 +312,12 @@ class PackageIndex:
                         200, json.dumps(payload).encode(), "application/vnd.pypi.simple.v1+json"
                     )
                     return
-                links = "".join(f'<a href="{u}#sha256={d}">{f}</a><br/>\n' for f, u, d in entries)
+                links = "".join(
+                    f'<a href="{u}#sha256={d}"'
+                    + (f' data-yanked="{index.yanked[f]}"' if f in index.yanked else "")
+                    + f">{f}</a><br/>\n"
+                    for f, u, d in entries
+                )
                 html = f"<!DOCTYPE html><html><body>\n{links}</body></html>\n"
                 self._send(200, html.encode(), "text/html")
 

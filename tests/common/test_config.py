@@ -63,7 +63,7 @@ def test_unknown_nested_key_names_the_key_path(write_config: ConfigWriter) -> No
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.where == f"{path}: python.abi"
-    assert "allowed keys here: version" in caught.value.problem
+    assert "allowed keys here: exclude_newer, minimum_release_age, version" in caught.value.problem
 
 
 def test_wrong_type_names_the_key_path(write_config: ConfigWriter) -> None:

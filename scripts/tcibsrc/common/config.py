@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationError
 
+from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.errors import ConfigError
 from tcibsrc.common.models import StrictModel, describe
 from tcibsrc.common.yamlio import load_yaml
@@ -101,6 +103,10 @@ class Config:
     # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
     hermeto_image: str = HERMETO_IMAGE
     prefetch_rust_crates: bool = True
+    # the pins' view of the index: files uploaded before `exclude_newer` (None: no cutoff), and
+    # the cooldown UPDATE=1 keeps between now and the new cutoff
+    exclude_newer: datetime | None = None
+    minimum_release_age: timedelta = timedelta(days=7)
 
     def image_repository(self, image: str) -> str:
         """The full repository (no tag or digest) where `image` is pushed."""
@@ -161,10 +167,32 @@ class DistroSection(StrictModel):
     base_image: str = Field(min_length=1, description="FROM of TCIB's top image (TCIB's --base)")
 
 
+UTC_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+AGE = re.compile(r"^(?P<count>[0-9]+) (?P<unit>day|days|hour|hours)$")
+DEFAULT_RELEASE_AGE = "7 days"
+
+
+def _age(text: str) -> str:
+    if not AGE.match(text):
+        raise ValueError(f"{text!r} is not an age (write e.g. '7 days' or '12 hours')")
+    return text
+
+
 class PythonSection(StrictModel):
     version: str = Field(
         pattern=r"^3\.[0-9]+$",
         description="the target interpreter of the images (tcib_python_version)",
+    )
+    exclude_newer: str | None = Field(
+        default=None,
+        pattern=UTC_TIME,
+        description="the pins see only files uploaded before this time (RFC 3339, UTC): "
+        "re-pinning gives the same locks on any day; `make pin-python-deps UPDATE=1` moves it",
+    )
+    minimum_release_age: Annotated[str, AfterValidator(_age)] = Field(
+        default=DEFAULT_RELEASE_AGE,
+        description="how old a release must be before UPDATE=1 lets the pins see it (a "
+        "cooldown: a bad upload is usually found and yanked within days)",
     )
 
 
@@ -423,6 +451,47 @@ def _check_platforms(model: ConfigFile, display: str) -> None:
             )
 
 
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def release_age(text: str) -> timedelta:
+    """'7 days' -> timedelta(days=7)."""
+    match = AGE.match(text)
+    assert match is not None  # the model checked it
+    count = int(match["count"])
+    return timedelta(days=count) if match["unit"].startswith("day") else timedelta(hours=count)
+
+
+def utc_text(moment: datetime) -> str:
+    """The config's form of a time: RFC 3339, UTC, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_EXCLUDE_NEWER = re.compile(r"^(?P<indent>[ \t]+)exclude_newer:[^\n]*$", re.M)
+_PYTHON_VERSION = re.compile(r"^python:[ \t]*\n(?P<indent>[ \t]+)version:[^\n]*\n", re.M)
+
+
+def set_exclude_newer(path: Path, moment: datetime) -> bool:
+    """Write the cutoff into the config file, keeping every other line and comment; True when
+    the file changed."""
+    text = path.read_text(encoding="utf-8")
+    value = f'"{utc_text(moment)}"'
+    if _EXCLUDE_NEWER.search(text):
+        updated = _EXCLUDE_NEWER.sub(
+            lambda m: f"{m['indent']}exclude_newer: {value}", text, count=1
+        )
+    else:
+        found = _PYTHON_VERSION.search(text)
+        if found is None:
+            raise ConfigError(
+                f"{path}: python", "no `version:` line to put exclude_newer under", "add it by hand"
+            )
+        line = f"{found['indent']}exclude_newer: {value}\n"
+        updated = text[: found.end()] + line + text[found.end() :]
+    return write_text_atomic(path, updated)
+
+
 def _repository_id(model: ConfigFile, template: str, short: str) -> str:
     """rpm.repository_id applied to a repository's short id (default: the short id)."""
     series = model.release.series
@@ -493,6 +562,8 @@ def load_config(path: Path, display: str | None = None) -> Config:
         },
         hermeto_image=model.prefetch.hermeto_image,
         prefetch_rust_crates=model.prefetch.rust_crates,
+        exclude_newer=_utc(model.python.exclude_newer) if model.python.exclude_newer else None,
+        minimum_release_age=release_age(model.python.minimum_release_age),
         tenant_policy=_tenant_policy(model.konflux.policy),
         git_url=model.konflux.git_url,
         rpm_repositories=tuple(

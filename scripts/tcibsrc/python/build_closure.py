@@ -31,6 +31,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from tcibsrc.common.config import utc_text
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.progress import Progress
 from tcibsrc.python.build_hooks import HookError, dynamic_requires
@@ -263,6 +264,8 @@ class ClosureFinder:
             workdir=self.request.workdir,
             preferences=preferences,
             input_name="<build requirements of the locked sdists>",
+            exclude_newer=self.request.exclude_newer,
+            exempt=self.request.exempt,
         )
         return self.resolve(request)
 
@@ -293,6 +296,7 @@ class ClosureFinder:
                     self.request.index_url,
                     label,
                     self.request.python_version,
+                    utc_text(self.request.exclude_newer) if self.request.exclude_newer else None,
                 )
             except HookError as error:
                 # Typically setup.py needing system tools (krb5-config, apxs) on this host:

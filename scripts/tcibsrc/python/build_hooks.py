@@ -41,13 +41,18 @@ _env_locks: dict[str, threading.Lock] = {}
 _env_guard = threading.Lock()
 
 
-def _environment(pins: list[str], loose: list[str], index_url: str, python: str) -> Path:
+def _environment(
+    pins: list[str], loose: list[str], index_url: str, python: str, exclude_newer: str | None
+) -> Path:
     """A venv with `pins` installed (plus pyproject_hooks), cached by its content.
 
     The host interpreter may be older than the target: when a pinned version does not install
     on it, the unpinned requirements (`loose`) are tried before giving up.
     """
-    key = sha256_text("\n".join(sorted(pins)) + "\n" + index_url + "\n" + python)[:16]
+    key = sha256_text("\n".join([*sorted(pins), index_url, python, exclude_newer or "no cutoff"]))[
+        :16
+    ]
+    cutoff = ["--exclude-newer", exclude_newer] if exclude_newer else []
     root = cache_dir() / "hook-envs" / key
     with _env_guard:
         lock = _env_locks.setdefault(key, threading.Lock())
@@ -79,6 +84,7 @@ def _environment(pins: list[str], loose: list[str], index_url: str, python: str)
                     "--index-url",
                     index_url,
                     "--no-config",
+                    *cutoff,
                     *attempt,
                 ],
                 capture_output=True,
@@ -119,9 +125,11 @@ def dynamic_requires(
     index_url: str,
     label: str,
     python_version: str,
+    exclude_newer: str | None = None,
 ) -> list[str]:
     """What `get_requires_for_build_wheel` returns for the sdist at `archive`."""
-    environment = _environment(pins, loose, index_url, find_python(python_version)[0])
+    python = find_python(python_version)[0]
+    environment = _environment(pins, loose, index_url, python, exclude_newer)
     with tempfile.TemporaryDirectory(prefix="hook-") as scratch:
         source = _unpack(archive, Path(scratch))
         result = subprocess.run(

@@ -10,6 +10,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlparse
 
@@ -61,6 +62,8 @@ class DistFile:
     sha256: str | None
     requires_python: str | None
     yanked: bool
+    yanked_reason: str | None = None
+    upload_time: datetime | None = None  # PEP 700; JSON pages only
 
     @property
     def is_sdist(self) -> bool:
@@ -121,25 +124,64 @@ def _files_from_html(text: str, base_url: str) -> list[DistFile]:
     return files
 
 
+def parse_time(text: str) -> datetime:
+    """An RFC 3339 / ISO 8601 time (`2026-11-29T00:00:00Z`), always with its zone."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _files_from_json(payload: dict, base_url: str) -> list[DistFile]:
     files = []
     for entry in payload.get("files", []):
+        yanked = entry.get("yanked")
+        uploaded = entry.get("upload-time")
         files.append(
             DistFile(
                 filename=entry["filename"],
                 url=urljoin(base_url, entry["url"]),
                 sha256=(entry.get("hashes") or {}).get("sha256"),
                 requires_python=entry.get("requires-python"),
-                yanked=bool(entry.get("yanked")),
+                yanked=bool(yanked),
+                yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
+                upload_time=parse_time(uploaded) if isinstance(uploaded, str) else None,
             )
         )
     return files
 
 
+@dataclass(frozen=True)
+class Cutoff:
+    """What the pins see of the index: files uploaded before `before`; an exempt package
+    (upper-constraints pins it) is seen at its pinned version whatever its upload time."""
+
+    before: datetime
+    exempt: dict[NormalizedName, str]
+
+    def admits(self, name: str, file: DistFile, where: str) -> bool:
+        version = file.version()
+        if version is not None and self.exempt.get(canonicalize_name(name)) == str(version):
+            return True
+        if file.upload_time is None:
+            raise PackageIndexError(
+                where,
+                f"gives no upload time (PEP 700) for {file.filename}, so the cutoff of the pins "
+                "(python.exclude_newer) cannot be applied",
+                "use an index that serves the JSON Simple API with upload times (PyPI does), "
+                "or set python.exclude_newer: null in the config to pin without a cutoff",
+            )
+        return file.upload_time < self.before
+
+
 class SimpleIndex:
     """Reads project pages from one index; pages are kept in memory for the run."""
 
-    def __init__(self, url: str = DEFAULT_INDEX_URL, session: requests.Session | None = None):
+    def __init__(
+        self,
+        url: str = DEFAULT_INDEX_URL,
+        session: requests.Session | None = None,
+        cutoff: Cutoff | None = None,
+    ):
+        self.cutoff = cutoff
         self.url = url.rstrip("/") + "/"
         self._session = session or http_session()
         self._pages: dict[str, list[DistFile]] = {}
@@ -201,10 +243,15 @@ class SimpleIndex:
         return None
 
     def sdist_versions(self, name: str) -> list[Version]:
-        """Versions of `name` that have an sdist, newest first, yanked ones left out."""
+        """Versions of `name` that have an sdist, newest first: yanked ones left out, and
+        those uploaded after the cutoff."""
+        where = f"index {self.url}"
         versions = {
             version
             for file in self.files(name)
-            if file.is_sdist and not file.yanked and (version := file.version()) is not None
+            if file.is_sdist
+            and not file.yanked
+            and (version := file.version()) is not None
+            and (self.cutoff is None or self.cutoff.admits(name, file, where))
         }
         return sorted(versions, reverse=True)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -24,10 +25,11 @@ from packaging.utils import NormalizedName, canonicalize_name
 from tcibsrc.common.atomic import replace_files
 from tcibsrc.common.cache import cache_dir
 from tcibsrc.common.checksum import sha256_text
+from tcibsrc.common.config import utc_text
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.python.build_closure import BuildClosure, ClosureFinder
-from tcibsrc.python.index import DEFAULT_INDEX_URL, SimpleIndex
+from tcibsrc.python.index import DEFAULT_INDEX_URL, Cutoff, SimpleIndex
 from tcibsrc.python.lockfile import (
     ALL,
     BUILD_INFO_FILE,
@@ -35,6 +37,7 @@ from tcibsrc.python.lockfile import (
     REQUIREMENTS_DIR,
     Pin,
     read_header,
+    read_pins,
     render_in,
     render_lock,
 )
@@ -74,6 +77,8 @@ class PinOptions:
     index_url: str = DEFAULT_INDEX_URL
     upper_constraints_file: Path | None = None
     force: bool = False
+    # UPDATE=1: pin against this cutoff instead of the config's (then written to the config)
+    exclude_newer: datetime | None = None
 
 
 @dataclass
@@ -87,6 +92,7 @@ class PinResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
+    moves: list[str] = field(default_factory=list)  # `name old → new`, package by package
 
 
 def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
@@ -108,6 +114,10 @@ def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
         lines.append(f"# Package policies of {config.path.name} (packages.<name>.version).")
         lines.extend(f"{name}{policy.version}" for name, policy in policies)
     return "\n".join(lines) + "\n"
+
+
+def _cutoff_text(cutoff: datetime | None) -> str:
+    return utc_text(cutoff) if cutoff else "none"
 
 
 def _inputs_digest(parts: list[str]) -> str:
@@ -210,6 +220,8 @@ def _resolve_all_arches(
     constraint_files: list[Path],
     workdir: Path,
     display_names: dict[Path, str],
+    exclude_newer: datetime | None = None,
+    exempt: dict[str, str] | None = None,
 ) -> Resolution:
     config = ctx.config
     backend = resolver_named(options.resolver)
@@ -223,6 +235,8 @@ def _resolve_all_arches(
             workdir=workdir / arch,
             display_names=display_names,
             progress_label="resolve",
+            exclude_newer=exclude_newer,
+            exempt=dict(exempt or {}),
         )
         for arch in config.arches
     }
@@ -273,6 +287,7 @@ def compute_inputs(
     index_url: str,
     constraints_text: str | None = None,
     uc: UpperConstraints | None = None,
+    exclude_newer: datetime | None = None,
 ) -> PinInputs:
     """The .in files and constraints from the catalog, additions, series and upper-constraints.
 
@@ -302,6 +317,8 @@ def compute_inputs(
             config.python_version,
             ",".join(config.arches),
             index_url,
+            # the cutoff is an input: moving it re-pins like any other change
+            f"exclude_newer={_cutoff_text(exclude_newer or config.exclude_newer)}",
         ]
     )
     return PinInputs(inputs, union, in_files, constraints_text, digest)
@@ -342,7 +359,8 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     uc = upper_constraints_for(config, options.upper_constraints_file)
     assert uc is not None  # only offline loading gives None
     check_upper_constraints(ctx, uc)
-    planned = compute_inputs(ctx, options.index_url, uc=uc)
+    cutoff_at = options.exclude_newer or config.exclude_newer
+    planned = compute_inputs(ctx, options.index_url, uc=uc, exclude_newer=cutoff_at)
     if not planned.inputs:
         raise PinError(
             ctx.display(config.path),
@@ -379,14 +397,31 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         }
         try:
             resolution = _resolve_all_arches(
-                ctx, options, union, [uc_path, constraints_path], workdir, display_names
+                ctx,
+                options,
+                union,
+                [uc_path, constraints_path],
+                workdir,
+                display_names,
+                exclude_newer=cutoff_at,
+                exempt={str(name): version for name, version in uc.pins.items()},
             )
         except ResolverError as error:
             raise explain_failure(error, union, uc, SimpleIndex(options.index_url)) from error
         phases = {"resolve (all arches)": time.monotonic() - phase}
         phase = time.monotonic()
-        index = SimpleIndex(options.index_url)
-        _attach_sdist_hashes(index, resolution)
+        cutoff = Cutoff(cutoff_at, exempt=dict(uc.pins)) if cutoff_at else None
+        index = SimpleIndex(options.index_url, cutoff=cutoff)
+        late = _attach_sdist_hashes(index, resolution)
+        if late:
+            shown = ", ".join(f"{name}=={version}" for name, version in sorted(late.items())[:5])
+            more = f" and {len(late) - 5} more" if len(late) > 5 else ""
+            notes_late = [
+                f"{len(late)} versions that upper-constraints pins were uploaded after the "
+                f"cutoff ({shown}{more}): kept, upper-constraints is itself a pin"
+            ]
+        else:
+            notes_late = []
         phases["sdist hashes from the index"] = time.monotonic() - phase
         phase = time.monotonic()
         finder = ClosureFinder(
@@ -399,6 +434,8 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
                 arch=config.arches[0],
                 index_url=options.index_url,
                 workdir=workdir / "build",
+                exclude_newer=cutoff_at,
+                exempt=dict(late),
             ),
             {
                 name: list(policy.extra_build_requires)
@@ -456,10 +493,59 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         for (name, version), package in sorted(closure.packages.items())
         if package.hook_problem
     ]
+    result.notes += notes_late
+    result.moves, yanked = moves(requirements_dir, files, index)
+    result.notes += yanked
     result.changed = _write_all(requirements_dir, files)
     result.seconds = time.monotonic() - started
     result.phases = phases
     return result
+
+
+SUMMARY_LOCKS = (f"{ALL}.txt", f"{ALL}-build.txt", f"{ALL}-build-extra.txt")
+
+
+def _versions(texts: list[str]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for text in texts:
+        for name, pin in read_pins(text).items():
+            found.setdefault(str(name), set()).add(pin.version)
+    return found
+
+
+def moves(
+    directory: Path, files: dict[str, str], index: SimpleIndex
+) -> tuple[list[str], list[str]]:
+    """What a pin changed, package by package (`name old → new`), the summary a reviewer
+    reads; and a note for each locked version that left because it was yanked since."""
+    before = _versions(
+        [
+            (directory / name).read_text(encoding="utf-8")
+            for name in SUMMARY_LOCKS
+            if (directory / name).is_file()
+        ]
+    )
+    after = _versions([files[name] for name in SUMMARY_LOCKS if name in files])
+    lines, yanked = [], []
+    for name in sorted(set(before) | set(after)):
+        old = ", ".join(sorted(before.get(name, set())))
+        new = ", ".join(sorted(after.get(name, set())))
+        if old == new:
+            continue
+        lines.append(f"{name} {old or '(new)'} → {new or '(removed)'}")
+        for version in sorted(before.get(name, set()) - after.get(name, set())):
+            try:
+                file = index.sdist(name, version)
+            except ToolkitError:
+                continue
+            if file is not None and file.yanked:
+                reason = f": {file.yanked_reason}" if file.yanked_reason else ""
+                yanked.append(
+                    f"{name}=={version} was yanked since it was locked{reason}; the pins moved "
+                    f"to {new or 'nothing'} (hold it with packages.{name}.version: '=={version}' "
+                    "in config.yaml: a yanked release stays installable when pinned exactly)"
+                )
+    return lines, yanked
 
 
 def _render_image_in(item: ImageInputs) -> str:
@@ -518,14 +604,21 @@ def explain_failure(
     return error
 
 
-def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> None:
-    """Every pin gets its sdist's sha256 from the index (and proves the sdist exists)."""
+def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> dict[str, str]:
+    """Every pin gets its sdist's sha256 from the index (and proves the sdist exists); returns
+    the pins whose sdist was uploaded after the cutoff (upper-constraints' own pins)."""
+    late: dict[str, str] = {}
 
     def one(pin: Pin) -> None:
-        pin.hashes = [str(locate(index, pin.name, pin.version).sha256)]
+        found = locate(index, pin.name, pin.version)
+        pin.hashes = [str(found.sha256)]
+        cutoff = index.cutoff
+        if cutoff and found.upload_time and found.upload_time >= cutoff.before:
+            late[pin.name] = pin.version
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, resolution.pins.values()))
+    return late
 
 
 def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:

@@ -140,6 +140,8 @@ def rpmspec_notes(path: Path, spec: Any, defines: dict[str, str]) -> list[str]:
     theirs = parse_spec(result.stdout, defines).packages
     notes = []
     for name, package in sorted(spec.packages.items()):
+        if name.endswith(DROPPED_PACKAGE_SUFFIXES) or not package.built:
+            continue  # not kept in the data: how it is read does not matter
         other = theirs.get(name)
         if other is not None and sorted(set(other.requires)) != sorted(set(package.requires)):
             differ = sorted(set(other.requires) ^ set(package.requires))

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from tcibsrc.common.config import set_exclude_newer, utc_text
 from tcibsrc.common.context import Context
 from tcibsrc.python.index import DEFAULT_INDEX_URL, index_url_from_environment
 from tcibsrc.python.pinning import PinOptions, pin_python_deps
@@ -25,10 +27,22 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         upper_constraints_file=Path(args.upper_constraints)
         if args.upper_constraints
         else local_file_from_environment(),
-        force=args.force,
+        force=args.force or args.update,
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
+    if args.update:
+        # the new cutoff: now, less the cooldown, to the second
+        options.exclude_newer = (datetime.now(UTC) - ctx.config.minimum_release_age).replace(
+            microsecond=0
+        )
     result = pin_python_deps(ctx, options)
+    if args.update and options.exclude_newer is not None:
+        moved = set_exclude_newer(ctx.config_file, options.exclude_newer)
+        print(
+            f"{ctx.display(ctx.config_file)}: python.exclude_newer "
+            f"{'set to' if moved else 'stays at'} {utc_text(options.exclude_newer)} (now, less "
+            f"the cooldown of {ctx.config.minimum_release_age.days} days)"
+        )
     if result.up_to_date:
         print(f"requirements/: up to date ({result.seconds:.2f} s; --force re-resolves)")
         return 0
@@ -39,6 +53,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     for name in result.changed:
         print(f"  {name}")
+    if result.moves:
+        print(f"what moved ({len(result.moves)} packages):")
+        for line in result.moves:
+            print(f"  {line}")
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     return 0
@@ -62,4 +80,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: $UPPER_CONSTRAINTS, else the config's pinned URL)",
     )
     parser.add_argument("--force", action="store_true", help="re-resolve even when up to date")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        default=os.environ.get("UPDATE") == "1",
+        help="move the cutoff to now less the cooldown, re-pin, say what moved (UPDATE=1)",
+    )
     parser.set_defaults(handler=run)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -42,6 +43,9 @@ class ResolveRequest:
     display_names: dict[Path, str] = field(default_factory=dict)
     # shown with a progress line when set (the long resolution of every image's requirements)
     progress_label: str | None = None
+    # the cutoff: only files uploaded before it, except the exempt packages' pinned versions
+    exclude_newer: datetime | None = None
+    exempt: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from tcibsrc.python.filtered_index import filtered_index
+from tcibsrc.python.index import Cutoff, SimpleIndex
 from tcibsrc.python.resolvers.base import (
     Resolution,
     ResolveRequest,
@@ -22,6 +24,16 @@ def pip_compile_executable() -> str:
 
 
 def resolve(request: ResolveRequest) -> Resolution:
+    if request.exclude_newer is None:
+        return _compile(request, request.index_url)
+    # pip-tools does not pass pip's --uploaded-prior-to on: the index as of the cutoff is served
+    # on 127.0.0.1 instead
+    index = SimpleIndex(request.index_url, cutoff=Cutoff(request.exclude_newer, request.exempt))
+    with filtered_index(index) as url:
+        return _compile(request, url)
+
+
+def _compile(request: ResolveRequest, index_url: str) -> Resolution:
     source, output = write_input(request)
     command = [
         pip_compile_executable(),
@@ -29,7 +41,7 @@ def resolve(request: ResolveRequest) -> Resolution:
         "--output-file",
         str(output),
         "--index-url",
-        request.index_url,
+        index_url,
         "--pip-args",
         "--no-binary :all:",
         "--no-emit-options",
