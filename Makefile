@@ -121,7 +121,7 @@ update-crds: $(STAMP) ## regenerate CRD schemas from checkouts (OPENSTACK_OPERAT
 	@test -n "$(OPENSTACK_OPERATOR)$(APPLICATION_API)$(IMAGE_CONTROLLER)" || { echo "set OPENSTACK_OPERATOR=, APPLICATION_API= and/or IMAGE_CONTROLLER= to checkouts of those repositories"; exit 2; }
 	OPENSTACK_OPERATOR=$(OPENSTACK_OPERATOR) APPLICATION_API=$(APPLICATION_API) IMAGE_CONTROLLER=$(IMAGE_CONTROLLER) $(CLI) update-crds
 
-bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op (network)
+bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op, previous path beside the current one (network)
 	$(BIN)/python bench/pin.py
 
 bench-wheels: $(STAMP) ## benchmark IMAGE's (default keystone) cold wheels stage: previous path against the program (tens of minutes)

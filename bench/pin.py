@@ -1,68 +1,139 @@
 #!/usr/bin/env python3
-"""Benchmark `make pin-python-deps` on the default scope against the real index.
+"""Benchmark `pin-python-deps` on the default scope: the previous path against the current one.
 
-Prints three figures: cold (empty uv and tcibsrc caches), warm (caches full, --force), and the
-no-op re-run (inputs unchanged). Runs in a scratch copy of the repository's inputs, so the
-committed locks are not touched. Needs the network to the index; takes a few minutes.
+Both run in one go, on the same machine, against the same index, from a scratch copy of the
+repository's inputs (config.yaml and requirements/, the committed locks included, as in a
+fresh clone), so the committed files are not touched. For each path three figures:
 
-    .venv/bin/python bench/pin.py [--index-url URL] [--upper-constraints FILE]
+- cold: every cache empty — a fresh HOME (so uv's, pip's and ours are empty too);
+- warm: the same HOME again, `--force` (caches full, the locks re-resolved);
+- no-op: inputs unchanged, the locks up to date.
+
+The previous path is the toolkit at PREVIOUS (a commit of this repository, taken with
+`git archive`); the current one is the working tree. Each run's own report of its phases is
+printed for the current path. Needs the network to the index; takes a few minutes.
+
+    .venv/bin/python bench/pin.py [--previous REV] [--index-url URL] [--upper-constraints FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import shutil
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+# The last commit before the pin was overlapped and its answers cached (issue 19's speed work).
+PREVIOUS = "871cca7"
+RUNS = (("cold", ["--force"]), ("warm", ["--force"]), ("no-op", []))
 
-from tcibsrc.common.context import Context  # noqa: E402
-from tcibsrc.python.index import DEFAULT_INDEX_URL  # noqa: E402
-from tcibsrc.python.pinning import PinOptions, pin_python_deps  # noqa: E402
+
+def checkout(revision: str, into: Path) -> Path:
+    """The toolkit's scripts/ at `revision`, unpacked into `into`."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision, "scripts"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as handle:
+        handle.extractall(into, filter="data")
+    return into / "scripts"
+
+
+def scratch_repository(root: Path) -> Path:
+    """config.yaml and requirements/ as committed: what a fresh clone pins from."""
+    root.mkdir(parents=True)
+    shutil.copy2(REPO / "config.yaml", root / "config.yaml")
+    shutil.copytree(REPO / "requirements", root / "requirements")
+    return root
+
+
+def run_path(
+    label: str, scripts: Path, work: Path, args: argparse.Namespace
+) -> list[tuple[str, float, str]]:
+    """Cold, warm and no-op runs of one toolkit path; (run, seconds, its last lines)."""
+    repository = scratch_repository(work / f"{label}-repo")
+    home = work / f"{label}-home"
+    home.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("UV_", "PIP_", "XDG_", "TCIBSRC_"))
+    }
+    env.update(
+        HOME=str(home),
+        PYTHONPATH=str(scripts),
+        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
+        TCIB_DIR=str(args.tcib_dir),
+        INDEX_URL=args.index_url,
+    )
+    if args.upper_constraints:
+        env["UPPER_CONSTRAINTS"] = str(args.upper_constraints)
+    figures = []
+    for run, flags in RUNS:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "tcibsrc", "pin-python-deps", *flags],
+            cwd=repository,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        if result.returncode != 0:
+            sys.exit(f"bench/pin.py: {label} {run} failed:\n{result.stdout}{result.stderr}")
+        figures.append((run, seconds, result.stdout + result.stderr))
+        print(f"  {label:8} {run:6} {seconds:6.1f} s", file=sys.stderr)
+    drift = subprocess.run(
+        ["diff", "-r", "-q", str(REPO / "requirements"), str(repository / "requirements")],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    if drift:
+        print(f"  {label}: the locks differ from the committed ones:\n{drift}", file=sys.stderr)
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-url", default=os.environ.get("INDEX_URL", DEFAULT_INDEX_URL))
+    parser.add_argument("--previous", default=PREVIOUS, help=f"(default {PREVIOUS})")
+    parser.add_argument(
+        "--index-url", default=os.environ.get("INDEX_URL", "https://pypi.org/simple")
+    )
     parser.add_argument("--upper-constraints", default=os.environ.get("UPPER_CONSTRAINTS"))
     parser.add_argument("--tcib-dir", default=os.environ.get("TCIB_DIR"))
     args = parser.parse_args()
-    tcib = Path(args.tcib_dir or REPO / "tcib" / "container-images").resolve()
+    args.tcib_dir = Path(args.tcib_dir or REPO / "tcib" / "container-images").resolve()
+    if args.upper_constraints:
+        args.upper_constraints = Path(args.upper_constraints).resolve()
     with tempfile.TemporaryDirectory(prefix="bench-pin-") as scratch:
-        root = Path(scratch)
-        shutil.copy2(REPO / "config.yaml", root / "config.yaml")
-        (root / "requirements").mkdir()
-        shutil.copy2(REPO / "requirements" / "additions.in", root / "requirements")
-        os.environ["UV_CACHE_DIR"] = str(root / "uv-cache")
-        os.environ["TCIBSRC_CACHE"] = str(root / "tcibsrc-cache")
-        ctx = Context(repo_root=root, config_file=root / "config.yaml", tcib_dir=tcib)
-        uc = Path(args.upper_constraints).resolve() if args.upper_constraints else None
-        figures = []
-        for label, force in (("cold", True), ("warm", True), ("no-op", False)):
-            started = time.monotonic()
-            result = pin_python_deps(
-                ctx, PinOptions(index_url=args.index_url, upper_constraints_file=uc, force=force)
-            )
-            seconds = time.monotonic() - started
-            figures.append((label, seconds, result))
-        print(f"\nbench/pin.py: default scope, index {args.index_url}, {os.cpu_count()} cores")
-        for label, seconds, result in figures:
-            detail = (
-                "up to date"
-                if result.up_to_date
-                else (
-                    f"{result.runtime_count} runtime + {result.build_count} build pins "
-                    f"(+{result.extra_count} alternatives)"
-                )
-            )
-            print(f"  {label:6} {seconds:7.1f} s  {detail}")
-            for phase, phase_seconds in result.phases.items():
-                print(f"         {phase_seconds:7.1f} s    {phase}")
+        work = Path(scratch)
+        paths = {
+            "previous": checkout(args.previous, work / "previous"),
+            "current": REPO / "scripts",
+        }
+        results = {label: run_path(label, scripts, work, args) for label, scripts in paths.items()}
+    print(
+        f"\nbench/pin.py: default scope, index {args.index_url}, {os.cpu_count()} cores "
+        f"(previous = {args.previous})"
+    )
+    print(f"  {'':6} {'previous':>10} {'current':>10}")
+    for index, (run, _flags) in enumerate(RUNS):
+        old, new = results["previous"][index][1], results["current"][index][1]
+        print(f"  {run:6} {old:8.1f} s {new:8.1f} s")
+    print("\ncurrent path, where the time goes:")
+    for run, _seconds, output in results["current"]:
+        timing = [line for line in output.splitlines() if line.startswith("time:")]
+        print(f"  {run:6} {' '.join(timing) or '(nothing to time)'}")
 
 
 if __name__ == "__main__":

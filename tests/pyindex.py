@@ -203,6 +203,8 @@ class PackageIndex:
         # PEP 700 upload times (JSON pages): file name -> RFC 3339; the rest: UPLOADED
         self.upload_times: dict[str, str] = {}
         self.yanked: dict[str, str] = {}  # file name -> the reason it was yanked
+        self.ranges = True  # honour Range requests (False: the whole file, as some servers do)
+        self.bytes_sent: dict[str, int] = {}  # file name -> bytes of it sent, all requests
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -230,6 +232,8 @@ class PackageIndex:
         self.failing_files.clear()
         self.upload_times.clear()
         self.yanked.clear()
+        self.ranges = True
+        self.bytes_sent.clear()
 
     def start(self) -> PackageIndex:
         self._thread.start()
@@ -275,7 +279,7 @@ class PackageIndex:
                         return
                     path = index.files_dir / parts[1]
                     if path.is_file():
-                        self._send(200, path.read_bytes(), "application/octet-stream")
+                        self._file(path)
                         return
                 if parts[:1] == ["simple"] and len(parts) == 2:
                     files = index._projects().get(canonicalize_name(parts[1]))
@@ -283,6 +287,27 @@ class PackageIndex:
                         self._project_page(parts[1], files)
                         return
                 self._send(404, b"not found", "text/plain")
+
+            def _file(self, path: Path) -> None:
+                data = path.read_bytes()
+                asked = self.headers.get("Range", "")
+                if not (index.ranges and asked.startswith("bytes=")):
+                    index.bytes_sent[path.name] = index.bytes_sent.get(path.name, 0) + len(data)
+                    self._send(200, data, "application/octet-stream")
+                    return
+                first_text, last_text = asked.removeprefix("bytes=").split("-")
+                if not first_text:  # the last N bytes
+                    first, last = max(0, len(data) - int(last_text)), len(data) - 1
+                else:
+                    first = int(first_text)
+                    last = min(len(data) - 1, int(last_text)) if last_text else len(data) - 1
+                part = data[first : last + 1]
+                index.bytes_sent[path.name] = index.bytes_sent.get(path.name, 0) + len(part)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {first}-{last}/{len(data)}")
+                self.send_header("Content-Length", str(len(part)))
+                self.end_headers()
+                self.wfile.write(part)
 
             def _project_page(self, name: str, files: list[Path]) -> None:
                 entries = []

@@ -31,11 +31,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from tcibsrc.common.config import utc_text
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.progress import Progress
 from tcibsrc.python.build_hooks import HookError, dynamic_requires
-from tcibsrc.python.build_system import BuildSystem, read_build_system
+from tcibsrc.python.build_system import BuildSystem, cached_build_system
 from tcibsrc.python.index import SimpleIndex
 from tcibsrc.python.lockfile import Pin
 from tcibsrc.python.resolvers.base import Backend, Resolution, ResolveRequest
@@ -148,6 +147,37 @@ def reconcile(
     return groups
 
 
+def package_build(
+    name: str, version: str, sdist: Sdist, extra_build_requires: dict[NormalizedName, list[str]]
+) -> PackageBuild:
+    """What the sdist declares, with the requirements a policy adds
+    (packages.<name>.extra_build_requires)."""
+    system = cached_build_system(sdist.path, sdist.sha256)
+    extra = extra_build_requires.get(canonicalize_name(name), [])
+    if extra:
+        system = dataclasses.replace(system, requires=(*system.requires, *extra))
+    return PackageBuild(canonicalize_name(name), version, sdist, system)
+
+
+def hook_pins(package: PackageBuild, versions: dict[NormalizedName, str]) -> list[str]:
+    """The environment a package's hook runs in: its static build requirements, at the
+    versions of the main build lock where it has them."""
+    pins = []
+    for text in package.system.requires:
+        key = canonicalize_name(_requirement(text, package.name).name)
+        pins.append(f"{key}=={versions[key]}" if key in versions else text)
+    return pins
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """Where a hook's environment is installed from: the real index (the resolvers may be
+    given the run's local one), as of the cutoff (RFC 3339 text, or None)."""
+
+    index_url: str
+    exclude_newer: str | None = None
+
+
 class ClosureFinder:
     """Runs the fixpoint; one instance per pinning run."""
 
@@ -160,10 +190,12 @@ class ClosureFinder:
         preferred: dict[NormalizedName, str] | None = None,
         policy_versions: dict[str, str] | None = None,
         build_requires_with: dict[str, list[str]] | None = None,
+        hooks: HookSettings | None = None,
     ) -> None:
         self.index = index
         self.resolve = resolve
         self.request = request
+        self.hooks = hooks or HookSettings(request.index_url)
         self.extra_build_requires = {
             canonicalize_name(k): v for k, v in extra_build_requires.items()
         }
@@ -200,16 +232,15 @@ class ClosureFinder:
         if not todo:
             return
         fetched = fetch_all(
-            self.index, [(n, v, sha) for (n, v), sha in todo.items()], label="build closure: sdists"
+            self.index,
+            [(n, v, sha) for (n, v), sha in todo.items()],
+            label="build closure: sdists",
+            then=lambda sdist: package_build(
+                sdist.name, sdist.version, sdist, self.extra_build_requires
+            ),
         )
-        for (name, version), sdist in fetched.items():
-            system = read_build_system(sdist.path)
-            extra = self.extra_build_requires.get(canonicalize_name(name), [])
-            if extra:
-                system = dataclasses.replace(system, requires=(*system.requires, *extra))
-            self.packages[(name, version)] = PackageBuild(
-                canonicalize_name(name), version, sdist, system
-            )
+        for key, package in fetched.items():
+            self.packages[key] = package
 
     def _demands(self) -> dict[NormalizedName, list[tuple[SpecifierSet, str]]]:
         demands: dict[NormalizedName, list[tuple[SpecifierSet, str]]] = defaultdict(list)
@@ -255,48 +286,54 @@ class ClosureFinder:
             ) from error
 
     def _resolve(self, lines: list[str], preferences: dict[str, str]) -> Resolution:
-        request = ResolveRequest(
+        request = dataclasses.replace(
+            self.request,
             requirements=lines,
             constraint_files=[],
-            python_version=self.request.python_version,
-            arch=self.request.arch,
-            index_url=self.request.index_url,
-            workdir=self.request.workdir,
             preferences=preferences,
             input_name="<build requirements of the locked sdists>",
-            exclude_newer=self.request.exclude_newer,
-            exempt=self.request.exempt,
         )
         return self.resolve(request)
 
+    def _ready_for_hook(self, package: PackageBuild, main: Resolution) -> bool:
+        """A hook runs once the main build lock pins every static requirement of the package
+        (for the target): its environment is then the one the build will have, not whatever
+        the index's newest versions are in the round that found the package."""
+        for text in package.system.requires:
+            requirement = _requirement(text, package.name)
+            if requirement.marker and not requirement.marker.evaluate(self.environment):
+                continue
+            if canonicalize_name(requirement.name) not in main.pins:
+                return False
+        return True
+
     def _run_hooks(self, main: Resolution) -> bool:
-        pending = [p for p in self.packages.values() if p.system.needs_hook and not p.hooked]
+        """Ask the hooks that are ready; True when one added a requirement or one waits for
+        the next round (its static requirements are not all pinned yet)."""
+        waiting = [p for p in self.packages.values() if p.system.needs_hook and not p.hooked]
+        pending = [package for package in waiting if self._ready_for_hook(package, main)]
+        changed = len(pending) < len(waiting)
         if not pending:
-            return False
-        changed = False
+            return changed
+
+        versions = {name: pin.version for name, pin in main.pins.items()}
 
         def one(package: PackageBuild) -> None:
             nonlocal changed
-            pins = []
-            for text in package.system.requires:
-                requirement = _requirement(text, package.name)
-                key = canonicalize_name(requirement.name)
-                if key in main.pins:
-                    pins.append(f"{key}=={main.pins[key].version}")
-                else:
-                    pins.append(text)
+            pins = hook_pins(package, versions)
             label = f"{package.name}=={package.version}"
             try:
                 found = dynamic_requires(
                     package.sdist.path,
+                    package.sdist.sha256,
                     package.system.backend,
                     list(package.system.backend_path),
                     pins,
                     list(package.system.requires),
-                    self.request.index_url,
+                    self.hooks.index_url,
                     label,
                     self.request.python_version,
-                    utc_text(self.request.exclude_newer) if self.request.exclude_newer else None,
+                    self.hooks.exclude_newer,
                 )
             except HookError as error:
                 # Typically setup.py needing system tools (krb5-config, apxs) on this host:

@@ -1,20 +1,29 @@
 """What an sdist declares about its build: PEP 517 backend and PEP 518 requirements.
 
 Read statically from the archive; `needs_hook` says when the static list may be incomplete and
-the PEP 517 `get_requires_for_build_wheel` hook has to be asked.
+the PEP 517 `get_requires_for_build_wheel` hook has to be asked. An archive is read once (its
+top-level files and whether it carries compiled sources, in one pass) and the result kept in
+the cache by the sdist's sha256: a warm pin reads no archive.
 """
 
 from __future__ import annotations
 
 import ast
 import configparser
+import dataclasses
 import io
+import json
+import os
 import tarfile
+import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+from tcibsrc.common.cache import cache_dir
+from tcibsrc.common.checksum import sha256_file
 from tcibsrc.common.errors import ToolkitError
 
 LEGACY_BACKEND = "setuptools.build_meta:__legacy__"
@@ -31,6 +40,9 @@ STATIC_BACKENDS = (
     "mesonpy",
 )
 WATCHED_FILES = ("pyproject.toml", "setup.py", "setup.cfg", "bindep.txt")
+# sources that need a compiler, when outside tests and docs
+COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
+SKIPPED_DIRS = ("test", "tests", "testing", "doc", "docs", "examples", "benchmarks")
 
 
 class BuildSystemError(ToolkitError):
@@ -47,21 +59,32 @@ class BuildSystem:
     static_extra: tuple[str, ...]  # setup_requires read statically (setuptools backends)
     bindep: str | None
     rust: bool
+    compiled_sources: bool = False  # C, C++, Cython or Rust sources outside tests and docs
 
 
-def _top_level_files(path: Path) -> dict[str, bytes]:
-    """The watched files at the sdist's top directory."""
+def is_compiled_source(member: str) -> bool:
+    parts = member.split("/")[1:]
+    if any(part.lower() in SKIPPED_DIRS for part in parts[:-1]):
+        return False
+    return member.endswith(COMPILED_SUFFIXES)
+
+
+def _read_archive(path: Path) -> tuple[dict[str, bytes], bool]:
+    """(the watched files at the sdist's top directory, whether it has compiled sources)."""
     found: dict[str, bytes] = {}
+    compiled = False
     try:
         if path.name.endswith(".zip"):
             with zipfile.ZipFile(path) as archive:
                 for member in archive.namelist():
+                    compiled = compiled or is_compiled_source(member)
                     parts = member.split("/")
                     if len(parts) == 2 and parts[1] in WATCHED_FILES:
                         found[parts[1]] = archive.read(member)
         else:
             with tarfile.open(path) as archive:
                 for member in archive:
+                    compiled = compiled or is_compiled_source(member.name)
                     parts = member.name.lstrip("./").split("/")
                     if len(parts) == 2 and parts[1] in WATCHED_FILES and member.isfile():
                         extracted = archive.extractfile(member)
@@ -73,7 +96,7 @@ def _top_level_files(path: Path) -> dict[str, bytes]:
             f"cannot read the archive ({exc})",
             "the file is corrupt; clear the cache and re-pin",
         ) from exc
-    return found
+    return found, compiled
 
 
 def _setup_cfg_setup_requires(text: str) -> list[str] | None:
@@ -169,7 +192,7 @@ def _mentions_rust(requires: tuple[str, ...], files: dict[str, bytes]) -> bool:
 
 def read_build_system(path: Path) -> BuildSystem:
     """The build system of the sdist at `path`."""
-    files = _top_level_files(path)
+    files, compiled = _read_archive(path)
     bindep = files["bindep.txt"].decode("utf-8", "replace") if "bindep.txt" in files else None
     pyproject: dict = {}
     if "pyproject.toml" in files:
@@ -210,4 +233,33 @@ def read_build_system(path: Path) -> BuildSystem:
         static_extra=static_extra,
         bindep=bindep,
         rust=_mentions_rust(requires, files),
+        compiled_sources=compiled,
     )
+
+
+@cache
+def _reader_digest() -> str:
+    """This module's own digest: a change to how archives are read invalidates the cache."""
+    return sha256_file(Path(__file__))[:16]
+
+
+def cached_build_system(path: Path, sha256: str) -> BuildSystem:
+    """read_build_system of the sdist whose content is `sha256`, through the cache."""
+    entry = cache_dir() / "build-systems" / _reader_digest() / f"{sha256}.json"
+    try:
+        fields = json.loads(entry.read_text(encoding="utf-8"))
+        return BuildSystem(
+            **{
+                key: tuple(value) if isinstance(value, list) else value
+                for key, value in fields.items()
+            }
+        )
+    except (OSError, ValueError, TypeError):
+        pass  # absent or unreadable: read the archive
+    found = read_build_system(path)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".part")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(dataclasses.asdict(found), handle, sort_keys=True)
+    os.replace(temporary, entry)
+    return found

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlparse
 
@@ -45,6 +47,19 @@ def index_url_from_environment(given: str | None = None) -> str:
     return url
 
 
+_CAUSE = re.compile(
+    r"\[Errno -?\d+\] [^'\"\)]+|Name or service not known|Temporary failure in name resolution"
+    r"|Connection refused|Connection reset by peer|timed out|No route to host",
+)
+
+
+def network_cause(error: Exception) -> str:
+    """What went wrong with a request, in the words of the system (`[Errno 111] Connection
+    refused`), not the name of the exception that carries it."""
+    found = _CAUSE.findall(str(error))
+    return found[-1] if found else type(error).__name__
+
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, text/html;q=0.1"
 
@@ -63,11 +78,17 @@ class DistFile:
     requires_python: str | None
     yanked: bool
     yanked_reason: str | None = None
-    upload_time: datetime | None = None  # PEP 700; JSON pages only
+    # PEP 700, JSON pages only; kept as text and read when asked: a run reads pages of
+    # 120,000 files and looks at the upload time of a few thousand
+    upload_time_text: str | None = None
 
     @property
     def is_sdist(self) -> bool:
         return self.filename.endswith((".tar.gz", ".zip"))
+
+    @cached_property
+    def upload_time(self) -> datetime | None:
+        return parse_time(self.upload_time_text) if self.upload_time_text else None
 
     def version(self) -> Version | None:
         """The file's version, or None when its name does not parse."""
@@ -135,15 +156,16 @@ def _files_from_json(payload: dict, base_url: str) -> list[DistFile]:
     for entry in payload.get("files", []):
         yanked = entry.get("yanked")
         uploaded = entry.get("upload-time")
+        url = entry["url"]
         files.append(
             DistFile(
                 filename=entry["filename"],
-                url=urljoin(base_url, entry["url"]),
+                url=url if url.startswith(("https://", "http://")) else urljoin(base_url, url),
                 sha256=(entry.get("hashes") or {}).get("sha256"),
                 requires_python=entry.get("requires-python"),
                 yanked=bool(yanked),
                 yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
-                upload_time=parse_time(uploaded) if isinstance(uploaded, str) else None,
+                upload_time_text=uploaded if isinstance(uploaded, str) else None,
             )
         )
     return files
@@ -158,10 +180,13 @@ class Cutoff:
     exempt: dict[NormalizedName, str]
 
     def admits(self, name: str, file: DistFile, where: str) -> bool:
+        uploaded = file.upload_time
+        if uploaded is not None and uploaded < self.before:
+            return True  # the common case first: no file name to parse
         version = file.version()
         if version is not None and self.exempt.get(canonicalize_name(name)) == str(version):
             return True
-        if file.upload_time is None:
+        if uploaded is None:
             raise PackageIndexError(
                 where,
                 f"gives no upload time (PEP 700) for {file.filename}, so the cutoff of the pins "
@@ -169,7 +194,7 @@ class Cutoff:
                 "use an index that serves the JSON Simple API with upload times (PyPI does), "
                 "or set python.exclude_newer: null in the config to pin without a cutoff",
             )
-        return file.upload_time < self.before
+        return False
 
 
 class SimpleIndex:
@@ -185,25 +210,38 @@ class SimpleIndex:
         self.url = url.rstrip("/") + "/"
         self._session = session or http_session()
         self._pages: dict[str, list[DistFile]] = {}
+        self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def project_url(self, name: str) -> str:
         return urljoin(self.url, f"{canonicalize_name(name)}/")
 
     def files(self, name: str) -> list[DistFile]:
-        """Every file the index lists for project `name`."""
+        """Every file the index lists for project `name` (read once per run: threads asking
+        for the same page at once wait for the first)."""
         key = canonicalize_name(name)
         with self._lock:
             if key in self._pages:
                 return self._pages[key]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:
+                if key in self._pages:
+                    return self._pages[key]
+            files = self._read(name)
+            with self._lock:
+                self._pages[key] = files
+            return files
+
+    def _read(self, name: str) -> list[DistFile]:
         url = self.project_url(name)
         try:
             response = self._session.get(url, headers={"Accept": ACCEPT}, timeout=TIMEOUT)
         except requests.RequestException as exc:
             raise PackageIndexError(
-                f"index {self.url}",
-                f"unreachable ({type(exc).__name__})",
-                "check INDEX_URL and the network",
+                self.url.rstrip("/"),
+                f"the package index cannot be reached: {network_cause(exc)}",
+                "check the network, or set INDEX_URL to a reachable mirror",
             ) from exc
         if response.status_code == 404:
             raise PackageIndexError(
@@ -220,12 +258,8 @@ class SimpleIndex:
             )
         content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         if content_type == JSON_TYPE:
-            files = _files_from_json(json.loads(response.text), response.url)
-        else:
-            files = _files_from_html(response.text, response.url)
-        with self._lock:
-            self._pages[key] = files
-        return files
+            return _files_from_json(json.loads(response.text), response.url)
+        return _files_from_html(response.text, response.url)
 
     def sdist(self, name: str, version: str) -> DistFile | None:
         """The sdist of `name==version`, or None when that version has none."""

@@ -28,8 +28,10 @@ from tcibsrc.common.checksum import sha256_text
 from tcibsrc.common.config import utc_text
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.python.build_closure import BuildClosure, ClosureFinder
+from tcibsrc.python.build_closure import BuildClosure, ClosureFinder, HookSettings
+from tcibsrc.python.head_start import HeadStart, committed_hooks, committed_pins
 from tcibsrc.python.index import DEFAULT_INDEX_URL, Cutoff, SimpleIndex
+from tcibsrc.python.local_index import local_index
 from tcibsrc.python.lockfile import (
     ALL,
     BUILD_INFO_FILE,
@@ -220,8 +222,7 @@ def _resolve_all_arches(
     constraint_files: list[Path],
     workdir: Path,
     display_names: dict[Path, str],
-    exclude_newer: datetime | None = None,
-    exempt: dict[str, str] | None = None,
+    local_url: str,
 ) -> Resolution:
     config = ctx.config
     backend = resolver_named(options.resolver)
@@ -231,12 +232,11 @@ def _resolve_all_arches(
             constraint_files=constraint_files,
             python_version=config.python_version,
             arch=arch,
-            index_url=options.index_url,
+            index_url=local_url,
+            shown_index_url=options.index_url,
             workdir=workdir / arch,
             display_names=display_names,
             progress_label="resolve",
-            exclude_newer=exclude_newer,
-            exempt=dict(exempt or {}),
         )
         for arch in config.arches
     }
@@ -367,7 +367,7 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
             "no image in scope builds Python from source",
             "add a Python image to images.scope",
         )
-    inputs, union, in_files = planned.inputs, planned.union, planned.in_files
+    inputs, in_files = planned.inputs, planned.in_files
     constraints_text, digest = planned.constraints_text, planned.digest
     if not options.force:
         edited = hand_edited(requirements_dir, ctx.display)
@@ -384,76 +384,32 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         if _current(requirements_dir, digest, planned.expected_files()):
             return PinResult(files={}, up_to_date=True, seconds=time.monotonic() - started)
 
-    with tempfile.TemporaryDirectory(prefix="tcibsrc-pin-") as scratch:
-        workdir = Path(scratch)
-        constraints_path = workdir / CONSTRAINTS_FILE
-        constraints_path.write_text(constraints_text, encoding="utf-8")
-        uc_path = workdir / "upper-constraints.txt"
-        uc_path.write_text(uc.text, encoding="utf-8")
-        phase = time.monotonic()
-        display_names = {
-            constraints_path: f"{REQUIREMENTS_DIR}/{CONSTRAINTS_FILE}",
-            uc_path: f"upper-constraints ({config.upper_constraints_url})",
-        }
-        try:
-            resolution = _resolve_all_arches(
-                ctx,
-                options,
-                union,
-                [uc_path, constraints_path],
-                workdir,
-                display_names,
-                exclude_newer=cutoff_at,
-                exempt={str(name): version for name, version in uc.pins.items()},
+    cutoff = Cutoff(cutoff_at, exempt=dict(uc.pins)) if cutoff_at else None
+    index = SimpleIndex(options.index_url, cutoff=cutoff)
+    extra_build_requires = {
+        name: list(policy.extra_build_requires)
+        for name, policy in config.packages.items()
+        if policy.extra_build_requires
+    }
+    committed = committed_pins(requirements_dir, list(SUMMARY_LOCKS))
+    head_start = HeadStart(
+        index,
+        committed.get(f"{ALL}.txt", {}),
+        committed.get(f"{ALL}-build.txt", {}),
+        committed.get(f"{ALL}-build-extra.txt", {}),
+        extra_build_requires,
+        index_url=options.index_url,
+        python_version=config.python_version,
+        exclude_newer=utc_text(cutoff_at) if cutoff_at else None,
+        hooked_first=committed_hooks(requirements_dir),
+    ).start()
+    try:
+        with local_index(index) as local_url:
+            resolution, closure, phases, notes_late = _resolve_and_close(
+                ctx, options, planned, uc, index, local_url, cutoff_at, extra_build_requires
             )
-        except ResolverError as error:
-            raise explain_failure(error, union, uc, SimpleIndex(options.index_url)) from error
-        phases = {"resolve (all arches)": time.monotonic() - phase}
-        phase = time.monotonic()
-        cutoff = Cutoff(cutoff_at, exempt=dict(uc.pins)) if cutoff_at else None
-        index = SimpleIndex(options.index_url, cutoff=cutoff)
-        late = _attach_sdist_hashes(index, resolution)
-        if late:
-            shown = ", ".join(f"{name}=={version}" for name, version in sorted(late.items())[:5])
-            more = f" and {len(late) - 5} more" if len(late) > 5 else ""
-            notes_late = [
-                f"{len(late)} versions that upper-constraints pins were uploaded after the "
-                f"cutoff ({shown}{more}): kept, upper-constraints is itself a pin"
-            ]
-        else:
-            notes_late = []
-        phases["sdist hashes from the index"] = time.monotonic() - phase
-        phase = time.monotonic()
-        finder = ClosureFinder(
-            index,
-            resolver_named(options.resolver),
-            ResolveRequest(
-                requirements=[],
-                constraint_files=[],
-                python_version=config.python_version,
-                arch=config.arches[0],
-                index_url=options.index_url,
-                workdir=workdir / "build",
-                exclude_newer=cutoff_at,
-                exempt=dict(late),
-            ),
-            {
-                name: list(policy.extra_build_requires)
-                for name, policy in config.packages.items()
-                if policy.extra_build_requires
-            },
-            preferred=uc.pins,
-            policy_versions={
-                name: policy.version for name, policy in config.packages.items() if policy.version
-            },
-            build_requires_with={
-                name: list(policy.build_requires_with)
-                for name, policy in config.packages.items()
-                if policy.build_requires_with
-            },
-        )
-        closure = finder.run(resolution.pins)
-        phases["build closure"] = time.monotonic() - phase
+    finally:
+        head_start.finish()
 
     files = dict(in_files)
     files[CONSTRAINTS_FILE] = constraints_text
@@ -500,6 +456,86 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     result.seconds = time.monotonic() - started
     result.phases = phases
     return result
+
+
+def _resolve_and_close(
+    ctx: Context,
+    options: PinOptions,
+    planned: PinInputs,
+    uc: UpperConstraints,
+    index: SimpleIndex,
+    local_url: str,
+    cutoff_at: datetime | None,
+    extra_build_requires: dict[str, list[str]],
+) -> tuple[Resolution, BuildClosure, dict[str, float], list[str]]:
+    """The runtime resolution (every arch), the sdists' hashes and the build closure."""
+    config = ctx.config
+    union, constraints_text = planned.union, planned.constraints_text
+    with tempfile.TemporaryDirectory(prefix="tcibsrc-pin-") as scratch:
+        workdir = Path(scratch)
+        constraints_path = workdir / CONSTRAINTS_FILE
+        constraints_path.write_text(constraints_text, encoding="utf-8")
+        uc_path = workdir / "upper-constraints.txt"
+        uc_path.write_text(uc.text, encoding="utf-8")
+        phase = time.monotonic()
+        display_names = {
+            constraints_path: f"{REQUIREMENTS_DIR}/{CONSTRAINTS_FILE}",
+            uc_path: f"upper-constraints ({config.upper_constraints_url})",
+        }
+        try:
+            resolution = _resolve_all_arches(
+                ctx,
+                options,
+                union,
+                [uc_path, constraints_path],
+                workdir,
+                display_names,
+                local_url,
+            )
+        except ResolverError as error:
+            raise explain_failure(error, union, uc, index) from error
+        phases = {"resolve (all arches)": time.monotonic() - phase}
+        phase = time.monotonic()
+        late = _attach_sdist_hashes(index, resolution)
+        if late:
+            shown = ", ".join(f"{name}=={version}" for name, version in sorted(late.items())[:5])
+            more = f" and {len(late) - 5} more" if len(late) > 5 else ""
+            notes_late = [
+                f"{len(late)} versions that upper-constraints pins were uploaded after the "
+                f"cutoff ({shown}{more}): kept, upper-constraints is itself a pin"
+            ]
+        else:
+            notes_late = []
+        phases["sdist hashes from the index"] = time.monotonic() - phase
+        phase = time.monotonic()
+        finder = ClosureFinder(
+            index,
+            resolver_named(options.resolver),
+            ResolveRequest(
+                requirements=[],
+                constraint_files=[],
+                python_version=config.python_version,
+                arch=config.arches[0],
+                index_url=local_url,
+                shown_index_url=options.index_url,
+                workdir=workdir / "build",
+            ),
+            extra_build_requires,
+            preferred=uc.pins,
+            policy_versions={
+                name: policy.version for name, policy in config.packages.items() if policy.version
+            },
+            build_requires_with={
+                name: list(policy.build_requires_with)
+                for name, policy in config.packages.items()
+                if policy.build_requires_with
+            },
+            hooks=HookSettings(options.index_url, utc_text(cutoff_at) if cutoff_at else None),
+        )
+        closure = finder.run(resolution.pins)
+        phases["build closure"] = time.monotonic() - phase
+
+    return resolution, closure, phases, notes_late
 
 
 SUMMARY_LOCKS = (f"{ALL}.txt", f"{ALL}-build.txt", f"{ALL}-build-extra.txt")
@@ -630,7 +666,9 @@ def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
     """
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
-        needs = system_needs(name, package.sdist.path, package.system.bindep, package.system.rust)
+        needs = system_needs(
+            name, package.system.compiled_sources, package.system.bindep, package.system.rust
+        )
         packages[f"{name}=={version}"] = {
             "system": needs.as_json(),
             # where a package has two versions (main and extra build lock), the one this

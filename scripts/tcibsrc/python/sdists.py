@@ -1,14 +1,17 @@
-"""sdists: download in parallel into a cache keyed by sha256, every hash verified."""
+"""sdists: download in parallel into a cache keyed by sha256, each checked against its hash
+before it is renamed into place (so a cached file is not hashed again)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -19,7 +22,7 @@ from tcibsrc.common.http import session
 from tcibsrc.common.progress import Progress
 from tcibsrc.python.index import DistFile, SimpleIndex
 
-DOWNLOAD_WORKERS = 8
+DOWNLOAD_WORKERS = 16  # the HTTP session's pool: small files, latency-bound
 
 
 class SdistError(ToolkitError):
@@ -89,7 +92,7 @@ def fetch(file: DistFile, name: str, version: str, expected_sha256: str | None =
     expected = expected_sha256 or file.sha256
     assert expected is not None
     target = cached_path(expected, file.filename)
-    if target.is_file() and sha256_file(target) == expected:
+    if target.is_file():  # put there by rename after its hash was checked: not read again
         return Sdist(name, version, file.filename, expected, target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
@@ -111,23 +114,36 @@ def fetch(file: DistFile, name: str, version: str, expected_sha256: str | None =
 
 
 def fetch_all(
-    index: SimpleIndex, wanted: Iterable[tuple[str, str, str | None]], label: str = "sdists"
-) -> dict[tuple[str, str], Sdist]:
-    """Download many (name, version, expected sha256 or None) in parallel, with progress."""
-    items = sorted(set(wanted))
-    results: dict[tuple[str, str], Sdist] = {}
+    index: SimpleIndex,
+    wanted: Iterable[tuple[str, str, str | None]],
+    label: str = "sdists",
+    then: Callable[[Sdist], Any] | None = None,
+    stop: threading.Event | None = None,
+    workers: int = DOWNLOAD_WORKERS,
+) -> dict[tuple[str, str], Any]:
+    """Download many (name, version, expected sha256 or None) in parallel, with progress.
+
+    `then` runs on each sdist in the worker that fetched it (reading the archive while
+    other downloads go on); the result maps each item to what it returned, else the Sdist.
+    A set `stop` skips what has not started (a speculative prefetch no longer wanted).
+    """
+    items = list(dict.fromkeys(wanted))  # in the caller's order: the most wanted first
+    results: dict[tuple[str, str], Any] = {}
     errors: list[ToolkitError] = []
 
     def one(item: tuple[str, str, str | None]) -> None:
         name, version, sha = item
+        if stop is not None and stop.is_set():
+            return
         try:
-            results[(name, version)] = fetch(locate(index, name, version), name, version, sha)
+            sdist = fetch(locate(index, name, version), name, version, sha)
+            results[(name, version)] = then(sdist) if then else sdist
             progress.advance(f"{name}=={version}")
         except ToolkitError as error:
             errors.append(error)
             progress.advance(f"{name}=={version}", ok=False)
 
-    with Progress(label, len(items)) as progress, ThreadPoolExecutor(DOWNLOAD_WORKERS) as pool:
+    with Progress(label, len(items)) as progress, ThreadPoolExecutor(workers) as pool:
         list(pool.map(one, items))
     if errors:
         ordered = sorted(errors, key=lambda e: e.where)

@@ -8,10 +8,7 @@ compiler and Python headers, plus its libraries: from data/system_packages.yaml,
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -20,8 +17,6 @@ from pydantic import Field, StrictBool
 from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.models import StrictModel
 
-COMPILED_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".pyx", ".rs")
-SKIPPED_DIRS = ("test", "tests", "testing", "doc", "docs", "examples", "benchmarks")
 DEBIAN_PROFILES = ["platform:dpkg", "platform:debian", "compile", "build"]
 RPM_PROFILES = ["platform:rpm", "platform:redhat", "platform:centos", "compile", "build"]
 DEV_SUFFIXES = ("-dev", "-devel", "-headers")
@@ -74,25 +69,6 @@ def system_table() -> SystemTable:
     return load_data("system_packages.yaml", SystemTable, "fix the entry (kept by hand)")
 
 
-def _members(path: Path) -> list[str]:
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            return archive.namelist()
-    with tarfile.open(path) as archive:
-        return archive.getnames()
-
-
-def has_compiled_sources(path: Path) -> bool:
-    """True when the sdist carries C, C++, Cython or Rust sources outside tests and docs."""
-    for member in _members(path):
-        parts = member.split("/")[1:]
-        if any(part.lower() in SKIPPED_DIRS for part in parts[:-1]):
-            continue
-        if member.endswith(COMPILED_SUFFIXES):
-            return True
-    return False
-
-
 def bindep_dev_packages(text: str) -> tuple[list[str], list[str]]:
     """(Debian, RPM) development packages a bindep.txt selects for compiling."""
     from bindep.depends import Depends
@@ -111,12 +87,13 @@ def _merge(*groups: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
-def system_needs(name: str, sdist: Path, bindep: str | None, rust: bool) -> SystemNeeds:
-    """What building `name` from the sdist at `sdist` needs from the system."""
+def system_needs(name: str, compiled_sources: bool, bindep: str | None, rust: bool) -> SystemNeeds:
+    """What building `name` needs from the system (`compiled_sources`: its sdist has C, C++,
+    Cython or Rust sources; build_system reads that)."""
     table = system_table()
     entry = table.projects.get(canonicalize_name(name))
     rust = rust or bool(entry and entry.rust)
-    compiled = rust or has_compiled_sources(sdist)
+    compiled = rust or compiled_sources
     if not compiled and not entry:
         return SystemNeeds(False, False, (), (), "none")
     compiler = table.compiler

@@ -53,6 +53,9 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
     )
     for name in result.changed:
         print(f"  {name}")
+    print(
+        "time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.phases.items())
+    )
     if result.moves:
         print(f"what moved ({len(result.moves)} packages):")
         for line in result.moves:

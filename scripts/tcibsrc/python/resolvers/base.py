@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -43,9 +42,8 @@ class ResolveRequest:
     display_names: dict[Path, str] = field(default_factory=dict)
     # shown with a progress line when set (the long resolution of every image's requirements)
     progress_label: str | None = None
-    # the cutoff: only files uploaded before it, except the exempt packages' pinned versions
-    exclude_newer: datetime | None = None
-    exempt: dict[str, str] = field(default_factory=dict)
+    # `index_url` is the run's local index (local_index); messages name the real one
+    shown_index_url: str = ""
 
 
 @dataclass
@@ -302,12 +300,14 @@ def compile_and_read(
     names = {str(path): shown for path, shown in request.display_names.items()}
     names[str(source)] = request.input_name
     names[str(request.workdir)] = "<scratch>"
+    if request.shown_index_url:
+        names[request.index_url] = request.shown_index_url
     try:
         run_backend(
             command,
             env,
             name,
-            index_url=request.index_url,
+            index_url=request.shown_index_url or request.index_url,
             names=names,
             label=f"{request.progress_label}: {name} ({request.arch})"
             if request.progress_label

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 
-from tcibsrc.python.filtered_index import filtered_index
-from tcibsrc.python.index import Cutoff, SimpleIndex
 from tcibsrc.python.resolvers.base import (
     Resolution,
     ResolveRequest,
@@ -24,16 +22,8 @@ def pip_compile_executable() -> str:
 
 
 def resolve(request: ResolveRequest) -> Resolution:
-    if request.exclude_newer is None:
-        return _compile(request, request.index_url)
-    # pip-tools does not pass pip's --uploaded-prior-to on: the index as of the cutoff is served
-    # on 127.0.0.1 instead
-    index = SimpleIndex(request.index_url, cutoff=Cutoff(request.exclude_newer, request.exempt))
-    with filtered_index(index) as url:
-        return _compile(request, url)
-
-
-def _compile(request: ResolveRequest, index_url: str) -> Resolution:
+    """(pip-tools does not pass pip's --uploaded-prior-to on: the cutoff is the local index's,
+    see local_index.)"""
     source, output = write_input(request)
     command = [
         pip_compile_executable(),
@@ -41,7 +31,7 @@ def _compile(request: ResolveRequest, index_url: str) -> Resolution:
         "--output-file",
         str(output),
         "--index-url",
-        index_url,
+        request.index_url,
         "--pip-args",
         "--no-binary :all:",
         "--no-emit-options",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from tcibsrc.common.config import utc_text
 from tcibsrc.python.resolvers.base import (
     Resolution,
     ResolveRequest,
@@ -14,7 +13,7 @@ from tcibsrc.python.resolvers.base import (
 )
 from tcibsrc.python.target_python import find_python
 
-NO_CUTOFF = "2999-12-31T00:00:00Z"  # an exempt package's own cutoff: none
+SELECTING_LOG = "uv_resolver::resolver=debug"
 PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-linux-gnu"}
 
 
@@ -44,20 +43,14 @@ def resolve(request: ResolveRequest) -> Resolution:
         "--no-header",
         "--annotation-style",
         "split",
-        "-v",  # "Selecting:" lines: the progress shown while it runs
     ]
     if exact:
         command += ["--python", python]  # builds sdist metadata, when needed, on the target
-    if request.exclude_newer is not None:
-        command += ["--exclude-newer", utc_text(request.exclude_newer)]
-        # upper-constraints pins these exactly: its version stands whatever its upload time
-        command += [
-            arg
-            for name in sorted(request.exempt)
-            for arg in ("--exclude-newer-package", f"{name}={NO_CUTOFF}")
-        ]
     for constraint in request.constraint_files:
         command += ["--constraints", str(constraint)]
     env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    # the resolver's "Selecting:" lines only: the progress shown while it runs (`-v` would
+    # add thousands of lines about the cache and the network)
+    env["RUST_LOG"] = SELECTING_LOG
     return compile_and_read(command, env, "uv pip compile", request, source, output)
