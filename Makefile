@@ -25,7 +25,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all config-schema summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
+	update-series verify-hermetic bench-pin bench-whole-set lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -42,12 +42,7 @@ $(STAMP): pyproject.toml toolkit-constraints.txt
 venv: $(STAMP) ## create .venv with the pinned toolkit dependencies
 
 all: $(STAMP) ## the main job: re-render everything derived, check it, print the summary
-	$(CLI) config-schema
-	$(CLI) render
-	$(CLI) pipelines
-	$(CLI) graph
-	$(CLI) check
-	$(CLI) summary
+	$(CLI) all
 
 config-schema: $(STAMP) ## write scripts/tcibsrc/schemas/config.schema.json (for editors) from the config's model
 	$(CLI) config-schema
@@ -102,7 +97,7 @@ shell: $(STAMP) ## a shell in the builder with IMAGE's prefetch and hermeto's en
 
 run-dev-libs-image: shell ## alias of shell
 
-deploy-manifests: $(STAMP) ## write deploy/ (OpenStackVersion by digest, minimal control plane) from SNAPSHOT=snapshot.json or TAG=
+deploy-manifests: $(STAMP) ## write deploy/ (OpenStackVersion by digest, the minimal control plane + ENABLE=cinder,heat,...) from SNAPSHOT=snapshot.json or TAG=
 	$(CLI) deploy-manifests
 
 deploy: $(STAMP) ## apply deploy/ to the current kubectl/oc context, STAGE=infra|identity|all, waiting for each stage
@@ -121,8 +116,11 @@ update-crds: $(STAMP) ## regenerate CRD schemas from checkouts (OPENSTACK_OPERAT
 	@test -n "$(OPENSTACK_OPERATOR)$(APPLICATION_API)$(IMAGE_CONTROLLER)" || { echo "set OPENSTACK_OPERATOR=, APPLICATION_API= and/or IMAGE_CONTROLLER= to checkouts of those repositories"; exit 2; }
 	OPENSTACK_OPERATOR=$(OPENSTACK_OPERATOR) APPLICATION_API=$(APPLICATION_API) IMAGE_CONTROLLER=$(IMAGE_CONTROLLER) $(CLI) update-crds
 
-bench-pin: $(STAMP) ## benchmark pin-python-deps on the default scope: cold, warm, no-op, previous path beside the current one (network)
+bench-pin: $(STAMP) ## benchmark pin-python-deps on the minimal scope: cold, warm, no-op, previous path beside the current one (network)
 	$(BIN)/python bench/pin.py
+
+bench-whole-set: $(STAMP) ## the whole TCIB set: cold pin and `make` (second run), the previous path beside the current one (network, minutes)
+	$(BIN)/python bench/whole_set.py
 
 bench-wheels: $(STAMP) ## benchmark IMAGE's (default keystone) cold wheels stage: previous path against the program (tens of minutes)
 	$(BIN)/python bench/wheels.py $(or $(IMAGE),keystone)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Benchmark `pin-python-deps` on the default scope: the previous path against the current one.
+"""Benchmark `pin-python-deps` on the minimal scope: the previous path against the current one.
 
 Both run in one go, on the same machine, against the same index, from a scratch copy of the
-repository's inputs (config.yaml and requirements/, the committed locks included, as in a
-fresh clone), so the committed files are not touched. For each path three figures:
+inputs of the minimal deployment (config.yaml and requirements/ as committed at INPUTS, the
+last commit whose config held those 21 images only; bench/whole_set.py times the whole TCIB
+set), so the committed files are not touched. For each path three figures:
 
 - cold: every cache empty — a fresh HOME (so uv's, pip's and ours are empty too);
 - warm: the same HOME again, `--force` (caches full, the locks re-resolved);
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 # The last commit before the pin was overlapped and its answers cached (issue 19's speed work).
 PREVIOUS = "871cca7"
+INPUTS = "78b0d9c"  # config.yaml and requirements/ of the minimal scope
 RUNS = (("cold", ["--force"]), ("warm", ["--force"]), ("no-op", []))
 
 
@@ -48,10 +49,15 @@ def checkout(revision: str, into: Path) -> Path:
 
 
 def scratch_repository(root: Path) -> Path:
-    """config.yaml and requirements/ as committed: what a fresh clone pins from."""
+    """config.yaml and requirements/ as committed at INPUTS: what a clone of it pins from."""
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", INPUTS, "config.yaml", "requirements"],
+        check=True,
+        capture_output=True,
+    ).stdout
     root.mkdir(parents=True)
-    shutil.copy2(REPO / "config.yaml", root / "config.yaml")
-    shutil.copytree(REPO / "requirements", root / "requirements")
+    with tarfile.open(fileobj=io.BytesIO(data)) as handle:
+        handle.extractall(root, filter="data")
     return root
 
 
@@ -92,8 +98,9 @@ def run_path(
             sys.exit(f"bench/pin.py: {label} {run} failed:\n{result.stdout}{result.stderr}")
         figures.append((run, seconds, result.stdout + result.stderr))
         print(f"  {label:8} {run:6} {seconds:6.1f} s", file=sys.stderr)
+    committed = scratch_repository(work / f"{label}-committed")
     drift = subprocess.run(
-        ["diff", "-r", "-q", str(REPO / "requirements"), str(repository / "requirements")],
+        ["diff", "-r", "-q", str(committed / "requirements"), str(repository / "requirements")],
         capture_output=True,
         text=True,
         check=False,
@@ -123,7 +130,8 @@ def main() -> None:
         }
         results = {label: run_path(label, scripts, work, args) for label, scripts in paths.items()}
     print(
-        f"\nbench/pin.py: default scope, index {args.index_url}, {os.cpu_count()} cores "
+        f"\nbench/pin.py: minimal scope (inputs of {INPUTS}), index {args.index_url}, "
+        f"{os.cpu_count()} cores "
         f"(previous = {args.previous})"
     )
     print(f"  {'':6} {'previous':>10} {'current':>10}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.python.lockfile import read_pins
 from tcibsrc.python.pinning import PinOptions, pin_python_deps
+from tcibsrc.rpm.parity import derived_requirements
+from tcibsrc.tcib.catalog import build_catalog
 
 PACKAGES = [
     # keystone and nova: OpenStack services, restricted to the epoxy series (27.x, 31.x).
@@ -122,9 +125,11 @@ def pinned_repo(pin_repo: Context, index: PackageIndex, pinned_template: Path) -
 
 
 def options(ctx: Context, index: PackageIndex, **kwargs: object) -> PinOptions:
+    """As `make pin-python-deps` gives them (what RDO's RPMs required derived per image)."""
     return PinOptions(
         index_url=index.url,
         upper_constraints_file=ctx.repo_root / "upper-constraints.txt",
+        derive=partial(derived_requirements, build_catalog(ctx)),
         **kwargs,
     )  # type: ignore[arg-type]
 

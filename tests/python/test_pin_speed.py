@@ -12,6 +12,7 @@ from pinfixtures import options, snapshot
 from pyindex import PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.python import build_hooks, build_system
+from tcibsrc.python.build_closure import no_policies
 from tcibsrc.python.build_system import cached_build_system, read_build_system
 from tcibsrc.python.head_start import HeadStart, committed_pins
 from tcibsrc.python.index import SimpleIndex
@@ -67,7 +68,7 @@ def test_the_head_start_fetches_the_committed_locks_and_answers_their_hooks(
         committed["all.txt"],
         committed["all-build.txt"],
         committed.get("all-build-extra.txt", {}),
-        {},
+        no_policies,
         index_url=index.url,
         python_version="3.12",
         exclude_newer=None,

@@ -35,6 +35,8 @@ Version:        27.0.1
 Release:        1%{?dist}
 Requires:       python3-%{service} = %{epoch}:%{version}-%{release}
 Requires(pre):  shadow-utils
+Obsoletes:      openstack-%{service}-legacy
+Provides:       openstack-%{service}-legacy = %{version}
 
 %package -n     python3-%{service}
 Summary:        Keystone libraries
@@ -200,6 +202,8 @@ def test_an_images_parity_follows_requires_through_the_rpms_that_became_wheels(
     assert parity.system == {"openssl": {"python3-keystone"}}
     assert "/etc/keystone/keystone.conf" in parity.files
     assert python_requirement("python3-oslo-cache+dogpile") == "oslo-cache[dogpile]"
+    # an image that installs the RPM by a name it provides gets the same
+    assert image_parity(["openstack-keystone-legacy"], ["keystone", "oslo-cache"]) == parity
     assert python_requirement("openssl") is None
 
 
@@ -216,13 +220,23 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
     # openssl, which python3-keystone required, takes openstack-keystone's place
     assert "\nRUN dnf -y install httpd python3-mod_wsgi openssl\n" in keystone
     problems = shown(parity_problems(ctx, build_catalog(ctx), files))
+    unread = (
+        ": no parity data says what this RPM brought (read its RDO spec (`make update-parity "
+        "SPECS_DIR=` with rdo-packages/<name>-distgit), or say why none is needed under unread: "
+        "in scripts/tcibsrc/data/parity_waivers.yaml)"
+    )
+    repin = (
+        "re-pin with `make pin-python-deps`, which derives it from the parity data, or waive "
+        "it with a reason in scripts/tcibsrc/data/parity_waivers.yaml)"
+    )
     assert problems == [
-        "parity: keystone: python3-keystone (RDO) requires keystone[ldap]: the extra is not "
-        "asked for (add 'keystone[ldap]' to requirements/additions.in, or waive it with a "
-        "reason in scripts/tcibsrc/data/parity_waivers.yaml)",
-        "parity: keystone: python3-keystone (RDO) requires python-memcached: not in the lock "
-        "(add it to requirements/additions.in, or waive it with a reason in "
-        "scripts/tcibsrc/data/parity_waivers.yaml)",
+        f"parity: os: python3-keystoneclient{unread}",
+        f"parity: os: python3-pymemcache{unread}",
+        f"parity: keystone: python3-ldappool{unread}",
+        "parity: keystone: python3-keystone (RDO) requires keystone[ldap]: the extra [ldap] is "
+        f"not asked for ({repin}",
+        f"parity: keystone: python3-keystone (RDO) requires python-memcached: not in the lock "
+        f"({repin}",
         "parity: keystone: openstack-keystone (RDO) installed /etc/keystone/keystone.conf: "
         "provided by no stage (or waive it with a reason in "
         "scripts/tcibsrc/data/parity_waivers.yaml)",
@@ -232,18 +246,29 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
         "parity: keystone: openstack-keystone (RDO) installed "
         "/usr/share/keystone/keystone-dist.conf: provided by no stage (or waive it with a "
         "reason in scripts/tcibsrc/data/parity_waivers.yaml)",
+        f"parity: nova-base: openstack-nova-common{unread}",
+        f"parity: nova-api: openstack-nova-api{unread}",
     ]
-    # what the fixes are: the requirements asked for, the files waived with a reason
+    # what the fixes are: a re-pin derives the requirements (no hand list of images), the
+    # files and the RPMs without a spec are waived with a reason
     index.add(Package("python-memcached", "1.62"))
-    (ctx.repo_root / "requirements" / "additions.in").write_text(
-        "keystone[ldap]  # images: keystone\npython-memcached  # images: keystone\n"
-    )
     waivers = ctx.repo_root / "parity_waivers.yaml"
     waivers.write_text(
         WAIVERS
         + "files:\n  /etc/keystone/keystone.conf: the operator copies its own\n"
         + "  /etc/sudoers.d/keystone: keystone runs nothing as root\n"
         + "  /usr/share/keystone/*: RDO's extras\n"
+        + "unread:\n"
+        + "".join(
+            f"  {rpm}: a test fixture\n"
+            for rpm in (
+                "python3-keystoneclient",
+                "python3-pymemcache",
+                "python3-ldappool",
+                "openstack-nova-common",
+                "openstack-nova-api",
+            )
+        )
     )
     pin_python_deps(ctx, options(ctx, index))
     files = render_files(ctx)
@@ -251,6 +276,11 @@ def test_render_installs_what_the_rpm_brought_and_check_names_what_is_missing(
     plan = json.loads(files["containerfiles/keystone/wheels-plan.json"])
     runtime = {p["name"] for p in plan["packages"] if p["role"] == "runtime"}
     assert "python-memcached" in runtime
+    keystone_in = (ctx.repo_root / "requirements" / "keystone.in").read_text()
+    derived = keystone_in.split("# What the RDO RPMs this image replaces required", 1)[1]
+    assert "\nkeystone[ldap]\n" in derived and "\npython-memcached\n" in derived
+    # nova-api installs no RPM that required them: nothing derived for it
+    assert "python-memcached" not in (ctx.repo_root / "requirements" / "nova-api.txt").read_text()
 
 
 CONDITIONALS = """

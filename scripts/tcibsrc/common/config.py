@@ -9,6 +9,7 @@ default.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from typing import Annotated, Any, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationError
 
 from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ConfigError
 from tcibsrc.common.models import StrictModel, describe
 from tcibsrc.common.yamlio import load_yaml
@@ -45,6 +48,15 @@ HERMETO_IMAGE = (
     "quay.io/konflux-ci/hermeto:0.55.0"
     "@sha256:27936b01262824104cce87d433ffcb622bf906bc833033b6b05c62257f3c3232"
 )
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """How one image is built unlike the others (images.builds), with the reason."""
+
+    hermetic: bool
+    platforms: tuple[str, ...] | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,8 @@ class Config:
     upper_constraints_url: str
     upper_constraints_sha256: str
     packages: dict[str, PackagePolicy] = field(default_factory=dict)
+    # data/package_policies.yaml's globs (`xstatic-*`), tried after the exact names
+    package_patterns: dict[str, PackagePolicy] = field(default_factory=dict)
     rpm_repositories: tuple[RpmRepository, ...] = ()
     tenant_policy: TenantPolicy | None = None
     git_url: str | None = None  # konflux.git_url: the repository Konflux builds from
@@ -107,6 +121,11 @@ class Config:
     # the cooldown UPDATE=1 keeps between now and the new cutoff
     exclude_newer: datetime | None = None
     minimum_release_age: timedelta = timedelta(days=7)
+    # images.builds: the images built unlike the others, and why
+    image_builds: dict[str, ImageBuild] = field(default_factory=dict)
+    # images.subsets, and the one this run is narrowed to (SCOPE=<name>), if any
+    subsets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    subset: str | None = None
 
     def image_repository(self, image: str) -> str:
         """The full repository (no tag or digest) where `image` is pushed."""
@@ -118,6 +137,25 @@ class Config:
             version=self.release_version,
         )
         return f"{self.registry_host}/{self.registry_namespace}/{name}"
+
+    def policy_for(self, name: str) -> PackagePolicy | None:
+        """The package policy of project `name`: by name, else the first glob it matches."""
+        key = canonicalize_name(name)
+        for policy_name, policy in self.packages.items():
+            if canonicalize_name(policy_name) == key:
+                return policy
+        for pattern, policy in self.package_patterns.items():
+            if fnmatch.fnmatchcase(key, pattern):
+                return policy
+        return None
+
+    def hermetic(self, image: str) -> bool:
+        build = self.image_builds.get(image)
+        return build.hermetic if build else True
+
+    def build_platforms(self, image: str) -> tuple[str, ...]:
+        build = self.image_builds.get(image)
+        return build.platforms if build and build.platforms else self.konflux_build_platforms
 
     def component_name(self, image: str) -> str:
         """The Konflux Component (and local tag) of `image`: its repository's last part."""
@@ -152,6 +190,7 @@ def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
 
 
 UniqueNames = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], AfterValidator(_unique)]
+SubsetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 
 
 class ReleaseSection(StrictModel):
@@ -240,6 +279,21 @@ class KonfluxSection(StrictModel):
     policy: TenantPolicySection | None = None
 
 
+class ImageBuildSection(StrictModel):
+    hermetic: StrictBool = Field(
+        default=True,
+        description="false: its PipelineRun builds with the network on (the release policy's "
+        "hermetic rule fails for it); only where a RUN step fetches what cannot be prefetched",
+    )
+    platforms: tuple[Platform, ...] | None = Field(
+        default=None,
+        min_length=1,
+        description="build for these of konflux.build_platforms only (an image that downloads "
+        "one arch's binaries)",
+    )
+    reason: str = Field(min_length=1)
+
+
 class ImagesSection(StrictModel):
     scope: UniqueNames = Field(
         description="image names or TCIB image references; parents are added automatically"
@@ -248,6 +302,16 @@ class ImagesSection(StrictModel):
         default=False, description="also take every image listed in TCIB's containers.yaml"
     )
     exclude: UniqueNames = ()
+    builds: dict[Annotated[str, Field(min_length=1)], ImageBuildSection] = Field(
+        default_factory=dict,
+        description="images built unlike the others (not hermetic, fewer platforms), each "
+        "with its reason",
+    )
+    subsets: dict[SubsetName, UniqueNames] = Field(
+        default_factory=dict,
+        description="named subsets of the images (SCOPE=<name> narrows a command to one); "
+        "`minimal` is the minimal control plane the deploy manifests start",
+    )
 
 
 class UpperConstraintsSection(StrictModel):
@@ -329,6 +393,37 @@ class PackagePolicySection(StrictModel):
         description="requirements that join every build environment this package is installed into",
     )
     reason: str | None = Field(default=None, min_length=1)
+
+
+class DataPolicy(PackagePolicySection):
+    reason: str = Field(min_length=1)
+
+
+class PackagePolicies(StrictModel):
+    """data/package_policies.yaml: how upstream projects must be built (names or globs)."""
+
+    packages: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9*?\[\]][A-Za-z0-9._*?\[\]-]*$")], DataPolicy
+    ] = Field(default_factory=dict)
+
+
+POLICIES_DATA = "package_policies.yaml"
+
+
+def _is_pattern(name: str) -> bool:
+    return any(character in name for character in "*?[")
+
+
+def data_policies() -> PackagePolicies:
+    found = load_data(POLICIES_DATA, PackagePolicies, "fix the entry (kept by hand)")
+    for name, policy in found.packages.items():
+        if _is_pattern(name) and policy.version:
+            raise ConfigError(
+                f"{shown(POLICIES_DATA)}: packages.{name}.version",
+                "a glob of names cannot hold a version",
+                "name each project for a version",
+            )
+    return found
 
 
 TcibVariable = Annotated[str, Field(pattern=r"^tcib_[a-z0-9_]+$")]
@@ -451,6 +546,17 @@ def _check_platforms(model: ConfigFile, display: str) -> None:
             )
 
 
+def _check_image_builds(model: ConfigFile, display: str) -> None:
+    for name, build in model.images.builds.items():
+        for platform in build.platforms or ():
+            if platform not in model.konflux.build_platforms:
+                raise ConfigError(
+                    f"{display}: images.builds.{name}.platforms",
+                    f"{platform} is not one of konflux.build_platforms",
+                    f"use some of: {', '.join(model.konflux.build_platforms)}",
+                )
+
+
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -514,8 +620,40 @@ def _tenant_policy(section: TenantPolicySection | None) -> TenantPolicy | None:
     )
 
 
-def load_config(path: Path, display: str | None = None) -> Config:
-    """Read, validate and model the config file at `path` (named `display` in messages)."""
+def _policy(name: str, policy: PackagePolicySection) -> PackagePolicy:
+    return PackagePolicy(
+        name=name,
+        version=policy.version,
+        extra_build_requires=policy.extra_build_requires,
+        build_requires_with=policy.build_requires_with,
+        reason=policy.reason,
+    )
+
+
+def _policies(model: ConfigFile) -> dict[str, Any]:
+    """packages (exact names) and package_patterns: the data's entries, then the config's
+    (which replace an entry of the same name)."""
+    merged: dict[str, PackagePolicySection] = dict(data_policies().packages)
+    given = {canonicalize_name(name) for name in model.packages}
+    merged = {n: p for n, p in merged.items() if canonicalize_name(n) not in given}
+    merged.update(model.packages)
+    return {
+        "packages": {
+            name: _policy(name, policy)
+            for name, policy in sorted(merged.items())
+            if not _is_pattern(name)
+        },
+        "package_patterns": {
+            name: _policy(name, policy)
+            for name, policy in sorted(merged.items())
+            if _is_pattern(name)
+        },
+    }
+
+
+def load_config(path: Path, display: str | None = None, subset: str | None = None) -> Config:
+    """Read, validate and model the config file at `path` (named `display` in messages);
+    `subset` (SCOPE=) narrows the images to one of images.subsets."""
     display = display or str(path)
     data = load_yaml(path, display=display)
     if data is None:
@@ -524,9 +662,17 @@ def load_config(path: Path, display: str | None = None) -> Config:
     _check_image_name(model.registry.image_name, display)
     _check_image_reference(model, display)
     _check_platforms(model, display)
+    _check_image_builds(model, display)
     rpm = model.rpm
     repository_id = rpm.repository_id if rpm else "{id}"
     _check_template(repository_id, REPOSITORY_ID_PLACEHOLDERS, display, "rpm.repository_id")
+    if subset is not None and subset not in model.images.subsets:
+        known = ", ".join(sorted(model.images.subsets)) or "none defined"
+        raise ConfigError(
+            f"SCOPE={subset}",
+            f"no such subset in {display}'s images.subsets ({known})",
+            "use one of those, or leave SCOPE unset for every image in scope",
+        )
     series = model.release.series
     return Config(
         path=path,
@@ -544,22 +690,19 @@ def load_config(path: Path, display: str | None = None) -> Config:
         konflux_tenant_namespace=model.konflux.tenant_namespace,
         konflux_build_platforms=model.konflux.build_platforms,
         konflux_branch=model.konflux.branch,
-        scope=model.images.scope,
-        scope_from_containers_yaml=model.images.from_containers_yaml,
+        scope=model.images.subsets[subset] if subset else model.images.scope,
+        scope_from_containers_yaml=False if subset else model.images.from_containers_yaml,
         exclude=model.images.exclude,
+        subsets=dict(model.images.subsets),
+        image_builds={
+            name: ImageBuild(build.hermetic, build.platforms, build.reason)
+            for name, build in sorted(model.images.builds.items())
+        },
+        subset=subset,
         tcib_extras=dict(model.tcib_extras),
         upper_constraints_url=model.upper_constraints.url,
         upper_constraints_sha256=model.upper_constraints.sha256,
-        packages={
-            name: PackagePolicy(
-                name=name,
-                version=policy.version,
-                extra_build_requires=policy.extra_build_requires,
-                build_requires_with=policy.build_requires_with,
-                reason=policy.reason,
-            )
-            for name, policy in sorted(model.packages.items())
-        },
+        **_policies(model),
         hermeto_image=model.prefetch.hermeto_image,
         prefetch_rust_crates=model.prefetch.rust_crates,
         exclude_newer=_utc(model.python.exclude_newer) if model.python.exclude_newer else None,

@@ -25,6 +25,9 @@ class Context:
     tcib_dir: Path
     given: dict[Path, str] = field(default_factory=dict)
     tcib_is_submodule: bool = False  # TCIB_DIR not given: the tcib submodule of the repository
+    subset: str | None = None  # SCOPE=<name>: the run is narrowed to images.subsets.<name>
+    # what a run computes once and several steps read (the catalog): not copied by replace()
+    memo: dict[object, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_environment(
@@ -32,8 +35,10 @@ class Context:
         repo_root: Path | None = None,
         config_file: str | None = None,
         tcib_dir: str | None = None,
+        subset: str | None = None,
     ) -> Context:
-        """Explicit arguments win, then CONFIG / TCIB_DIR from the environment, then defaults."""
+        """Explicit arguments win, then CONFIG / TCIB_DIR / SCOPE from the environment, then
+        defaults."""
         root = (repo_root or Path.cwd()).resolve()
         config_text = config_file or os.environ.get("CONFIG") or DEFAULT_CONFIG_FILE
         tcib_text = tcib_dir or os.environ.get("TCIB_DIR") or str(DEFAULT_TCIB_DIR)
@@ -46,6 +51,7 @@ class Context:
             config_file=config_path,
             tcib_dir=tcib_path,
             tcib_is_submodule=not (tcib_dir or os.environ.get("TCIB_DIR")),
+            subset=subset or os.environ.get("SCOPE") or None,
             given={
                 Path(os.path.abspath(tcib_path)): tcib_text.rstrip("/") or "/",
                 Path(os.path.abspath(config_path)): config_text,
@@ -54,7 +60,7 @@ class Context:
 
     @cached_property
     def config(self) -> Config:
-        return load_config(self.config_file, self.display(self.config_file))
+        return load_config(self.config_file, self.display(self.config_file), self.subset)
 
     def display(self, path: Path) -> str:
         """A path as the user should read it.

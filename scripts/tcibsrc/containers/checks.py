@@ -140,10 +140,16 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
 _ARCH_WORDS = re.compile(r"\b(x86_64|aarch64|amd64|arm64|ppc64le|s390x)\b")
 
 
-def arch_problems(relative: str, text: str) -> Iterator[Problem]:
-    """The same Containerfile builds every arch: no arch may be written into it."""
+ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+
+
+def arch_problems(relative: str, text: str, only_arch: str | None = None) -> Iterator[Problem]:
+    """The same Containerfile builds every arch: no arch may be written into it (but the one
+    arch of an image the config builds for that arch only, images.builds.<image>.platforms)."""
     for number, line in enumerate(text.splitlines(), start=1):
         found = _ARCH_WORDS.search(line)
+        if found and only_arch and ARCH_ALIASES.get(found.group(1)) == only_arch:
+            continue
         if found and not line.startswith("#"):
             yield Problem(
                 f"{relative}:{number}", f"arch-specific '{found.group(1)}'", "use $basearch or none"
@@ -171,7 +177,13 @@ def rendered_problems(ctx: Context, files: dict[str, str]) -> Iterator[Problem]:
     for relative, text in sorted(files.items()):
         if relative.endswith("/Containerfile"):
             yield from static_problems(ctx, relative, text)
-            yield from arch_problems(relative, text)
+            image = relative.removeprefix(f"{RENDER_DIR}/").split("/", 1)[0]
+            arches = {
+                ARCH_ALIASES.get(platform.rsplit("/", 1)[-1])
+                for platform in ctx.config.build_platforms(image)
+            }
+            only = next(iter(arches)) if len(arches) == 1 else None
+            yield from arch_problems(relative, text, only)
             yield from hadolint_findings(relative, text)
 
 

@@ -26,6 +26,7 @@ from tcibsrc.rpm.parity import (
     WAIVERS_DATA,
     ImageParity,
     image_parity,
+    load_parity,
     load_waivers,
     requirement_parts,
     waived_file,
@@ -34,6 +35,11 @@ from tcibsrc.tcib.catalog import Catalog, CatalogImage
 from tcibsrc.tcib.contract import project_contracts
 
 WAIVE = f"or waive it with a reason in {shown(WAIVERS_DATA)}"
+REPIN = "re-pin with `make pin-python-deps`, which derives it from the parity data"
+UNREAD = (
+    "read its RDO spec (`make update-parity SPECS_DIR=` with rdo-packages/<name>-distgit), "
+    f"or say why none is needed under unread: in {shown(WAIVERS_DATA)}"
+)
 
 
 def chain_of(catalog: Catalog, name: str) -> list[str]:
@@ -109,8 +115,13 @@ def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:
 def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[Problem]:
     """One line per missing item, naming every image that lacks it."""
     waivers = load_waivers()
+    providers = load_parity().providers()
     missing: dict[str, list[str]] = {}
     for image in catalog.ordered():
+        for rpm in image.source_rpms:
+            if rpm not in providers and rpm not in waivers.unread:
+                key = f"{rpm}: no parity data says what this RPM brought ({UNREAD})"
+                missing.setdefault(key, []).append(image.name)
         items = image_items(ctx, image)
         if items is None:
             continue
@@ -130,15 +141,12 @@ def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> It
             name, wanted = requirement_parts(requirement)
             by = ", ".join(sorted(rpms))
             if name not in locked:
-                key = (
-                    f"{by} (RDO) requires {requirement}: not in the lock (add it to "
-                    f"requirements/additions.in, {WAIVE})"
-                )
+                key = f"{by} (RDO) requires {requirement}: not in the lock ({REPIN}, {WAIVE})"
             elif not wanted <= extras.get(name, set()):
                 lacking = ",".join(sorted(wanted - extras.get(name, set())))
                 key = (
-                    f"{by} (RDO) requires {requirement}: the extra is not asked for (add "
-                    f"'{name}[{lacking}]' to requirements/additions.in, {WAIVE})"
+                    f"{by} (RDO) requires {requirement}: the extra [{lacking}] is not asked "
+                    f"for ({REPIN}, {WAIVE})"
                 )
             else:
                 continue

@@ -405,12 +405,19 @@ def _keep_digest(reference: str, existing: dict[str, str]) -> str:
     return f"{reference}@{existing[reference]}"
 
 
-def _script_command(name: str, wsgi: str | None, console: str | None) -> str:
+def _script_command(
+    name: str, wsgi: str | None, console: str | None, factory: str | None = None
+) -> str:
     target = f"/usr/bin/{name}"
     link = f"ln -sf /usr/local/bin/{name} {target}"
-    if wsgi or console:
-        module, _, attribute = (wsgi or console or "").partition(":")
-        if wsgi:
+    if wsgi or console or factory:
+        module, _, attribute = (wsgi or console or factory or "").partition(":")
+        if factory:  # as pbr's wsgi_scripts: the module-level application the factory makes
+            body = (
+                f"#!/usr/bin/python3\\nfrom {module} import {attribute}\\n"
+                f"application = {attribute}()\\n"
+            )
+        elif wsgi:
             body = f"#!/usr/bin/python3\\nfrom {module} import {attribute} as application\\n"
         else:
             body = (
@@ -432,7 +439,9 @@ def _generate_config(path: str, spec: GeneratedConfig) -> str:
 
 
 def _contract_commands(contract: ProjectContract) -> list[str]:
-    commands = [_script_command(s.name, s.wsgi, s.console) for s in contract.scripts]
+    commands = [
+        _script_command(s.name, s.wsgi, s.console, s.wsgi_factory) for s in contract.scripts
+    ]
     if contract.system_ca:
         # PyPI's certifi ships its own bundle; RDO's returns the system one, which the
         # operators mount their CA into: the same, with a link
@@ -445,12 +454,14 @@ def _contract_commands(contract: ProjectContract) -> list[str]:
             f"install -d -m 0750 -o {contract.user} -g {contract.user} "
             + " ".join(contract.directories)
         )
+    elif contract.directories:  # no service user of its own (horizon runs as apache)
+        commands.append("install -d -m 0755 " + " ".join(contract.directories))
     for name in contract.config:
         commands.append(
             f"if [ -d /usr/local/etc/{name} ]; then cp -rn /usr/local/etc/{name}/. /etc/{name}/; fi"
         )
     commands += [_generate_config(path, spec) for path, spec in sorted(contract.generated.items())]
-    return commands
+    return commands + list(contract.layout)
 
 
 def render_files(ctx: Context) -> dict[str, str]:

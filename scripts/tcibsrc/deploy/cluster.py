@@ -86,10 +86,20 @@ def deploy(
     result = run([program, "apply", "-f", "-"], version_text)
     if result.returncode != 0:
         raise DeployError("OpenStackVersion", f"kubectl apply failed: {result.stderr.strip()}")
+    try:
+        version = yaml.safe_load(version_text)
+        images = dict(version["spec"]["customContainerImages"])
+    except (yaml.YAMLError, TypeError, KeyError) as exc:
+        raise DeployError(
+            f"{DEPLOY_DIR}/{VERSION_FILE}", f"not an OpenStackVersion ({exc})",
+            "run `make deploy-manifests` again",
+        ) from exc  # fmt: skip
     enabled: set[str] = set()
     for name in order[: order.index(stage) + 1]:
         enabled |= set(data.stages[name].services)
-        plane = controlplane(settings, enabled)
+        if name == order[-1]:
+            enabled |= set(settings.extras)  # ENABLE= services join the last stage
+        plane = controlplane(settings, enabled, images)
         validate(plane, f"stage {name}")
         result = run([program, "apply", "-f", "-"], yaml.safe_dump(plane, sort_keys=False))
         if result.returncode != 0:

@@ -33,6 +33,7 @@ from tcibsrc.tcib.catalog import build_catalog
 DEPLOY_DIR = "deploy"
 VERSION_FILE = "openstackversion.yaml"
 CONTROLPLANE_FILE = "openstackcontrolplane.yaml"
+DEPLOY_SUBSET = "minimal"  # images.subsets.minimal: what the plane runs without ENABLE=
 _DIGEST = re.compile(r"^[^\s@]+@sha256:[0-9a-f]{64}$")
 
 
@@ -47,6 +48,38 @@ class DeploySettings:
     target_version: str = "0.0.1"
     storage_class: str = "local-storage"
     secret: str = "osp-secret"
+    extras: tuple[str, ...] = ()  # ENABLE=: services beyond the minimal plane
+    database: str = "openstack"
+
+
+def check_extras(names: tuple[str, ...]) -> None:
+    known = stages_data().extras
+    for name in names:
+        if name not in known:
+            raise DeployError(
+                f"ENABLE={','.join(names)}", f"{name}: not a service this deploy can enable",
+                f"use some of: {', '.join(known)}",
+            )  # fmt: skip
+
+
+def _substituted(value: Any, settings: DeploySettings, images: dict[str, str]) -> Any:
+    """A template from data with the deploy's settings in place of $secret, $storage_class,
+    $database and $image:<customContainerImages key>."""
+    if isinstance(value, dict):
+        return {key: _substituted(item, settings, images) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substituted(item, settings, images) for item in value]
+    if isinstance(value, str) and value.startswith("$image:"):
+        key = value.removeprefix("$image:")
+        if key not in images:
+            raise DeployError(
+                "ENABLE", f"the template needs the image of {key}, which the OpenStackVersion "
+                "does not set", "build that image and take a Snapshot that includes it",
+            )  # fmt: skip
+        return images[key]
+    fields = {"$secret": settings.secret, "$storage_class": settings.storage_class,
+              "$database": settings.database}  # fmt: skip
+    return fields.get(value, value) if isinstance(value, str) else value
 
 
 class Stage(StrictModel):
@@ -57,11 +90,20 @@ class Stage(StrictModel):
     conditions: tuple[str, ...]
 
 
+class Extra(StrictModel):
+    """A service ENABLE= can switch on: the TCIB images it runs, its smallest template."""
+
+    images: tuple[str, ...]
+    template: dict[str, Any]
+
+
 class DeployStages(StrictModel):
-    """data/deploy.yaml: the stages in order, and the services the minimal plane disables."""
+    """data/deploy.yaml: the stages in order, the services the plane always disables, and the
+    services ENABLE= can switch on in the last stage."""
 
     stages: dict[str, Stage]
     disabled: tuple[str, ...] = ()
+    extras: dict[str, Extra] = Field(default_factory=dict)
 
 
 def stages_data() -> DeployStages:
@@ -138,8 +180,16 @@ def registry_images(ctx: Context, images: list[str], tag: str) -> dict[str, str]
 def openstack_version(
     ctx: Context, references: dict[str, str], settings: DeploySettings, source: str
 ) -> tuple[dict[str, Any], list[str]]:
-    """The OpenStackVersion and one note per image of the scope that sets no key."""
+    """The OpenStackVersion and one note per image of the scope that sets no key.
+
+    Every image of the scope whose reference is given sets its keys. The images the plane
+    runs (the `minimal` subset, or the whole scope without one, and the ENABLE= services')
+    must be given; any other image missing is a note: the operator's default stays."""
     catalog = build_catalog(ctx)
+    extras = stages_data().extras
+    check_extras(settings.extras)
+    runs = set(ctx.config.subsets.get(DEPLOY_SUBSET, tuple(catalog.images)))
+    runs |= {image for name in settings.extras for image in extras[name].images}
     schema = load_crd("OpenStackVersion")["schema"]["properties"]["spec"]["properties"]
     keys_schema = schema["customContainerImages"]["properties"]
     images: dict[str, Any] = {}
@@ -150,6 +200,12 @@ def openstack_version(
             notes.append(f"{image.name}: no customContainerImages key (a parent image only)")
             continue
         reference = references.get(component)
+        if reference is None and image.name not in runs:
+            notes.append(
+                f"{image.name}: not in {source}; the operator's default image stays "
+                "(its service is not enabled)"
+            )
+            continue
         if reference is None:
             raise DeployError(
                 source, f"{component} (image {image.name}) is missing",
@@ -177,10 +233,17 @@ def openstack_version(
     return manifest, notes
 
 
-def controlplane(settings: DeploySettings, enabled: set[str] | None = None) -> dict[str, Any]:
-    """The minimal control plane; `enabled` limits it to a stage's services so far."""
+def controlplane(
+    settings: DeploySettings,
+    enabled: set[str] | None = None,
+    images: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The minimal control plane and the ENABLE= services; `enabled` limits it to a stage's
+    services so far. `images`: the OpenStackVersion's customContainerImages (for templates
+    that name an image)."""
     data = stages_data()
-    wanted = {s for stage in data.stages.values() for s in stage.services}
+    check_extras(settings.extras)
+    wanted = {s for stage in data.stages.values() for s in stage.services} | set(settings.extras)
     on = wanted if enabled is None else enabled
     db = {"databaseInstance": "openstack", "secret": settings.secret}
     services: dict[str, Any] = {
@@ -241,6 +304,14 @@ def controlplane(settings: DeploySettings, enabled: set[str] | None = None) -> d
                 spec[name] = body
             continue
         spec[name] = {"enabled": name in on, **body}
+    for name, extra in data.extras.items():
+        if name in on:
+            spec[name] = {
+                "enabled": True,
+                "template": _substituted(extra.template, settings, images or {}),
+            }
+        else:
+            spec[name] = {"enabled": False}
     for name in data.disabled:
         spec[name] = {"enabled": False}
     return {
@@ -260,13 +331,16 @@ def manifests(
 ) -> tuple[dict[str, str], list[str]]:
     """relative path -> text of deploy/, validated; and the notes."""
     version, notes = openstack_version(ctx, references, settings, source)
-    plane = controlplane(settings)
+    plane = controlplane(settings, images=version["spec"]["customContainerImages"])
+    what = "the minimal control plane" + (
+        f" with {', '.join(settings.extras)}" if settings.extras else ""
+    )
     files = {
         f"{DEPLOY_DIR}/{VERSION_FILE}": dump(
             version, f"Generated by `make deploy-manifests` from {source}; do not edit."
         ),
         f"{DEPLOY_DIR}/{CONTROLPLANE_FILE}": dump(
-            plane, "Generated by `make deploy-manifests`: the minimal control plane."
+            plane, f"Generated by `make deploy-manifests`: {what}."
         ),
     }
     validate(version, f"{DEPLOY_DIR}/{VERSION_FILE}")

@@ -23,6 +23,7 @@ from tcibsrc.interface.commands import (
     konflux,
     local,
     lock_rpms,
+    main_job,
     pin,
     pipelines,
     prefetch_input,
@@ -35,6 +36,7 @@ from tcibsrc.interface.commands import (
 )
 
 COMMANDS = (
+    main_job,
     summary,
     config_schema,
     deploy,
@@ -65,12 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--tcib-dir",
         help="TCIB container-images directory (default: $TCIB_DIR or tcib/container-images)",
     )
+    parser.add_argument(
+        "--scope",
+        help="narrow the images to one of the config's images.subsets (default: $SCOPE)",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
     return parser
 
 
+# Commands that write (or check) the files of the whole scope — locks, Containerfiles,
+# PipelineRuns, data: narrowed by SCOPE they would drop every other image's files (or call them
+# stale), so they refuse it.
+WRITE_THE_WHOLE_SCOPE = {
+    "all",
+    "check",
+    "config-schema",
+    "graph",
+    "pin-python-deps",
+    "render",
+    "pipelines",
+    "konflux-manifests",
+    "lock-rpms",
+    "update-parity",
+    "update-series",
+}
 INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not a problem of the input
 FILESYSTEM_FIXES = {
@@ -110,7 +132,18 @@ def _report_bug(command: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    ctx = Context.from_environment(config_file=args.config, tcib_dir=args.tcib_dir)
+    ctx = Context.from_environment(
+        config_file=args.config, tcib_dir=args.tcib_dir, subset=args.scope
+    )
+    if ctx.subset and args.command in WRITE_THE_WHOLE_SCOPE:
+        print(
+            f"error: SCOPE={ctx.subset}: `tcibsrc {args.command}` works on the files of the whole "
+            "scope, a subset would remove the others' (SCOPE narrows what is listed, proven, "
+            "built and deployed; to build fewer images, narrow images.scope in the config: "
+            "docs/config-and-tcib.md)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return int(args.handler(ctx, args))
     except ToolkitError as error:

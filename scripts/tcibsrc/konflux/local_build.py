@@ -137,8 +137,11 @@ class Engine:
         isolation cannot set a network, so the whole build runs in `unshare -n`, as Konflux's
         buildah task isolates hermetic builds."""
         if self.buildah:
+            offline = "--network" in args
             rest = [a for a in args if a not in ("--network", "none")]
             command = [self.program, *_buildah_storage(), "bud", "--isolation", _isolation()]
+            if not offline:
+                return [*command, *rest]
             if _isolation() == "chroot":
                 return ["unshare", "-n", *command, *rest]
             return [*command, "--network", "none", *rest]
@@ -266,7 +269,9 @@ def build(
         ) as handle:
             handle.write(_local_containerfile(text, tags))
         try:
-            args = ["--network", "none", "--file", handle.name, "--tag", tag]
+            # as Konflux: network off, but for an image the config builds with it on
+            network = ["--network", "none"] if ctx.config.hermetic(name) else []
+            args = [*network, "--file", handle.name, "--tag", tag]
             args += ["--volume", f"{prefetch}:/cachi2:z"]
             repos = sorted((prefetch / "output" / "deps" / "rpm").glob("*/repos.d"))
             if repos:

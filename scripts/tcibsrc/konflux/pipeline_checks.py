@@ -89,7 +89,11 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
 
 
 def pipelinerun_problems(
-    data: dict, display: str, root: Path, pipelines: dict[str, set[str]]
+    data: dict,
+    display: str,
+    root: Path,
+    pipelines: dict[str, set[str]],
+    not_hermetic: dict[str, str] | None = None,
 ) -> Iterator[Problem]:
     metadata = data.get("metadata") or {}
     labels = metadata.get("labels") or {}
@@ -117,7 +121,8 @@ def pipelinerun_problems(
         for name in sorted(set(named_values(spec.get("params"))) - pipelines[ref]):
             yield Problem(display, f"param {name} is not a param of Pipeline {ref}")
     params = named_values(spec.get("params"))
-    if params.get("hermetic") != "true":
+    component_name = labels.get("appstudio.openshift.io/component")
+    if params.get("hermetic") != "true" and component_name not in (not_hermetic or {}):
         yield Problem(display, 'hermetic is not "true"')
     dockerfile = params.get("dockerfile")
     if not dockerfile or not (root / str(dockerfile)).is_file():
@@ -130,8 +135,11 @@ def pipelinerun_problems(
         yield Problem(display, f"serviceAccountName is {account}, not build-pipeline-{component}")
 
 
-def tekton_problems(root: Path, tekton_dir: Path) -> list[Problem]:
-    """Every problem of every file under .tekton/, one line each."""
+def tekton_problems(
+    root: Path, tekton_dir: Path, not_hermetic: dict[str, str] | None = None
+) -> list[Problem]:
+    """Every problem of every file under .tekton/, one line each; `not_hermetic`: component
+    -> why the config builds it with the network on (images.builds)."""
     problems: list[Problem] = []
     documents: dict[Path, dict] = {}
     for path in sorted(tekton_dir.glob("*.yaml")):
@@ -158,10 +166,13 @@ def tekton_problems(root: Path, tekton_dir: Path) -> list[Problem]:
         if data["kind"] == "Pipeline":
             problems += list(pipeline_problems(data, display))
         else:
-            problems += list(pipelinerun_problems(data, display, root, pipelines))
+            problems += list(pipelinerun_problems(data, display, root, pipelines, not_hermetic))
     problems += list(pair_problems(documents, tekton_dir.name))
     problems += list(
-        policy_problems({f"{tekton_dir.name}/{path.name}": d for path, d in documents.items()})
+        policy_problems(
+            {f"{tekton_dir.name}/{path.name}": d for path, d in documents.items()},
+            not_hermetic=not_hermetic,
+        )
     )
     return problems
 

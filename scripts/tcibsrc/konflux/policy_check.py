@@ -237,8 +237,18 @@ def _param_wrong(rule: ParamRule, value: Any) -> str | None:
     return None
 
 
-def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> Iterator[Problem]:
-    """Every policy problem of .tekton/; one that many PipelineRuns share is one line."""
+HERMETIC_RULE = "hermetic_task.hermetic"
+
+
+def policy_problems(
+    documents: dict[str, dict],
+    now: datetime | None = None,
+    not_hermetic: dict[str, str] | None = None,
+) -> Iterator[Problem]:
+    """Every policy problem of .tekton/; one that many PipelineRuns share is one line.
+
+    A component the config builds with the network on (`not_hermetic`: component -> reason)
+    fails the hermetic rule by choice: reported, as a warning naming the reason."""
     policy = release_policy()
     upstream = upstream_pipeline()
     pipelines = {
@@ -258,7 +268,19 @@ def policy_problems(documents: dict[str, dict], now: datetime | None = None) -> 
         if ref not in pipelines:
             continue  # the structure check reports it
         total += 1
+        component = ((data.get("metadata") or {}).get("labels") or {}).get(
+            "appstudio.openshift.io/component"
+        )
         for problem in run_problems(pipelines[ref][1], data, policy, now):
+            if problem.fix == HERMETIC_RULE and component in (not_hermetic or {}):
+                problem = Problem(
+                    problem.where,
+                    f"{problem.message}: the config builds {component} with the network on "
+                    f"({(not_hermetic or {})[component]}), so the release policy fails its "
+                    "builds until it is made hermetic",
+                    HERMETIC_RULE,
+                    Severity.WARNING,
+                )
             shared.setdefault(problem, []).append(display)
     for problem, displays in shared.items():
         runs_named = (

@@ -31,6 +31,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from tcibsrc.common.config import PackagePolicy
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.progress import Progress
 from tcibsrc.python.build_hooks import HookError, dynamic_requires
@@ -147,13 +148,19 @@ def reconcile(
     return groups
 
 
-def package_build(
-    name: str, version: str, sdist: Sdist, extra_build_requires: dict[NormalizedName, list[str]]
-) -> PackageBuild:
+PolicyLookup = Callable[[str], PackagePolicy | None]
+
+
+def no_policies(_name: str) -> PackagePolicy | None:
+    return None
+
+
+def package_build(name: str, version: str, sdist: Sdist, policy_for: PolicyLookup) -> PackageBuild:
     """What the sdist declares, with the requirements a policy adds
     (packages.<name>.extra_build_requires)."""
     system = cached_build_system(sdist.path, sdist.sha256)
-    extra = extra_build_requires.get(canonicalize_name(name), [])
+    policy = policy_for(name)
+    extra = policy.extra_build_requires if policy else ()
     if extra:
         system = dataclasses.replace(system, requires=(*system.requires, *extra))
     return PackageBuild(canonicalize_name(name), version, sdist, system)
@@ -186,34 +193,26 @@ class ClosureFinder:
         index: SimpleIndex,
         resolve: Backend,
         request: ResolveRequest,
-        extra_build_requires: dict[str, list[str]],
+        policy_for: PolicyLookup = no_policies,
         preferred: dict[NormalizedName, str] | None = None,
-        policy_versions: dict[str, str] | None = None,
-        build_requires_with: dict[str, list[str]] | None = None,
         hooks: HookSettings | None = None,
     ) -> None:
         self.index = index
         self.resolve = resolve
         self.request = request
         self.hooks = hooks or HookSettings(request.index_url)
-        self.extra_build_requires = {
-            canonicalize_name(k): v for k, v in extra_build_requires.items()
-        }
+        # packages.<name>: extra_build_requires, build_requires_with (what joins every build
+        # environment holding it), version (holds in every build environment too)
+        self.policy_for = policy_for
         self.packages: dict[tuple[str, str], PackageBuild] = {}
         # upper-constraints versions are preferred for build tools too: the release's own
         # choice, and older sdists whose build requirements the index still has.
         self.preferred = dict(preferred or {})
-        # packages.<name>.build_requires_with: what joins every build environment holding it
-        self.companions = {
-            canonicalize_name(name): list(items)
-            for name, items in (build_requires_with or {}).items()
-        }
-        # packages.<name>.version of the config holds in every build environment too
-        self.policy_versions = {
-            canonicalize_name(name): SpecifierSet(spec)
-            for name, spec in (policy_versions or {}).items()
-        }
         self.environment = target_environment(request.python_version, request.arch)
+
+    def _companions(self, name: str) -> tuple[str, ...]:
+        policy = self.policy_for(name)
+        return policy.build_requires_with if policy else ()
 
     def requirements_of(self, package: PackageBuild) -> list[str]:
         """The package's build requirements plus the companions policies attach to them."""
@@ -221,9 +220,7 @@ class ClosureFinder:
         extra = [
             companion
             for text in found
-            for companion in self.companions.get(
-                canonicalize_name(_requirement(text, package.name).name), []
-            )
+            for companion in self._companions(_requirement(text, package.name).name)
         ]
         return list(dict.fromkeys([*found, *extra]))
 
@@ -235,9 +232,7 @@ class ClosureFinder:
             self.index,
             [(n, v, sha) for (n, v), sha in todo.items()],
             label="build closure: sdists",
-            then=lambda sdist: package_build(
-                sdist.name, sdist.version, sdist, self.extra_build_requires
-            ),
+            then=lambda sdist: package_build(sdist.name, sdist.version, sdist, self.policy_for),
         )
         for key, package in fetched.items():
             self.packages[key] = package
@@ -252,8 +247,10 @@ class ClosureFinder:
                 demands[canonicalize_name(requirement.name)].append(
                     (requirement.specifier, str(name))
                 )
-        for name, specifier in self.policy_versions.items():
-            if name in demands:
+        for name in demands:
+            policy = self.policy_for(name)
+            if policy and policy.version:
+                specifier = SpecifierSet(policy.version)
                 demands[name] = [(spec & specifier, consumer) for spec, consumer in demands[name]]
         # one entry per consumer: all of its ranges for a package must hold together
         merged: dict[NormalizedName, list[tuple[SpecifierSet, str]]] = {}

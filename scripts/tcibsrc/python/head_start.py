@@ -19,11 +19,17 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import NormalizedName
 
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.progress import Progress
-from tcibsrc.python.build_closure import HOOK_WORKERS, PackageBuild, hook_pins, package_build
+from tcibsrc.python.build_closure import (
+    HOOK_WORKERS,
+    PackageBuild,
+    PolicyLookup,
+    hook_pins,
+    package_build,
+)
 from tcibsrc.python.build_hooks import dynamic_requires
 from tcibsrc.python.index import SimpleIndex
 from tcibsrc.python.lockfile import BUILD_INFO_FILE, Pin, read_pins
@@ -67,7 +73,7 @@ class HeadStart:
         runtime: dict[NormalizedName, Pin],
         build: dict[NormalizedName, Pin],
         extra: dict[NormalizedName, Pin],
-        extra_build_requires: dict[str, list[str]],
+        policy_for: PolicyLookup,
         *,
         index_url: str,
         python_version: str,
@@ -83,9 +89,7 @@ class HeadStart:
         first = hooked_first or set()
         self.wanted = sorted(wanted, key=lambda item: f"{item[0]}=={item[1]}" not in first)
         self.versions = {name: pin.version for name, pin in build.items()}
-        self.extra_build_requires = {
-            canonicalize_name(name): items for name, items in extra_build_requires.items()
-        }
+        self.policy_for = policy_for
         self.index_url = index_url
         self.python_version = python_version
         self.exclude_newer = exclude_newer
@@ -127,7 +131,7 @@ class HeadStart:
             )
 
     def _analyze(self, sdist: Sdist) -> None:
-        package = package_build(sdist.name, sdist.version, sdist, self.extra_build_requires)
+        package = package_build(sdist.name, sdist.version, sdist, self.policy_for)
         if package.system.needs_hook and not self._stop.is_set():
             self._hooks.submit(self._ask, package)
 

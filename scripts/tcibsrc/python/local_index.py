@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html
 import json
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,6 +162,11 @@ class _Server(ThreadingHTTPServer):
     # and each dropped connection waited out TCP's retries (1, 3, 7, 15 s: 30 s stalls)
     request_queue_size = 256
     daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A resolver that hangs up early (it had what it needed) is not an error to print."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _server(served: _Served, url: str) -> ThreadingHTTPServer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -75,6 +76,12 @@ def _option_problem(text: str) -> str | None:
 
 def check_text(text: str, display: str) -> list[Problem]:
     """Problems in one requirements file, one line each, `file:line: problem`."""
+    return list(_checked(text, display))
+
+
+@lru_cache(maxsize=1024)
+def _checked(text: str, display: str) -> tuple[Problem, ...]:
+    """(`make check` asks once per image whose build reads the file; the answer is kept.)"""
     problems: list[Problem] = []
     hashed: list[int] = []
     unhashed: list[int] = []
@@ -141,7 +148,7 @@ def check_text(text: str, display: str) -> list[Problem]:
                 "every lock entry must be hashed",
             )
         )
-    return problems
+    return tuple(problems)
 
 
 def check_files(paths: list[Path], display: Callable[[Path], str]) -> list[Problem]:

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,19 @@ def _via(comments: list[str]) -> set[str]:
 
 
 def read_pins(text: str) -> dict[NormalizedName, Pin]:
-    """Pins from a requirements file written by uv, pip-compile or us; options are skipped."""
-    pins: dict[NormalizedName, Pin] = {}
+    """Pins from a requirements file written by uv, pip-compile or us; options are skipped.
+
+    (Each call gets its own Pin objects; the parse of a text is kept, since `make check` reads
+    each lock once per image that inherits it.)"""
+    return {
+        name: Pin(name=name, version=version, hashes=list(hashes), via=set(via))
+        for name, version, hashes, via in _parsed(text)
+    }
+
+
+@lru_cache(maxsize=1024)
+def _parsed(text: str) -> tuple[tuple[NormalizedName, str, tuple[str, ...], frozenset[str]], ...]:
+    pins: dict[NormalizedName, tuple[NormalizedName, str, tuple[str, ...], frozenset[str]]] = {}
     for number, line, comments in _logical_lines(text):
         if line.startswith("-"):
             continue
@@ -115,10 +127,10 @@ def read_pins(text: str) -> dict[NormalizedName, Pin]:
         specs = list(requirement.specifier)
         if len(specs) != 1 or specs[0].operator not in ("==", "==="):
             raise LockParseError(number, f"not pinned with ==: {parts[0]!r}")
-        hashes = [part.strip().removeprefix("sha256:") for part in parts[1:]]
+        hashes = tuple(part.strip().removeprefix("sha256:") for part in parts[1:])
         name = canonicalize_name(requirement.name)
-        pins[name] = Pin(name=name, version=specs[0].version, hashes=hashes, via=_via(comments))
-    return pins
+        pins[name] = (name, specs[0].version, hashes, frozenset(_via(comments)))
+    return tuple(pins.values())
 
 
 def content_digest(body: str) -> str:

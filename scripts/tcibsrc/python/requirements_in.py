@@ -8,6 +8,7 @@ requirements/additions.in that apply to it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,19 @@ class ImageInputs:
     own: tuple[str, ...]
     parent: str | None
     roots: frozenset[NormalizedName]
+    # of `own`, the lines derived from what RDO's RPMs required (rpm_parity.yaml), not
+    # from the catalog or additions.in
+    derived: tuple[str, ...] = ()
+
+    def requested(self, derived: bool = True) -> dict[str, set[str]]:
+        """name -> extras its own lines ask for (with or without the derived lines)."""
+        found: dict[str, set[str]] = {}
+        for line in self.own if derived else [x for x in self.own if x not in self.derived]:
+            requirement = Requirement(line)
+            found.setdefault(str(canonicalize_name(requirement.name)), set()).update(
+                requirement.extras
+            )
+        return found
 
 
 def _requirement(text: str, where: str) -> Requirement:
@@ -92,14 +106,7 @@ def read_additions(path: Path, known_images: set[str], display: str) -> list[Add
 
 
 def _with_policy(project: str, config: Config) -> str:
-    policy = config.packages.get(project) or next(
-        (
-            p
-            for n, p in config.packages.items()
-            if canonicalize_name(n) == canonicalize_name(project)
-        ),
-        None,
-    )
+    policy = config.policy_for(project)
     if policy and policy.version:
         try:
             SpecifierSet(policy.version)
@@ -138,11 +145,16 @@ def _for_target(addition: Addition, config: Config) -> str | None:
 
 
 def image_inputs(
-    catalog: Catalog, config: Config, additions: list[Addition]
+    catalog: Catalog,
+    config: Config,
+    additions: list[Addition],
+    derived: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, ImageInputs]:
-    """For every image in scope whose own environment adds Python packages."""
+    """For every image in scope whose own environment adds Python packages; `derived`:
+    image -> lines what RDO's RPMs required adds (see rpm.parity.derived_requirements)."""
     own: dict[str, list[str]] = {}
     wanted = [(addition, _for_target(addition, config)) for addition in additions]
+    derived = derived or {}
     for image in catalog.ordered():
         lines = [_with_policy(project, config) for project in image.python_projects]
         for addition, line in wanted:
@@ -150,6 +162,7 @@ def image_inputs(
                 continue  # its marker excludes the images' Python and platform
             if image.name in addition.images or (not addition.images and image.python_projects):
                 lines.append(line)
+        lines += derived.get(image.name, ())
         own[image.name] = sorted(dict.fromkeys(lines), key=lambda line: line.lower())
     result: dict[str, ImageInputs] = {}
     for image in catalog.ordered():
@@ -162,7 +175,11 @@ def image_inputs(
         if parent is not None:
             roots |= result[parent].roots
         result[image.name] = ImageInputs(
-            image.name, tuple(own[image.name]), parent, frozenset(roots)
+            image.name,
+            tuple(own[image.name]),
+            parent,
+            frozenset(roots),
+            tuple(line for line in derived.get(image.name, ()) if line in own[image.name]),
         )
     return result
 

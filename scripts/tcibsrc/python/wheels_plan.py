@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,15 @@ def images_with_locks(ctx: Context) -> list[str]:
     )
 
 
+@lru_cache(maxsize=4096)
+def _name_of(text: str) -> str:
+    return canonicalize_name(Requirement(text).name)
+
+
 def _needs(entry: dict[str, Any], versions: dict[str, str]) -> list[str]:
     names = []
     for text in [*entry.get("requires", []), *entry.get("dynamic_requires", [])]:
-        name = canonicalize_name(Requirement(text).name)
+        name = _name_of(text)
         if name in versions:
             names.append(f"{name}=={versions[name]}")
     return names

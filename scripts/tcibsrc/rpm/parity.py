@@ -28,6 +28,7 @@ from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.git import revision
 from tcibsrc.common.models import StrictModel
 from tcibsrc.rpm.spec import BinaryPackage, SpecFile, parse_spec
+from tcibsrc.tcib.catalog import Catalog
 from tcibsrc.tcib.classify import Kind, classify, derive_pypi_name
 
 PARITY_DATA = "rpm_parity.yaml"
@@ -56,6 +57,7 @@ class ParityPackage(StrictModel):
 
     spec: str
     requires: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()  # an obsoleted name TCIB may still install it by
     files: tuple[SpecFile, ...] = ()
 
 
@@ -65,6 +67,12 @@ class Parity(StrictModel):
     sources: dict[str, str] = Field(default_factory=dict)  # spec -> "repository branch commit date"
     packages: dict[str, ParityPackage] = Field(default_factory=dict)
 
+    def providers(self) -> dict[str, str]:
+        """name -> the binary package that is it or provides it (openstack-neutron-ovn-metadata-
+        agent for python3-networking-ovn-metadata-agent, which TCIB still installs)."""
+        found = {other: name for name, p in self.packages.items() for other in p.provides}
+        return found | {name: name for name in self.packages}
+
 
 class Waivers(StrictModel):
     """data/parity_waivers.yaml: what an image goes without, each with its reason."""
@@ -72,6 +80,8 @@ class Waivers(StrictModel):
     requires: dict[str, str] = Field(default_factory=dict)  # RPM or Python requirement -> reason
     files: dict[str, str] = Field(default_factory=dict)  # path glob -> reason
     pypi_names: dict[str, str] = Field(default_factory=dict)  # RDO RPM -> PyPI name
+    # an RPM an image stops installing whose spec is not read (not RDO's) -> why that is enough
+    unread: dict[str, str] = Field(default_factory=dict)
 
 
 # --- update-parity -----------------------------------------------------------------------------
@@ -102,6 +112,9 @@ def _package_data(package: BinaryPackage) -> dict[str, Any]:
                 item[key] = getattr(entry, key)
         files.append(item)
     data: dict[str, Any] = {"requires": sorted(set(package.requires))}
+    provides = sorted(set(package.provides) - {package.name})
+    if provides:
+        data["provides"] = provides
     if files:
         data["files"] = files
     return data
@@ -198,6 +211,8 @@ def render_parity(sources: dict[str, str], packages: dict[str, dict[str, Any]]) 
         lines.append(f"  {name}:")
         lines.append(f"    spec: {data['spec']}")
         lines.append(f"    requires: {_flow(data['requires'])}")
+        if data.get("provides"):
+            lines.append(f"    provides: {_flow(data['provides'])}")
         if data.get("files"):
             lines.append("    files:")
             lines += [f"    - {_flow(item)}" for item in data["files"]]
@@ -276,7 +291,8 @@ def image_parity(removed_rpms: list[str], locked_projects: list[str]) -> ImagePa
     parity = load_parity()
     pypi_names = load_waivers().pypi_names
     result = ImageParity()
-    queue = [rpm for rpm in removed_rpms if rpm in parity.packages]
+    providers = parity.providers()
+    queue = [providers[rpm] for rpm in removed_rpms if rpm in providers]
     queue += [rpm for p in locked_projects if (rpm := rpm_of_project(p, parity))]
     while queue:
         rpm = queue.pop()
@@ -289,8 +305,8 @@ def image_parity(removed_rpms: list[str], locked_projects: list[str]) -> ImagePa
         for required in package.requires:
             base = required.partition("+")[0]
             python = required.startswith(("python3-", "python-")) and not _kept_rpm(base)
-            if base in parity.packages:
-                queue.append(base)
+            if base in providers:
+                queue.append(providers[base])
             if python and (required.startswith("python3-") or "+" in required):
                 requirement = python_requirement(required, pypi_names)
                 if requirement:
@@ -316,3 +332,52 @@ def requirement_parts(requirement: str) -> tuple[str, set[str]]:
     assert match is not None
     extras = {e.strip() for e in (match.group("extras") or "").split(",") if e.strip()}
     return str(canonicalize_name(match.group("name"))), extras
+
+
+def derived_requirements(
+    catalog: Catalog, locked: dict[str, list[str]], asked: dict[str, dict[str, set[str]]]
+) -> dict[str, list[str]]:
+    """image -> the Python requirements the RDO RPMs it replaces required, which its own
+    inputs (`asked`: name -> extras of its own lines) and its parents' do not ask for.
+
+    Per image, what RDO's RPMs required is followed from the RPMs it stops installing and the
+    RPMs its locked projects (`locked`) would have been; a requirement is added where neither
+    the image's own lines nor a parent's ask for it with its extras (parents first, children
+    inherit). Waived requirements are left out.
+    """
+    waivers = load_waivers()
+    result: dict[str, list[str]] = {}
+    chain_asked: dict[str, dict[str, set[str]]] = {}
+    for image in catalog.ordered():
+        parent = image.parent
+        while parent is not None and parent not in chain_asked:
+            parent = catalog.images[parent].parent
+        have: dict[str, set[str]] = {
+            name: set(extras)
+            for name, extras in (chain_asked.get(parent, {}) if parent else {}).items()
+        }
+        for name, extras in asked.get(image.name, {}).items():
+            have.setdefault(name, set()).update(extras)
+        projects = locked.get(image.name, [])
+        if image.name not in asked and not image.source_rpms:
+            continue
+        items = image_parity(list(image.source_rpms), projects)
+        wanted: dict[str, set[str]] = {}
+        for requirement in sorted(items.python):
+            if requirement in waivers.requires:
+                continue
+            name, extras = requirement_parts(requirement)
+            if name in have and extras <= have[name]:
+                continue  # asked for, with its extras, by the image or a parent
+            # (a requirement its lock holds anyway is still said: the inputs then do not
+            # depend on the resolution they feed, so the pin settles)
+            wanted.setdefault(name, set()).update(extras)
+        for name, extras in wanted.items():
+            have.setdefault(name, set()).update(extras)
+        chain_asked[image.name] = have
+        if wanted:
+            result[image.name] = [
+                f"{name}[{','.join(sorted(extras))}]" if extras else name
+                for name, extras in sorted(wanted.items())
+            ]
+    return result

@@ -77,6 +77,7 @@ _FILE_DIRECTIVE = re.compile(
     r"artifact|missingok)(?:\((?P<args>[^)]*)\))?\s*"
 )
 _REQUIRES = re.compile(r"^Requires\s*:\s*(?P<value>.+)$", re.IGNORECASE)
+_PROVIDES = re.compile(r"^Provides\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+()-]*$")
 _VERSIONED = re.compile(r"\s*(?:>=|<=|=|<|>)\s*\S+")
 
@@ -100,6 +101,7 @@ class SpecFile(StrictModel):
 class BinaryPackage:
     name: str
     requires: list[str] = field(default_factory=list)
+    provides: list[str] = field(default_factory=list)  # names another image may install it by
     files: list[SpecFile] = field(default_factory=list)
     built: bool = False  # has a %files section: rpm builds only those packages
 
@@ -326,6 +328,9 @@ def parse_spec(text: str, defines: dict[str, str] | None = None) -> Spec:
             match = _REQUIRES.match(line)
             if match:
                 current.requires += requirement_names(macros.expand(match.group("value")))
+            match = _PROVIDES.match(line)
+            if match:
+                current.provides += requirement_names(macros.expand(match.group("value")))
             continue
         if section == "%files" and current is not None and line and not line.startswith("#"):
             entry = _file_entry(macros.expand(line))

@@ -152,9 +152,21 @@ def catalog_image(
 def build_catalog(
     ctx: Context, *, everything: bool = False, images: dict[str, TcibImage] | None = None
 ) -> Catalog:
-    """Load config and TCIB, resolve the scope (or all images) and classify their RPMs."""
+    """Load config and TCIB, resolve the scope (or all images) and classify their RPMs (once
+    per run: `make`'s steps share it)."""
+    if images is None:
+        key = ("catalog", everything)
+        config = ctx.config
+        kept = ctx.memo.get(key)
+        if not (isinstance(kept, tuple) and kept[0] is config):  # a config re-read: anew
+            kept = (config, _build_catalog(ctx, everything, load_tcib(ctx)))
+            ctx.memo[key] = kept
+        return kept[1]  # type: ignore[no-any-return]
+    return _build_catalog(ctx, everything, images)
+
+
+def _build_catalog(ctx: Context, everything: bool, images: dict[str, TcibImage]) -> Catalog:
     config = ctx.config
-    images = images if images is not None else load_tcib(ctx)
     requested = list(config.scope)
     if config.scope_from_containers_yaml:
         requested += read_containers_yaml(ctx.tcib_dir)

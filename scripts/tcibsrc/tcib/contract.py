@@ -35,6 +35,7 @@ class Script(StrictModel):
 
     name: str
     wsgi: str | None = None  # module:attribute of a WSGI application
+    wsgi_factory: str | None = None  # module:function returning one (pbr's wsgi_scripts)
     console: str | None = None  # module:function of a console entry point
 
 
@@ -59,6 +60,7 @@ class ProjectContract(StrictModel):
     provides: tuple[str, ...] = ()
     generated: dict[str, GeneratedConfig] = Field(default_factory=dict)
     system_ca: StrictBool = False  # its CA bundle is replaced by a link to the system bundle
+    layout: tuple[str, ...] = ()  # shell steps that rebuild the tree layout the RPM made
 
     @model_validator(mode="before")
     @classmethod

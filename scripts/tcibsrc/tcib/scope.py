@@ -23,7 +23,7 @@ class Scope:
     notes: tuple[str, ...]
 
 
-def _suggest(name: str, known: Sequence[str]) -> str:
+def suggest_image(name: str, known: Sequence[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     return f"did you mean '{close[0]}'?" if close else "`make images ALL=1` lists every image"
 
@@ -47,13 +47,13 @@ def resolve_scope(
     for item in sorted(excluded):
         if item not in images:
             raise ScopeError(
-                f"{where}: images.exclude", f"unknown image '{item}'", _suggest(item, known)
+                f"{where}: images.exclude", f"unknown image '{item}'", suggest_image(item, known)
             )
     for item in requested:
         name = normalise_image_name(item)
         if name not in images:
             raise ScopeError(
-                f"{where}: images.scope", f"unknown image '{item}'", _suggest(name, known)
+                f"{where}: images.scope", f"unknown image '{item}'", suggest_image(name, known)
             )
         if name == "redis" and distro_major == VALKEY_RELEASE:
             notes.append("redis is replaced by valkey on release 10 (as TCIB does)")

@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 
 from tcibsrc.common.atomic import STAGING_DIR
 from tcibsrc.common.config import config_schema
@@ -20,6 +21,7 @@ from tcibsrc.containers.checks import (
     parent_problems,
     rendered_problems,
 )
+from tcibsrc.containers.network_check import network_problems
 from tcibsrc.containers.parity_check import parity_problems
 from tcibsrc.containers.render import Renderer, stale_files
 from tcibsrc.interface.commands.config_schema import SCHEMA_FILE, schema_path
@@ -38,10 +40,12 @@ from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
 from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
 from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
+from tcibsrc.rpm.parity import derived_requirements
 from tcibsrc.tcib.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.tcib.classify import classify
 from tcibsrc.tcib.contract import kolla_users
 from tcibsrc.tcib.images import TcibImage
+from tcibsrc.tcib.scope import suggest_image
 
 Images = dict[str, TcibImage]
 KOLLA_USERS_FIX = "add it to scripts/tcibsrc/data/kolla_users.yaml"
@@ -111,7 +115,26 @@ def check_readme_graph(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
         yield Problem(README, "the image graph is out of date", "run `make graph`")
 
 
+def check_config_image_names(ctx: Context, images: Images) -> Iterator[Problem]:
+    """The names in images.subsets and images.builds are TCIB images: a typo there would
+    otherwise only surface when that subset is used, or never (a build setting ignored)."""
+    config = ctx.config
+    where = ctx.display(ctx.config_file)
+    known = sorted(images)
+    for subset, names in sorted(config.subsets.items()):
+        for name in names:
+            if name not in images:
+                yield Problem(
+                    where, f"images.subsets.{subset}: unknown image '{name}'",
+                    suggest_image(name, known),
+                )  # fmt: skip
+    for name in sorted(config.image_builds):
+        if name not in images:
+            yield Problem(where, f"images.builds.{name}: unknown image", suggest_image(name, known))
+
+
 TREE_CHECKS: tuple[TreeCheck, ...] = (
+    check_config_image_names,
     check_classification,
     check_users,
     check_config_schema,
@@ -146,7 +169,13 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
             yield Problem(ctx.display(constraints), "missing", "run `make pin-python-deps`")
         return
     committed = constraints.read_text(encoding="utf-8") if constraints.is_file() else None
-    planned = compute_inputs(ctx, index_url, constraints_text=None if uc else committed, uc=uc)
+    planned = compute_inputs(
+        ctx,
+        index_url,
+        constraints_text=None if uc else committed,
+        uc=uc,
+        derive=partial(derived_requirements, scoped),
+    )
     fix = "run `make pin-python-deps`"
     if uc is not None and committed != planned.constraints_text:
         yield Problem(ctx.display(constraints), "out of date", fix)
@@ -198,6 +227,7 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     yield from parent_problems(ctx, scoped)
     yield from contract_problems(ctx, scoped, files)
     yield from parity_problems(ctx, scoped, files)
+    yield from network_problems(ctx, scoped, files)
 
 
 def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
@@ -234,7 +264,12 @@ def check_pipelines(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     files = pipeline_files(ctx)
     yield from committed_problems(ctx, files, stale_tekton_files(ctx, files))
     if (ctx.repo_root / TEKTON_DIR).is_dir():
-        yield from tekton_problems(ctx.repo_root, ctx.repo_root / TEKTON_DIR)
+        not_hermetic = {
+            ctx.config.component_name(image): build.reason
+            for image, build in ctx.config.image_builds.items()
+            if not build.hermetic
+        }
+        yield from tekton_problems(ctx.repo_root, ctx.repo_root / TEKTON_DIR, not_hermetic)
 
 
 SCOPE_CHECKS: tuple[ScopeCheck, ...] = (

@@ -36,6 +36,7 @@ def settings_of(args: argparse.Namespace) -> DeploySettings:
         target_version=args.target_version,
         storage_class=args.storage_class,
         secret=args.secret,
+        extras=tuple(name.strip() for name in (args.enable or "").split(",") if name.strip()),
     )
 
 
@@ -111,6 +112,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--storage-class", default=os.environ.get("STORAGE_CLASS") or "local-storage"
     )
     parser.add_argument("--secret", default=os.environ.get("SECRET") or "osp-secret")
+    parser.add_argument(
+        "--enable",
+        default=os.environ.get("ENABLE"),
+        help="services to enable beyond the minimal plane, comma-separated (default: $ENABLE)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

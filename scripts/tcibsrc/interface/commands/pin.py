@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from tcibsrc.common.config import set_exclude_newer, utc_text
@@ -15,12 +16,14 @@ from tcibsrc.python.pinning import PinOptions, pin_python_deps
 from tcibsrc.python.preflight import validate_inputs
 from tcibsrc.python.resolvers.base import resolver_named
 from tcibsrc.python.upper_constraints import local_file_from_environment
+from tcibsrc.rpm.parity import derived_requirements
 from tcibsrc.tcib.catalog import build_catalog
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     # every input is checked before anything is downloaded, resolved or written
-    validate_inputs(ctx, build_catalog(ctx), locks=False)
+    catalog = build_catalog(ctx)
+    validate_inputs(ctx, catalog, locks=False)
     options = PinOptions(
         resolver=args.resolver or os.environ.get("RESOLVER") or "uv",
         index_url=index_url_from_environment(args.index_url),
@@ -28,6 +31,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         if args.upper_constraints
         else local_file_from_environment(),
         force=args.force or args.update,
+        derive=partial(derived_requirements, catalog),
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     if args.update:

@@ -7,18 +7,25 @@ import os
 import shutil
 from pathlib import Path
 
+from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.context import Context
 from tcibsrc.common.table import text_table
 from tcibsrc.interface.arguments import positive_int
 from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.python.wheels_plan import images_with_locks
+from tcibsrc.tcib.catalog import build_catalog
 from tcibsrc.verify.hermetic import scratch_dir, verify_image, write_report
 
 REPORT_DIR = Path("build/verify-hermetic")
+SUMMARY_FILE = "summary.md"
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
     images = [args.image] if args.image else images_with_locks(ctx)
+    if ctx.subset and not args.image:  # SCOPE=<subset>: its images (and parents) only
+        scoped = set(build_catalog(ctx).images)
+        images = [image for image in images if image in scoped]
+    summary: list[tuple[str, dict[str, int], float]] = []
     index_url = index_url_from_environment(args.index_url)
     cargo = args.cargo_home or os.environ.get("CARGO_HOME_VENDORED")
     failed = 0
@@ -65,7 +72,32 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
             f"python {report['python']}; report {ctx.display(report_path)}"
         )
         failed += counts["failed"]
+        seconds = sum(float(r["seconds"]) for r in report["packages"])
+        summary.append((image, counts, seconds))
+    if len(summary) > 1:
+        path = ctx.repo_root / REPORT_DIR / SUMMARY_FILE
+        write_text_atomic(path, summary_markdown(summary, python=ctx.config.python_version))
+        print(f"\n{len(summary)} images; summary {ctx.display(path)}")
     return 1 if failed else 0
+
+
+def summary_markdown(rows: list[tuple[str, dict[str, int], float]], python: str) -> str:
+    """Per image: packages proven, failed, not provable here (the table the README links)."""
+    lines = [
+        f"| image | proven | failed | not provable here | build seconds (python {python}) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for image, counts, seconds in rows:
+        lines.append(
+            f"| {image} | {counts['proven']} | {counts['failed']} | {counts['not provable']} "
+            f"| {seconds:.0f} |"
+        )
+    total = {key: sum(c[key] for _i, c, _s in rows) for key in ("proven", "failed", "not provable")}
+    lines.append(
+        f"| **{len(rows)} images** | {total['proven']} | {total['failed']} "
+        f"| {total['not provable']} | {sum(s for *_r, s in rows):.0f} |"
+    )
+    return "\n".join(lines) + "\n"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

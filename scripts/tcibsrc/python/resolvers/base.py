@@ -44,6 +44,8 @@ class ResolveRequest:
     progress_label: str | None = None
     # `index_url` is the run's local index (local_index); messages name the real one
     shown_index_url: str = ""
+    # name -> requirements its metadata build needs and does not declare (package policies)
+    extra_build_requires: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from packaging.requirements import Requirement
+
 from tcibsrc.python.resolvers.base import (
     Resolution,
     ResolveRequest,
@@ -19,6 +21,17 @@ from tcibsrc.python.resolvers.base import (
 
 def pip_compile_executable() -> str:
     return tool_beside_python("pip-compile")
+
+
+def build_constraints(request: ResolveRequest) -> list[str]:
+    """The extra build requirements that limit a version (`setuptools<82`), as constraints."""
+    found = set()
+    for items in request.extra_build_requires.values():
+        for text in items:
+            requirement = Requirement(text)
+            if requirement.specifier:
+                found.add(f"{requirement.name}{requirement.specifier}")
+    return sorted(found)
 
 
 def resolve(request: ResolveRequest) -> Resolution:
@@ -52,4 +65,12 @@ def resolve(request: ResolveRequest) -> Resolution:
     env.update(
         {"PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     )
+    constraints = build_constraints(request)
+    if constraints:
+        # pip has no build settings per package: the policies' version limits on build tools
+        # (setuptools<82) hold in every metadata build it makes (PIP_CONSTRAINT reaches the
+        # isolated build environments, not pip-compile's own resolution)
+        path = source.with_suffix(".build-constraints.txt")
+        path.write_text("\n".join(constraints) + "\n", encoding="utf-8")
+        env["PIP_CONSTRAINT"] = str(path)
     return compile_and_read(command, env, "pip-compile", request, source, output)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 from tcibsrc.python.resolvers.base import (
     Resolution,
@@ -19,6 +21,19 @@ PLATFORM = {"x86_64": "x86_64-unknown-linux-gnu", "aarch64": "aarch64-unknown-li
 
 def uv_executable() -> str:
     return tool_beside_python("uv")
+
+
+def _build_settings(request: ResolveRequest, source: Path) -> Path:
+    """A uv.toml with the policies' extra build requirements: uv adds each to that package's
+    build environment when it has to build its metadata."""
+    lines = ["[extra-build-dependencies]"]
+    lines += [
+        f"{json.dumps(name)} = {json.dumps(list(items))}"
+        for name, items in sorted(request.extra_build_requires.items())
+    ]
+    path = source.with_suffix(".uv.toml")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def resolve(request: ResolveRequest) -> Resolution:
@@ -48,6 +63,8 @@ def resolve(request: ResolveRequest) -> Resolution:
         command += ["--python", python]  # builds sdist metadata, when needed, on the target
     for constraint in request.constraint_files:
         command += ["--constraints", str(constraint)]
+    if request.extra_build_requires:
+        command += ["--config-file", str(_build_settings(request, source))]
     env = {key: value for key, value in os.environ.items() if not key.startswith("UV_INDEX")}
     env["UV_PYTHON_DOWNLOADS"] = "never"
     # the resolver's "Selecting:" lines only: the progress shown while it runs (`-v` would

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""Benchmark the whole TCIB set: a cold pin of every image, and `make` run a second time.
+
+The previous path is the toolkit at PREVIOUS (before the whole set was in the project's
+config), run the way a user had to get the whole set through it: its config switched to
+`images.from_containers_yaml: true` plus rally, and the undocumented `UV_BUILD_CONSTRAINT`
+with `setuptools<82` so that the xstatic sdists' metadata builds. The current path is the
+working tree with the committed config. Both in one go, from scratch copies of the inputs (the
+committed files are not touched), each cold from a fresh HOME (uv's, pip's and our caches
+empty). Targets: cold pin <= 120 s, `make` second run <= 10 s.
+
+    .venv/bin/python bench/whole_set.py [--previous REV] [--index-url URL]
+        [--upper-constraints FILE] [--tcib-dir DIR] [--skip-pin] [--skip-make]
+
+Needs the network to the index for the pins; takes several minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+# The last commit whose config held the minimal 21 images only (issue 19's end).
+PREVIOUS = "78b0d9c"
+TARGET_PIN = 120.0
+TARGET_MAKE = 10.0
+
+
+def archive(revision: str, paths: list[str], into: Path) -> Path:
+    """`paths` of the repository at `revision`, unpacked into `into`."""
+    data = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", revision, *paths],
+        check=True,
+        capture_output=True,
+    ).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as handle:
+        handle.extractall(into, filter="data")
+    return into
+
+
+def previous_inputs(revision: str, root: Path) -> dict[str, str]:
+    """The previous commit's repository, its config switched to the whole set; the env a user
+    needed for its pin to pass."""
+    paths = [
+        "Makefile",
+        "pyproject.toml",
+        "toolkit-constraints.txt",
+        "config.yaml",
+        "requirements",
+        "scripts",
+        "README.md",
+    ]
+    archive(revision, paths, root)
+    config_path = root / "config.yaml"
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["images"]["from_containers_yaml"] = True
+    config["images"]["scope"] = ["rally"]
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    constraint = root / "build-constraints.txt"
+    constraint.write_text("setuptools<82\n", encoding="utf-8")
+    return {"UV_BUILD_CONSTRAINT": str(constraint)}
+
+
+def current_inputs(root: Path) -> dict[str, str]:
+    """The working tree's repository as a fresh clone has it."""
+    root.mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "toolkit-constraints.txt", "config.yaml"):
+        shutil.copy2(REPO / name, root / name)
+    shutil.copy2(REPO / "README.md", root / "README.md")
+    for name in ("requirements", "scripts"):
+        shutil.copytree(REPO / name, root / name)
+    return {}
+
+
+def environment(home: Path, root: Path, args: argparse.Namespace, extra: dict[str, str]) -> dict:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("UV_", "PIP_", "XDG_", "TCIBSRC_"))
+    }
+    env.update(
+        HOME=str(home),
+        PYTHONPATH=str(root / "scripts"),
+        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
+        TCIB_DIR=str(args.tcib_dir),
+        INDEX_URL=args.index_url,
+        **extra,
+    )
+    if args.upper_constraints:
+        env["UPPER_CONSTRAINTS"] = str(args.upper_constraints)
+    return env
+
+
+def timed(label: str, command: list[str], root: Path, env: dict) -> tuple[float, str]:
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    output = result.stdout + result.stderr
+    if result.returncode != 0:
+        tail = "\n".join(output.splitlines()[-15:])
+        sys.exit(f"bench/whole_set.py: {label}: `{' '.join(command)}` failed:\n{tail}")
+    print(f"  {label:26} {seconds:7.1f} s", file=sys.stderr)
+    return seconds, output
+
+
+def count_images(root: Path) -> int:
+    return sum(1 for path in (root / "containerfiles").glob("*/Containerfile"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--previous", default=PREVIOUS, help=f"(default {PREVIOUS})")
+    parser.add_argument(
+        "--index-url", default=os.environ.get("INDEX_URL", "https://pypi.org/simple")
+    )
+    parser.add_argument("--upper-constraints", default=os.environ.get("UPPER_CONSTRAINTS"))
+    parser.add_argument("--tcib-dir", default=os.environ.get("TCIB_DIR"))
+    parser.add_argument("--skip-pin", action="store_true", help="time `make` only")
+    parser.add_argument("--skip-make", action="store_true", help="time the pins only")
+    args = parser.parse_args()
+    args.tcib_dir = Path(args.tcib_dir or REPO / "tcib" / "container-images").resolve()
+    if args.upper_constraints:
+        args.upper_constraints = Path(args.upper_constraints).resolve()
+    python = sys.executable
+    rows: list[tuple[str, str, float | None, float | None]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-whole-set-") as scratch:
+        work = Path(scratch)
+        roots = {"previous": work / "previous", "current": work / "current"}
+        extras = {
+            "previous": previous_inputs(args.previous, roots["previous"]),
+            "current": current_inputs(roots["current"]),
+        }
+        figures: dict[str, dict[str, float]] = {"previous": {}, "current": {}}
+        outputs: dict[str, str] = {}
+        for label, root in roots.items():
+            home = work / f"{label}-home"
+            home.mkdir()
+            env = environment(home, root, args, extras[label])
+            if not args.skip_pin:
+                seconds, output = timed(
+                    f"{label} cold pin",
+                    [python, "-m", "tcibsrc", "pin-python-deps", "--force"],
+                    root,
+                    env,
+                )
+                figures[label]["cold pin"] = seconds
+                outputs[label] = output
+            if not args.skip_make:
+                # the toolkit's own venv serves both paths (`make` would bootstrap one)
+                ready = work / f"{label}-venv-ready"
+                ready.touch()
+                make = ["make", f"STAMP={ready}", f"CLI={python} -m tcibsrc"]
+                timed(f"{label} make (first run)", make, root, env)
+                seconds, _ = timed(f"{label} make (second run)", make, root, env)
+                figures[label]["make, second run"] = seconds
+                figures[label]["images"] = count_images(root)
+        for key in ("cold pin", "make, second run"):
+            if key in figures["current"]:
+                rows.append((key, "", figures["previous"].get(key), figures["current"].get(key)))
+    images = {label: int(f.get("images", 0)) for label, f in figures.items()}
+    print(
+        f"\nbench/whole_set.py: index {args.index_url}, {os.cpu_count()} cores "
+        f"(previous = {args.previous}, its config switched to the whole set)"
+    )
+    if images["current"]:
+        print(f"  images rendered: previous {images['previous']}, current {images['current']}")
+    print(f"  {'':18} {'previous':>10} {'current':>10} {'target':>8}")
+    for key, _unused, old, new in rows:
+        target = TARGET_PIN if key == "cold pin" else TARGET_MAKE
+        shown_old = f"{old:8.1f} s" if old is not None else "       - "
+        verdict = "ok" if new is not None and new <= target else "OVER"
+        print(f"  {key:18} {shown_old} {new:8.1f} s {target:6.0f} s {verdict}")
+    timing = [line for line in outputs.get("current", "").splitlines() if line.startswith("time:")]
+    if timing:
+        print(f"\ncurrent cold pin, where the time goes: {' '.join(timing)}")
+
+
+if __name__ == "__main__":
+    main()
