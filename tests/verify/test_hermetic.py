@@ -314,3 +314,22 @@ def test_a_wheel_cut_short_in_the_cache_is_built_again_not_proven(
             assert archive.testzip() is None  # whole again
     third = verify(pinned_repo, index, "keystone", tmp_path / "third")
     assert all("wheel cache" in (row.get("note") or "") for row in third["packages"])
+
+
+def test_the_summary_of_a_run_over_several_images_counts_each_and_the_total() -> None:
+    from tcibsrc.interface.commands.verify_hermetic import summary_markdown
+
+    text = summary_markdown(
+        [
+            ("keystone", {"proven": 120, "failed": 0, "not provable": 3}, 301.4),
+            ("nova-api", {"proven": 150, "failed": 1, "not provable": 3}, 512.0),
+        ],
+        python="3.12",
+    )
+    assert text.splitlines() == [
+        "| image | proven | failed | not provable here | build seconds (python 3.12) |",
+        "|---|---:|---:|---:|---:|",
+        "| keystone | 120 | 0 | 3 | 301 |",
+        "| nova-api | 150 | 1 | 3 | 512 |",
+        "| **2 images** | 270 | 1 | 6 | 813 |",
+    ]

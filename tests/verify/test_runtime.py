@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -210,3 +212,45 @@ def test_without_python_memcached_the_token_request_fails_naming_memcache(
     assert "No module named 'memcache'" in token["detail"]
     shutil.rmtree(tmp_path / "without")
     assert json.dumps(checks)  # the report is JSON
+
+
+SERVICES_PROGRAM = """
+import json, socket, subprocess, sys
+sys.path.insert(0, {in_image!r})
+import runtime_check
+runner = runtime_check.Runner({{"work": {work!r}}})
+ok = runner.start_mariadb(["nova_api", "nova_cell0"]) and runner.start_rabbitmq()
+listed = subprocess.run(
+    ["mariadb", "--socket={work}/mariadb.sock", "-N", "-e", "SHOW DATABASES"],
+    capture_output=True, text=True,
+).stdout.split()
+with socket.create_connection(("127.0.0.1", int(runner.values["rabbitmq_port"])), 5) as amqp:
+    amqp.sendall(b"AMQP\\x00\\x00\\x09\\x01")
+    greeting = amqp.recv(8)
+runner.stop()
+print(json.dumps({{"ok": ok, "results": runner.results, "databases": listed,
+                  "amqp": greeting[:1].hex()}}))
+"""
+
+
+def test_mariadb_and_rabbitmq_start_on_loopback_with_the_scenario_s_databases(
+    tmp_path: Path,
+) -> None:
+    """What the operators' services talk to, started in the network namespace the checks
+    run in: MariaDB with the scenario's databases, RabbitMQ answering AMQP 0-9-1."""
+    require_tools("mariadbd", "rabbitmq-server", "unshare", "ip")
+    in_image = Path(__file__).resolve().parents[2] / "scripts" / "tcibsrc" / "in_image"
+    program = SERVICES_PROGRAM.format(in_image=str(in_image), work=str(tmp_path))
+    result = subprocess.run(
+        ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -c "$1"', sys.executable,
+         program],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["ok"], report["results"]
+    assert {"nova_api", "nova_cell0"} <= set(report["databases"])
+    assert report["amqp"] == "01"  # a Connection.Start frame: the broker speaks AMQP 0-9-1
+    checks = [r["check"] for r in report["results"]]
+    assert checks[0].startswith("MariaDB on 127.0.0.1:") and "(nova_api, nova_cell0)" in checks[0]
+    assert checks[1].startswith("RabbitMQ on 127.0.0.1:")

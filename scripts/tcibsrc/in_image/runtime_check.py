@@ -5,8 +5,9 @@ Reads a plan (JSON), writes results (JSON): a fresh virtualenv of the target Pyt
 image's wheels and nothing else (`--no-index`), then `pip check`, the contract's scripts, the
 entry points the services load at run time, and a scenario shaped like the operator's
 configuration: config files, commands (db_sync, bootstrap), a WSGI application served on
-127.0.0.1, requests that must answer as expected. Services the scenario needs (memcached) are
-started on loopback too.
+127.0.0.1, requests that must answer as expected. Services the scenario needs (memcached,
+MariaDB, RabbitMQ, OVN's databases) are started on loopback too, each in the scratch
+directory.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Runner:
         self.results: list[dict[str, Any]] = []
         self.values: dict[str, str] = {"work": str(self.work), "venv": str(self.venv)}
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.rabbit_env: dict[str, str] | None = None  # RabbitMQ's node, when one was started
+        self.rabbitmqctl: str | None = None
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -191,6 +194,86 @@ class Runner:
         ok = _wait_for_port(port, 20)
         return self.record(f"memcached on 127.0.0.1:{port}", started, ok)
 
+    def start_mariadb(self, databases: list[str]) -> bool:
+        """MariaDB on 127.0.0.1, as galera serves the operators' services (mysql+pymysql);
+        a fresh data directory, the scenario's databases created, any credentials accepted."""
+        started = time.monotonic()
+        server, install = shutil.which("mariadbd"), shutil.which("mariadb-install-db")
+        if not server or not install:
+            return self.record("MariaDB on 127.0.0.1", started, False, "mariadb-server missing")
+        data, socket_path = self.work / "mariadb", self.work / "mariadb.sock"
+        code, output = self.run(
+            [install, "--no-defaults", f"--datadir={data}", "--user=root",
+             "--auth-root-authentication-method=normal", "--skip-test-db"]
+        )  # fmt: skip
+        if code != 0:
+            return self.record("MariaDB data directory", started, False, _tail(output))
+        port = _free_port()
+        self.values["mariadb_port"] = str(port)
+        log = (self.work / "mariadb.log").open("wb")
+        process = subprocess.Popen(
+            [server, "--no-defaults", f"--datadir={data}", f"--socket={socket_path}",
+             f"--port={port}", "--bind-address=127.0.0.1", "--user=root",
+             "--skip-grant-tables", "--skip-log-bin", f"--pid-file={self.work / 'mariadb.pid'}",
+             "--innodb-buffer-pool-size=64M", "--character-set-server=utf8mb4"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.processes.append(process)
+        if not _wait_for_port(port, 60, process):
+            detail = _tail((self.work / "mariadb.log").read_text(errors="replace"))
+            return self.record(f"MariaDB on 127.0.0.1:{port}", started, False, detail)
+        client = shutil.which("mariadb") or shutil.which("mysql")
+        for name in databases:
+            statement = f"CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4"
+            code, output = self.run([str(client), f"--socket={socket_path}", "-e", statement])
+            if code != 0:
+                return self.record(f"MariaDB database {name}", started, False, _tail(output))
+        shown = f" ({', '.join(databases)})" if databases else ""
+        return self.record(f"MariaDB on 127.0.0.1:{port}{shown}", started, True)
+
+    def start_rabbitmq(self) -> bool:
+        """RabbitMQ on 127.0.0.1 (the operators' rabbit:// transport), its node in the scratch
+        directory; the guest user works from loopback."""
+        started = time.monotonic()
+        # Debian's /usr/sbin wrappers switch to the rabbitmq user; the scripts they wrap do not
+        own = Path("/usr/lib/rabbitmq/bin")
+        server = str(own / "rabbitmq-server") if own.is_dir() else shutil.which("rabbitmq-server")
+        control = str(own / "rabbitmqctl") if own.is_dir() else shutil.which("rabbitmqctl")
+        self.rabbitmqctl = control
+        if not server or not control:
+            return self.record("RabbitMQ on 127.0.0.1", started, False, "rabbitmq-server missing")
+        port, dist = _free_port(), _free_port()
+        self.values["rabbitmq_port"] = str(port)
+        base = self.work / "rabbitmq"
+        for directory in (base, base / "mnesia", base / "log"):
+            directory.mkdir(exist_ok=True)
+        node = f"tcibsrc{port}@localhost"
+        self.rabbit_env = {
+            **os.environ,
+            "HOME": str(base),
+            "RABBITMQ_NODENAME": node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(port),
+            "RABBITMQ_DIST_PORT": str(dist),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_PID_FILE": str(base / "rabbit.pid"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(base / "feature_flags"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        }
+        (base / "enabled_plugins").write_text("[].\n")
+        log = (self.work / "rabbitmq.log").open("wb")
+        process = subprocess.Popen(
+            [server], env=self.rabbit_env, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.processes.append(process)
+        ok = _wait_for_port(port, 120, process)
+        detail = "" if ok else _tail((self.work / "rabbitmq.log").read_text(errors="replace"))
+        return self.record(f"RabbitMQ on 127.0.0.1:{port}", started, ok, detail)
+
     def start_ovn(self) -> bool:
         """OVN's northbound and southbound databases, on 127.0.0.1, from OVN's own schemas."""
         started = time.monotonic()
@@ -224,14 +307,22 @@ class Runner:
         ports = f"{self.values['ovn_nb_port']}, {self.values['ovn_sb_port']}"
         return self.record(f"OVN databases on 127.0.0.1:{ports}", started, True)
 
-    def serve(self, wsgi: str) -> bool:
+    def serve(self, wsgi: str, script: bool = False) -> bool:
+        """Serve the application on 127.0.0.1: `module:attribute`, or (`script`) a WSGI script
+        of the image run as mod_wsgi runs it (its module-level `application`)."""
         started = time.monotonic()
         port = int(self.values["port"])
         module, _, attribute = wsgi.partition(":")
+        load = (
+            f"import runpy\napplication = runpy.run_path({str(self.bin / wsgi)!r}, "
+            "run_name='__wsgi__')['application']\n"
+            if script
+            else f"from {module} import {attribute} as application\n"
+        )
         program = (
             "import sys\n"
             "from wsgiref.simple_server import make_server, WSGIRequestHandler\n"
-            f"from {module} import {attribute} as application\n"
+            f"{load}"
             "class Quiet(WSGIRequestHandler):\n"
             "    def log_message(self, *args):\n"
             "        pass\n"
@@ -293,6 +384,11 @@ class Runner:
             return False
         if "ovn" in scenario.get("services", []) and not self.start_ovn():
             return False
+        databases = list(scenario.get("databases", []))
+        if "mariadb" in scenario.get("services", []) and not self.start_mariadb(databases):
+            return False
+        if "rabbitmq" in scenario.get("services", []) and not self.start_rabbitmq():
+            return False
         for name, content in scenario.get("files", {}).items():
             path = self.work / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,11 +404,20 @@ class Runner:
 
     def serve_and_ask(self) -> None:
         scenario = self.plan.get("scenario") or {}
-        if scenario.get("wsgi") and self.serve(scenario["wsgi"]):
+        served = False
+        if scenario.get("wsgi"):
+            served = self.serve(scenario["wsgi"])
+        elif scenario.get("wsgi_script"):
+            served = self.serve(scenario["wsgi_script"], script=True)
+        if served:
             self.plan["requests"] = scenario.get("requests", [])
             self.requests()
 
     def stop(self) -> None:
+        if self.rabbit_env is not None:  # the node and its epmd outlive the wrapper script
+            for command in ([self.rabbitmqctl or "rabbitmqctl", "stop"], ["epmd", "-kill"]):
+                if shutil.which(command[0]):
+                    subprocess.run(command, env=self.rabbit_env, capture_output=True, timeout=60)
         for process in self.processes:
             process.terminate()
         for process in self.processes:

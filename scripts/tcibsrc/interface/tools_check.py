@@ -77,6 +77,13 @@ TEST_TOOLS = (
     Tool("git", "git", "git", "make affected reads commit ranges"),
     Tool("memcached", "memcached", "memcached", "verify-runtime starts services against it"),
     Tool("ip", "iproute2", "iproute", "verify-runtime brings loopback up in its namespace"),
+    Tool("mariadbd", "mariadb-server", "mariadb-server", "verify-runtime's services use MariaDB"),
+    Tool(
+        "rabbitmq-server",
+        "rabbitmq-server",
+        "rabbitmq-server",
+        "verify-runtime's RPC goes through it",
+    ),
     Tool("buildah", "buildah", "buildah", "make build is tested with the real engine"),
     Tool(
         "busybox",

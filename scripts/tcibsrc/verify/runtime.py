@@ -60,11 +60,14 @@ class Scenario(StrictModel):
     """An operator-shaped run of a service: loopback services, config files, commands, then
     the WSGI application served and asked."""
 
-    services: tuple[Literal["memcached", "ovn"], ...] = ()
+    services: tuple[Literal["memcached", "ovn", "mariadb", "rabbitmq"], ...] = ()
+    databases: tuple[str, ...] = ()  # created in MariaDB before the commands run
     files: dict[str, str | CopiedFile] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
     commands: tuple[str, ...] = ()
-    wsgi: str | None = None
+    wsgi: str | None = None  # module:attribute of the WSGI application
+    # or the WSGI script the operator's httpd runs (`cinder-wsgi`), executed as mod_wsgi does
+    wsgi_script: str | None = None
     requests: tuple[Request, ...] = ()
 
 
@@ -92,6 +95,8 @@ class RuntimeChecks(StrictModel):
 SERVICE_TOOLS = {
     "memcached": (("memcached", "memcached"),),
     "ovn": (("ovsdb-server", "ovn-central"), ("ovsdb-tool", "openvswitch-common")),
+    "mariadb": (("mariadbd", "mariadb-server"), ("mariadb-install-db", "mariadb-server")),
+    "rabbitmq": (("rabbitmq-server", "rabbitmq-server"), ("rabbitmqctl", "rabbitmq-server")),
 }
 
 
@@ -126,7 +131,7 @@ def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
                     script.name,
                     {
                         "name": script.name,
-                        "wsgi": script.wsgi,
+                        "wsgi": script.wsgi or script.wsgi_factory,
                         "console": script.console,
                         "import_only": script.name in import_only,
                     },
@@ -187,14 +192,21 @@ def verify_runtime(
             f"apt-get install {packages}",
         )
     lock_path = ctx.repo_root / REQUIREMENTS_DIR / f"{image}.txt"
+    catalog = build_catalog(ctx)
+    cursor = catalog.images[image].parent if image in catalog.images else None
+    while not lock_path.is_file() and cursor is not None:
+        # an image that adds no Python of its own (manila-api) runs its parent's wheels
+        lock_path = ctx.repo_root / REQUIREMENTS_DIR / f"{cursor}.txt"
+        cursor = catalog.images[cursor].parent
     if not lock_path.is_file():
         raise VerifyError(ctx.display(lock_path), "missing", "run `make pin-python-deps`")
+    locked_image = lock_path.name.removesuffix(".txt")
     pins = read_lock_file(lock_path, ctx.display(lock_path))
     build_dir = workdir / "hermetic"
     build_dir.mkdir(parents=True, exist_ok=True)
     built = verify_image(
         ctx,
-        image,
+        locked_image,
         index_url=index_url,
         jobs=jobs,
         hermeto_output=None,

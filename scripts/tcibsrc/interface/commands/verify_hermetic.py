@@ -74,10 +74,12 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         failed += counts["failed"]
         seconds = sum(float(r["seconds"]) for r in report["packages"])
         summary.append((image, counts, seconds))
-    if len(summary) > 1:
-        path = ctx.repo_root / REPORT_DIR / SUMMARY_FILE
-        write_text_atomic(path, summary_markdown(summary, python=ctx.config.python_version))
-        print(f"\n{len(summary)} images; summary {ctx.display(path)}")
+        if len(images) > 1:  # after each image, so a long run's progress is kept
+            path = ctx.repo_root / REPORT_DIR / SUMMARY_FILE
+            write_text_atomic(path, summary_markdown(summary, python=ctx.config.python_version))
+    if len(images) > 1:
+        shown = ctx.display(ctx.repo_root / REPORT_DIR / SUMMARY_FILE)
+        print(f"\n{len(summary)} images; summary {shown}")
     return 1 if failed else 0
 
 
