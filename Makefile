@@ -77,9 +77,9 @@ verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (defa
 	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.interface.tools_check verify-runtime
 	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
-prefetch: $(STAMP) ## hermeto fetch-deps, generate-env, inject-files for IMAGE into build/prefetch/IMAGE (network)
+prefetch: $(STAMP) ## hermeto fetch-deps, generate-env, inject-files for IMAGE into build/prefetch/IMAGE (network; CRATES=0 skips cargo vendoring)
 	@test -n "$(IMAGE)" || { echo "set IMAGE, e.g. make prefetch IMAGE=keystone"; exit 2; }
-	$(CLI) prefetch $(IMAGE)
+	$(CLI) prefetch $(IMAGE) $(if $(filter 0 no false,$(CRATES)),--no-crates)
 
 pull-python-deps: prefetch ## alias of prefetch
 

@@ -26,7 +26,8 @@ BUSYBOX = ["COPY stand-in/busybox /bin/sh", "COPY stand-in/busybox /bin/busybox"
 
 def hermeto_stand_in(path: Path, root: Path, prefetch_input: str) -> None:
     """hermeto's three commands, each checked word for word; fetch-deps 'prefetches' a file."""
-    output = root / "build" / "prefetch" / "keystone" / "output"
+    # hermeto writes into a staging directory, which replaces build/prefetch/keystone at the end
+    output = root / "build" / "prefetch" / ".keystone.partial" / "output"
     path.write_text(
         f"""#!{sys.executable}
 import os, pathlib, sys
@@ -43,6 +44,8 @@ if got != expected.get(got[0] if got else ""):
     sys.exit(f"unexpected command line: {{got}}")
 if os.environ.get("HERMETO_PIP__IGNORE_DEPENDENCIES_CRATES") != "true":
     sys.exit("cargo vendoring should be off (prefetch.rust_crates: false)")
+if os.environ.get("HERMETO_FAILS") == got[0]:
+    sys.exit(f"{{got[0]}}: a network error")
 if got[0] == "fetch-deps":
     deps = pathlib.Path(output, "deps", "pip")
     deps.mkdir(parents=True)
@@ -102,6 +105,7 @@ def stand_in_tree(pinned_repo: Context, tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.chdir(root)
     config = pinned_repo.config_file
     config.write_text(config.read_text() + "prefetch:\n  rust_crates: false\n")
+    (root / "rpms.lock.yaml").write_text("lockfileVersion: 1\nlockfileVendor: redhat\n")
     yield {"ctx": pinned_repo, "port": port}
     server.shutdown()
 
@@ -154,3 +158,55 @@ def test_a_run_that_reaches_the_network_fails_the_build(
     capsys.readouterr()
     assert cli(ctx, "build", "keystone") == 1
     assert capsys.readouterr().err.splitlines()[-1].startswith("error: build keystone: failed")
+
+
+def test_prefetch_checks_every_input_first_and_leaves_no_partial_output(
+    stand_in_tree: dict, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = stand_in_tree["ctx"]
+    lock = ctx.repo_root / "rpms.lock.yaml"
+    lock.rename(ctx.repo_root / "rpms.lock.yaml.away")
+    build_lock = ctx.repo_root / "requirements" / "keystone-build.txt"
+    build_lock.rename(build_lock.with_suffix(".away"))
+    assert cli(ctx, "prefetch", "keystone") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: prefetch-input of keystone: requirements/keystone-build.txt, rpms.lock.yaml "
+        "missing, so hermeto cannot fetch (run `make pin-python-deps`; run `make lock-rpms` on "
+        "a machine that reaches the CentOS mirrors, and commit rpms.lock.yaml)"
+    ]
+    assert not (ctx.repo_root / "build" / "prefetch").exists()  # hermeto was never called
+    (ctx.repo_root / "rpms.lock.yaml.away").rename(lock)
+    build_lock.with_suffix(".away").rename(build_lock)
+    assert cli(ctx, "prefetch", "keystone") == 0
+    good = ctx.repo_root / "build/prefetch/keystone/output/deps/pip/marker.txt"
+    assert good.is_file()
+    # a hermeto step that fails: the last good prefetch stays, no staging directory is left
+    monkeypatch.setenv("HERMETO_FAILS", "inject-files")
+    assert cli(ctx, "prefetch", "keystone") == 1
+    assert "hermeto inject-files" in capsys.readouterr().err
+    assert good.is_file()
+    assert sorted(p.name for p in (ctx.repo_root / "build/prefetch").iterdir()) == ["keystone"]
+
+
+def test_shell_says_it_needs_podman_before_building_anything(
+    stand_in_tree: dict, capsys: pytest.CaptureFixture
+) -> None:
+    """Only buildah here: `make shell` stops at once, without building the builder first."""
+    ctx = stand_in_tree["ctx"]
+    if shutil.which("podman"):
+        pytest.skip("podman is installed: make shell would run")
+    assert cli(ctx, "prefetch", "keystone") == 0
+    capsys.readouterr()
+    assert cli(ctx, "shell", "keystone") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "error: make shell: needs podman (buildah has no interactive run of an image) (install "
+        "podman, or buildah (Debian: apt-get install buildah))"
+    ]
+    storage = Path(os.environ["BUILDAH_ROOT"])  # where a build would have put its layers
+    assert (
+        not storage.exists()
+        or not any(storage.rglob("*.tar*"))
+        and not any((storage / "vfs-images").glob("*"))
+    )

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -95,32 +96,85 @@ def hermeto_command(ctx: Context, root: Path, env: dict[str, str]) -> list[str]:
     raise LocalBuildError("hermeto", "not found on PATH, and podman is not installed", HERMETO_HINT)
 
 
+# how each input of a prefetch-input is made, when it is missing
+MAKE_INPUT = {
+    "pip": "run `make pin-python-deps`",
+    "rpm": "run `make lock-rpms` on a machine that reaches the CentOS mirrors, and commit "
+    "rpms.lock.yaml",
+}
+
+
+def missing_inputs(root: Path, packages: str) -> list[tuple[str, str]]:
+    """(file, how to make it) for every file the prefetch-input names that is not there:
+    hermeto would otherwise fetch for minutes and stop at the first one."""
+    try:
+        entries = json.loads(packages)
+    except json.JSONDecodeError:
+        return [("prefetch-input", "not JSON: run `make pipelines`")]
+    missing: list[tuple[str, str]] = []
+    for entry in entries if isinstance(entries, list) else []:
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        base = root / str(entry.get("path", ".")) if isinstance(entry, dict) else root
+        if kind == "pip":
+            names = [
+                *entry.get("requirements_files", []),
+                *entry.get("requirements_build_files", []),
+            ]
+        elif kind == "rpm":
+            names = ["rpms.lock.yaml"]
+        else:
+            continue
+        for name in names:
+            if not (base / name).is_file():
+                missing.append((str((base / name).relative_to(root)), MAKE_INPUT[kind]))
+    return missing
+
+
 def prefetch(ctx: Context, image: str, *, rust_crates: bool) -> Path:
-    """hermeto fetch-deps, generate-env and inject-files into build/prefetch/<image>."""
+    """hermeto fetch-deps, generate-env and inject-files into build/prefetch/<image>.
+
+    Every input is checked first; hermeto writes into a staging directory that replaces the
+    previous prefetch only when all three steps succeeded, so a failure leaves no partial
+    output (and keeps the last good one)."""
     root = ctx.repo_root
     target = root / PREFETCH_DIR / image
-    output = target / "output"
     packages = prefetch_input_of(ctx, image)
+    missing = missing_inputs(root, packages)
+    if missing:
+        files = ", ".join(name for name, _fix in missing)
+        fixes = "; ".join(dict.fromkeys(fix for _name, fix in missing))
+        raise LocalBuildError(
+            f"prefetch-input of {image}", f"{files} missing, so hermeto cannot fetch", fixes
+        )
     # where crates.io is out of reach, the cargo vendoring of Rust sdists is turned off (the
     # builds of those sdists then need crates from elsewhere)
     env = {} if rust_crates else {NO_CRATES: "true"}
     hermeto = hermeto_command(ctx, root, env)
+    staging = target.with_name(f".{image}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    output = staging / "output"
+    try:
+        _run(
+            [*hermeto, "fetch-deps", "--source", str(root), "--output", str(output), packages],
+            root, "hermeto fetch-deps", env,
+        )  # fmt: skip
+        _run(
+            [*hermeto, "generate-env", str(output), "--for-output-dir", "/cachi2/output",
+             "--output", str(staging / "cachi2.env")],
+            root, "hermeto generate-env", env,
+        )  # fmt: skip
+        _run(
+            [*hermeto, "inject-files", str(output), "--for-output-dir", "/cachi2/output"],
+            root, "hermeto inject-files", env,
+        )  # fmt: skip
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if target.exists():
         shutil.rmtree(target)
-    target.mkdir(parents=True)
-    _run(
-        [*hermeto, "fetch-deps", "--source", str(root), "--output", str(output), packages],
-        root, "hermeto fetch-deps", env,
-    )  # fmt: skip
-    _run(
-        [*hermeto, "generate-env", str(output), "--for-output-dir", "/cachi2/output",
-         "--output", str(target / "cachi2.env")],
-        root, "hermeto generate-env", env,
-    )  # fmt: skip
-    _run(
-        [*hermeto, "inject-files", str(output), "--for-output-dir", "/cachi2/output"],
-        root, "hermeto inject-files", env,
-    )  # fmt: skip
+    staging.rename(target)
     return target
 
 

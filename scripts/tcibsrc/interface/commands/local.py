@@ -28,6 +28,7 @@ def run_build(ctx: Context, args: argparse.Namespace) -> int:
 
 def run_shell(ctx: Context, args: argparse.Namespace) -> int:
     engine = find_engine()
+    shell_command(ctx, args.image, "", engine)  # says it needs podman before anything is built
     builder = next(tag for name, tag, _built in build(ctx, args.image) if name == BUILDER)
     return subprocess.call(shell_command(ctx, args.image, builder, engine), env=os.environ)
 
