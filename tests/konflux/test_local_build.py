@@ -205,8 +205,6 @@ def test_shell_says_it_needs_podman_before_building_anything(
         "podman, or buildah (Debian: apt-get install buildah))"
     ]
     storage = Path(os.environ["BUILDAH_ROOT"])  # where a build would have put its layers
-    assert (
-        not storage.exists()
-        or not any(storage.rglob("*.tar*"))
-        and not any((storage / "vfs-images").glob("*"))
+    assert not storage.exists() or (
+        not any(storage.rglob("*.tar*")) and not any((storage / "vfs-images").glob("*"))
     )
