@@ -208,3 +208,21 @@ def test_shell_says_it_needs_podman_before_building_anything(
     assert not storage.exists() or (
         not any(storage.rglob("*.tar*")) and not any((storage / "vfs-images").glob("*"))
     )
+
+
+def test_a_base_image_is_pulled_with_the_network_on_and_one_out_of_reach_is_named(
+    stand_in_tree: dict, capsys: pytest.CaptureFixture
+) -> None:
+    """The RUN steps run offline, but what a build starts FROM is pulled first with the network
+    on, as Konflux's buildah task does; an image that cannot be pulled stops the build before
+    it starts, naming the image (here a registry on loopback that is not there)."""
+    ctx = stand_in_tree["ctx"]
+    base = ctx.repo_root / "containerfiles/base/Containerfile"
+    unreachable = "127.0.0.1:9/example/centos:stream10"
+    base.write_text(f"FROM {unreachable}\nRUN /bin/busybox true\n")
+    assert cli(ctx, "prefetch", "keystone") == 0
+    capsys.readouterr()
+    assert cli(ctx, "build", "keystone") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: build base: {unreachable} cannot be pulled (")
+    assert "connection refused" in err[-1] and "make that registry reachable" in err[-1]

@@ -201,6 +201,19 @@ class Engine:
             return [*command, "--network", "none", *rest]
         return [self.program, "build", *args]
 
+    def pull(self, reference: str) -> str | None:
+        """Pull an image with the network on (Konflux's buildah task pulls before it isolates
+        the RUN steps); None, or why it could not."""
+        if self.buildah:
+            command = [self.program, *_buildah_storage(), "pull", "--quiet", reference]
+        else:
+            command = [self.program, "pull", "--quiet", reference]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode == 0:
+            return None
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return lines[-1] if lines else f"exit {result.returncode}"
+
     def tag_exists(self, tag: str) -> bool:
         if self.buildah:
             command = [self.program, *_buildah_storage(), "images", "--quiet", tag]
@@ -283,6 +296,26 @@ def _local_containerfile(text: str, replacements: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _pull_bases(engine: Engine, text: str, name: str) -> None:
+    """The images a Containerfile starts FROM that are not built here (the distro's base, a
+    parent not built locally) are pulled first, with the network on; the build itself then
+    runs offline. buildah's chroot isolation builds inside `unshare -n`, where no pull works."""
+    stages: set[str] = set()
+    for line in from_lines(text):
+        reference = line.reference
+        if reference and reference not in stages and reference != "scratch":
+            if not reference.startswith("localhost/") and not engine.tag_exists(reference):
+                problem = engine.pull(reference)
+                if problem is not None:
+                    raise LocalBuildError(
+                        f"build {name}", f"{reference} cannot be pulled ({problem})",
+                        "the build needs it from its registry: make that registry reachable, "
+                        "or put the image into the engine's storage first",
+                    )  # fmt: skip
+        if line.stage:
+            stages.add(line.stage)
+
+
 def build(
     ctx: Context,
     image: str,
@@ -318,10 +351,12 @@ def build(
             done.append((name, tag, False))
             continue
         text = (ctx.repo_root / RENDER_DIR / name / "Containerfile").read_text(encoding="utf-8")
+        local_text = _local_containerfile(text, tags)
+        _pull_bases(engine, local_text, name)
         with tempfile.NamedTemporaryFile(
             "w", prefix=f".{name}.", suffix=".Containerfile", dir=ctx.repo_root, delete=False
         ) as handle:
-            handle.write(_local_containerfile(text, tags))
+            handle.write(local_text)
         try:
             # as Konflux: network off, but for an image the config builds with it on
             network = ["--network", "none"] if ctx.config.hermetic(name) else []
