@@ -303,15 +303,15 @@ def _pull_bases(engine: Engine, text: str, name: str) -> None:
     stages: set[str] = set()
     for line in from_lines(text):
         reference = line.reference
-        if reference and reference not in stages and reference != "scratch":
-            if not reference.startswith("localhost/") and not engine.tag_exists(reference):
-                problem = engine.pull(reference)
-                if problem is not None:
-                    raise LocalBuildError(
-                        f"build {name}", f"{reference} cannot be pulled ({problem})",
-                        "the build needs it from its registry: make that registry reachable, "
-                        "or put the image into the engine's storage first",
-                    )  # fmt: skip
+        local = reference in stages or reference == "scratch" or reference.startswith("localhost/")
+        if reference and not local and not engine.tag_exists(reference):
+            problem = engine.pull(reference)
+            if problem is not None:
+                raise LocalBuildError(
+                    f"build {name}", f"{reference} cannot be pulled ({problem})",
+                    "the build needs it from its registry: make that registry reachable, "
+                    "or put the image into the engine's storage first",
+                )  # fmt: skip
         if line.stage:
             stages.add(line.stage)
 
