@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,9 @@ from conftest import (
 )
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
+from tcibsrc.interface.commands.pin import derive_for
 from tcibsrc.python.lockfile import read_pins
 from tcibsrc.python.pinning import PinOptions, pin_python_deps
-from tcibsrc.rpm.parity import derived_requirements
 from tcibsrc.tcib.catalog import build_catalog
 
 PACKAGES = [
@@ -129,7 +128,7 @@ def options(ctx: Context, index: PackageIndex, **kwargs: object) -> PinOptions:
     return PinOptions(
         index_url=index.url,
         upper_constraints_file=ctx.repo_root / "upper-constraints.txt",
-        derive=partial(derived_requirements, build_catalog(ctx)),
+        derive=derive_for(build_catalog(ctx), ctx.config),
         **kwargs,
     )  # type: ignore[arg-type]
 

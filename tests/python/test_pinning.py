@@ -415,3 +415,21 @@ def test_a_second_pin_waits_for_the_first(
     second.join(timeout=120)
     assert results and results[0].up_to_date  # and then finds the locks made
     assert "another run is pinning" in capsys.readouterr().err
+
+
+def test_what_a_locked_package_imports_undeclared_joins_the_images_that_lock_it(
+    pin_repo: Context, index: PackageIndex
+) -> None:
+    """A package policy's extra_requires (ldappool imports a module of setuptools-lite without
+    declaring it) is derived for every image whose lock holds the package — keystone, which
+    locks ldappool — and for no other (nova-api), written under the derived heading."""
+    set_packages(
+        pin_repo,
+        {"ldappool": {"extra_requires": ["setuptools-lite<2"], "reason": "imports it undeclared"}},
+    )
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    assert lock(pin_repo, "keystone.txt")["setuptools-lite"].version == "1.0"
+    assert "setuptools-lite" not in lock(pin_repo, "nova-api.txt")
+    keystone_in = (pin_repo.repo_root / "requirements" / "keystone.in").read_text()
+    derived = keystone_in.split("import without declaring (package policies' extra_requires):")[1]
+    assert derived.strip().splitlines() == ["setuptools-lite<2"]

@@ -39,6 +39,8 @@ class PackagePolicy:
     version: str | None = None
     extra_build_requires: tuple[str, ...] = ()
     build_requires_with: tuple[str, ...] = ()
+    # what it imports at run time without declaring: joins every image whose lock holds it
+    extra_requires: tuple[str, ...] = ()
     reason: str | None = None
 
 
@@ -392,6 +394,11 @@ class PackagePolicySection(StrictModel):
         default=(),
         description="requirements that join every build environment this package is installed into",
     )
+    extra_requires: Requirements = Field(
+        default=(),
+        description="requirements it imports at run time without declaring them: they join "
+        "every image whose lock holds it",
+    )
     reason: str | None = Field(default=None, min_length=1)
 
 
@@ -626,6 +633,7 @@ def _policy(name: str, policy: PackagePolicySection) -> PackagePolicy:
         version=policy.version,
         extra_build_requires=policy.extra_build_requires,
         build_requires_with=policy.build_requires_with,
+        extra_requires=policy.extra_requires,
         reason=policy.reason,
     )
 

@@ -8,7 +8,7 @@ requirements/additions.in that apply to it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
-from tcibsrc.common.config import Config
+from tcibsrc.common.config import Config, PackagePolicy
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.python.upper_constraints import target_environment
 from tcibsrc.tcib.catalog import Catalog
@@ -142,6 +142,34 @@ def _for_target(addition: Addition, config: Config) -> str | None:
     without = Requirement(str(requirement))
     without.marker = None
     return str(without)
+
+
+def policy_requirements(
+    catalog: Catalog,
+    policy_for: Callable[[str], PackagePolicy | None],
+    locked: Mapping[str, Sequence[str]],
+) -> dict[str, list[str]]:
+    """image -> what its locked packages import at run time without declaring it (the
+    package policies' extra_requires), where no parent already asks for it."""
+    result: dict[str, list[str]] = {}
+    given: dict[str, set[str]] = {}
+    for image in catalog.ordered():
+        parent = image.parent
+        while parent is not None and parent not in given:
+            parent = catalog.images[parent].parent
+        have = set(given.get(parent, set())) if parent else set()
+        wanted = [
+            line
+            for project in locked.get(image.name, ())
+            if (policy := policy_for(project)) is not None
+            for line in policy.extra_requires
+            if line not in have
+        ]
+        wanted = sorted(dict.fromkeys(wanted), key=str.lower)
+        if wanted:
+            result[image.name] = wanted
+        given[image.name] = have | set(wanted)
+    return result
 
 
 def image_inputs(

@@ -7,7 +7,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 
 from tcibsrc.common.atomic import STAGING_DIR
 from tcibsrc.common.config import config_schema
@@ -27,6 +26,7 @@ from tcibsrc.containers.render import Renderer, stale_files
 from tcibsrc.interface.commands.config_schema import SCHEMA_FILE, schema_path
 from tcibsrc.interface.commands.graph import README, expected_readme
 from tcibsrc.interface.commands.lock_rpms import validate
+from tcibsrc.interface.commands.pin import derive_for
 from tcibsrc.interface.commands.pipelines import all_files as pipeline_files
 from tcibsrc.konflux.pipeline_checks import tekton_problems
 from tcibsrc.konflux.pipelines import TEKTON_DIR, stale_tekton_files
@@ -40,7 +40,6 @@ from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
 from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
 from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
-from tcibsrc.rpm.parity import derived_requirements
 from tcibsrc.tcib.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.tcib.classify import classify
 from tcibsrc.tcib.contract import kolla_users
@@ -174,7 +173,7 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
         index_url,
         constraints_text=None if uc else committed,
         uc=uc,
-        derive=partial(derived_requirements, scoped),
+        derive=derive_for(scoped, ctx.config),
     )
     fix = "run `make pin-python-deps`"
     if uc is not None and committed != planned.constraints_text:

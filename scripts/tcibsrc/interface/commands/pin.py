@@ -6,18 +6,33 @@ import argparse
 import os
 import sys
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 
-from tcibsrc.common.config import set_exclude_newer, utc_text
+from tcibsrc.common.config import Config, set_exclude_newer, utc_text
 from tcibsrc.common.context import Context
 from tcibsrc.python.index import DEFAULT_INDEX_URL, index_url_from_environment
-from tcibsrc.python.pinning import PinOptions, pin_python_deps
+from tcibsrc.python.pinning import Deriver, PinOptions, pin_python_deps
 from tcibsrc.python.preflight import validate_inputs
+from tcibsrc.python.requirements_in import policy_requirements
 from tcibsrc.python.resolvers.base import resolver_named
 from tcibsrc.python.upper_constraints import local_file_from_environment
 from tcibsrc.rpm.parity import derived_requirements
-from tcibsrc.tcib.catalog import build_catalog
+from tcibsrc.tcib.catalog import Catalog, build_catalog
+
+
+def derive_for(catalog: Catalog, config: Config) -> Deriver:
+    """Per image, the requirements its inputs are given besides its own lines: what the RDO
+    RPMs it replaces required (parity data), and what its locked packages import at run time
+    without declaring (package policies' extra_requires)."""
+
+    def derive(locked: dict[str, list[str]], asked: dict[str, dict[str, set[str]]]) -> dict:
+        found = derived_requirements(catalog, locked, asked)
+        for image, lines in policy_requirements(catalog, config.policy_for, locked).items():
+            merged = found.setdefault(image, [])
+            merged += [line for line in lines if line not in merged]
+        return found
+
+    return derive
 
 
 def run(ctx: Context, args: argparse.Namespace) -> int:
@@ -31,7 +46,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         if args.upper_constraints
         else local_file_from_environment(),
         force=args.force or args.update,
-        derive=partial(derived_requirements, catalog),
+        derive=derive_for(catalog, ctx.config),
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     if args.update:
