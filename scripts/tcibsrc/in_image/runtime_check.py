@@ -380,6 +380,9 @@ class Runner:
         if not scenario:
             return True
         self.values["port"] = str(_free_port())
+        found = sorted(self.venv.glob("lib/python*/site-packages"))
+        if found:  # where the image's wheels are, as the image's own site-packages
+            self.values["site_packages"] = str(found[0])
         if "memcached" in scenario.get("services", []) and not self.start_memcached():
             return False
         if "ovn" in scenario.get("services", []) and not self.start_ovn():
@@ -390,7 +393,7 @@ class Runner:
         if "rabbitmq" in scenario.get("services", []) and not self.start_rabbitmq():
             return False
         for name, content in scenario.get("files", {}).items():
-            path = self.work / name
+            path = self.work / self.fill(name)  # {site_packages}/...: inside the venv
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, dict):  # {copy: a file the wheels installed}
                 shutil.copyfile(self.fill(content["copy"]), path)
