@@ -326,7 +326,13 @@ class Runner:
             "class Quiet(WSGIRequestHandler):\n"
             "    def log_message(self, *args):\n"
             "        pass\n"
-            f"make_server('127.0.0.1', {port}, application, handler_class=Quiet).serve_forever()\n"
+            # wsgiref sets an empty CONTENT_LENGTH on a request without a body, which
+            # mod_wsgi and eventlet leave out (swift's proxy answers 500 to it)
+            "def served(environ, start_response):\n"
+            "    if environ.get('CONTENT_LENGTH') == '':\n"
+            "        del environ['CONTENT_LENGTH']\n"
+            "    return application(environ, start_response)\n"
+            f"make_server('127.0.0.1', {port}, served, handler_class=Quiet).serve_forever()\n"
         )
         log = (self.work / "server.log").open("wb")
         process = subprocess.Popen(
