@@ -73,7 +73,7 @@ lock-rpms: $(STAMP) ## regenerate rpms.in.yaml + rpms.repo and lock them with rp
 verify-hermetic: $(STAMP) ## build IMAGE's wheels offline in unshare -n (default: every image); slow
 	$(CLI) verify-hermetic $(if $(IMAGE),--image $(IMAGE)) $(if $(HERMETO_OUTPUT),--hermeto-output $(HERMETO_OUTPUT)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
-verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline (default: keystone, placement-api, glance-api, nova-api, neutron-server, openstackclient); slow
+verify-runtime: $(STAMP) ## start IMAGE's services from its wheels offline against MariaDB, RabbitMQ and memcached on loopback (default: every API service with a scenario); slow
 	@PYTHONPATH=scripts $(PYTHON) -m tcibsrc.interface.tools_check verify-runtime
 	$(CLI) verify-runtime $(if $(IMAGE),--image $(IMAGE)) $(if $(CARGO_HOME_VENDORED),--cargo-home $(CARGO_HOME_VENDORED))
 
