@@ -20,16 +20,15 @@ printed for the current path. Needs the network to the index; takes a few minute
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, archive, common_arguments, environment, resolved
+
 # The last commit before the pin was overlapped and its answers cached (issue 19's speed work).
 PREVIOUS = "871cca7"
 INPUTS = "78b0d9c"  # config.yaml and requirements/ of the minimal scope
@@ -38,27 +37,12 @@ RUNS = (("cold", ["--force"]), ("warm", ["--force"]), ("no-op", []))
 
 def checkout(revision: str, into: Path) -> Path:
     """The toolkit's scripts/ at `revision`, unpacked into `into`."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", revision, "scripts"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as handle:
-        handle.extractall(into, filter="data")
-    return into / "scripts"
+    return archive(revision, ["scripts"], into) / "scripts"
 
 
 def scratch_repository(root: Path) -> Path:
     """config.yaml and requirements/ as committed at INPUTS: what a clone of it pins from."""
-    data = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", INPUTS, "config.yaml", "requirements"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    root.mkdir(parents=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as handle:
-        handle.extractall(root, filter="data")
-    return root
+    return archive(INPUTS, ["config.yaml", "requirements"], root)
 
 
 def run_path(
@@ -68,20 +52,7 @@ def run_path(
     repository = scratch_repository(work / f"{label}-repo")
     home = work / f"{label}-home"
     home.mkdir()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("UV_", "PIP_", "XDG_", "TCIBSRC_"))
-    }
-    env.update(
-        HOME=str(home),
-        PYTHONPATH=str(scripts),
-        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
-        TCIB_DIR=str(args.tcib_dir),
-        INDEX_URL=args.index_url,
-    )
-    if args.upper_constraints:
-        env["UPPER_CONSTRAINTS"] = str(args.upper_constraints)
+    env = environment(home, scripts, args)
     figures = []
     for run, flags in RUNS:
         started = time.monotonic()
@@ -112,16 +83,8 @@ def run_path(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--previous", default=PREVIOUS, help=f"(default {PREVIOUS})")
-    parser.add_argument(
-        "--index-url", default=os.environ.get("INDEX_URL", "https://pypi.org/simple")
-    )
-    parser.add_argument("--upper-constraints", default=os.environ.get("UPPER_CONSTRAINTS"))
-    parser.add_argument("--tcib-dir", default=os.environ.get("TCIB_DIR"))
-    args = parser.parse_args()
-    args.tcib_dir = Path(args.tcib_dir or REPO / "tcib" / "container-images").resolve()
-    if args.upper_constraints:
-        args.upper_constraints = Path(args.upper_constraints).resolve()
+    common_arguments(parser, PREVIOUS)
+    args = resolved(parser.parse_args())
     with tempfile.TemporaryDirectory(prefix="bench-pin-") as scratch:
         work = Path(scratch)
         paths = {

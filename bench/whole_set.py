@@ -18,36 +18,22 @@ Needs the network to the index for the pins; takes several minutes.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from common import REPO, archive, common_arguments, environment, resolved
+
 # The last commit whose config held the minimal 21 images only (issue 19's end).
 PREVIOUS = "78b0d9c"
 TARGET_PIN = 120.0
 TARGET_MAKE = 10.0
-
-
-def archive(revision: str, paths: list[str], into: Path) -> Path:
-    """`paths` of the repository at `revision`, unpacked into `into`."""
-    data = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", revision, *paths],
-        check=True,
-        capture_output=True,
-    ).stdout
-    into.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as handle:
-        handle.extractall(into, filter="data")
-    return into
 
 
 def previous_inputs(revision: str, root: Path) -> dict[str, str]:
@@ -85,25 +71,6 @@ def current_inputs(root: Path) -> dict[str, str]:
     return {}
 
 
-def environment(home: Path, root: Path, args: argparse.Namespace, extra: dict[str, str]) -> dict:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("UV_", "PIP_", "XDG_", "TCIBSRC_"))
-    }
-    env.update(
-        HOME=str(home),
-        PYTHONPATH=str(root / "scripts"),
-        PYENV_ROOT=os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
-        TCIB_DIR=str(args.tcib_dir),
-        INDEX_URL=args.index_url,
-        **extra,
-    )
-    if args.upper_constraints:
-        env["UPPER_CONSTRAINTS"] = str(args.upper_constraints)
-    return env
-
-
 def timed(
     label: str, command: list[str], root: Path, env: dict, *, may_fail: bool = False
 ) -> tuple[float, str]:
@@ -131,33 +98,29 @@ def count_images(root: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--previous", default=PREVIOUS, help=f"(default {PREVIOUS})")
+    common_arguments(parser, PREVIOUS)
     parser.add_argument(
-        "--index-url", default=os.environ.get("INDEX_URL", "https://pypi.org/simple")
+        "--skip-pin", action="store_true", help="time the current path's `make` only"
     )
-    parser.add_argument("--upper-constraints", default=os.environ.get("UPPER_CONSTRAINTS"))
-    parser.add_argument("--tcib-dir", default=os.environ.get("TCIB_DIR"))
-    parser.add_argument("--skip-pin", action="store_true", help="time `make` only")
     parser.add_argument("--skip-make", action="store_true", help="time the pins only")
-    args = parser.parse_args()
-    args.tcib_dir = Path(args.tcib_dir or REPO / "tcib" / "container-images").resolve()
-    if args.upper_constraints:
-        args.upper_constraints = Path(args.upper_constraints).resolve()
+    args = resolved(parser.parse_args())
     python = sys.executable
     rows: list[tuple[str, str, float | None, float | None]] = []
     with tempfile.TemporaryDirectory(prefix="bench-whole-set-") as scratch:
         work = Path(scratch)
-        roots = {"previous": work / "previous", "current": work / "current"}
-        extras = {
-            "previous": previous_inputs(args.previous, roots["previous"]),
-            "current": current_inputs(roots["current"]),
-        }
+        # the previous path renders the whole set only from its own pin: with --skip-pin it
+        # has nothing to render, so only the current path is timed
+        roots = {"current": work / "current"}
+        extras = {"current": current_inputs(roots["current"])}
+        if not args.skip_pin:
+            roots = {"previous": work / "previous", **roots}
+            extras["previous"] = previous_inputs(args.previous, roots["previous"])
         figures: dict[str, dict[str, float]] = {"previous": {}, "current": {}}
         outputs: dict[str, str] = {}
         for label, root in roots.items():
             home = work / f"{label}-home"
             home.mkdir()
-            env = environment(home, root, args, extras[label])
+            env = environment(home, root / "scripts", args, extras[label])
             if not args.skip_pin:
                 seconds, output = timed(
                     f"{label} cold pin",
@@ -186,7 +149,8 @@ def main() -> None:
         f"(previous = {args.previous}, its config switched to the whole set)"
     )
     if images["current"]:
-        print(f"  images rendered: previous {images['previous']}, current {images['current']}")
+        before = images["previous"] or "-"
+        print(f"  images rendered: previous {before}, current {images['current']}")
     print(f"  {'':18} {'previous':>10} {'current':>10} {'target':>8}")
     for key, _unused, old, new in rows:
         target = TARGET_PIN if key == "cold pin" else TARGET_MAKE
