@@ -107,7 +107,12 @@ KEYSTONE = Package(
         "keystone/cmd/status.py": "def main():\n    return 0\n",
         "keystone/identity_sql.py": "class Driver:\n    pass\n",
     },
-    entry_points={"keystone.identity": {"sql": "keystone.identity_sql:Driver"}},
+    entry_points={
+        "keystone.identity": {"sql": "keystone.identity_sql:Driver"},
+        # pip writes a script that imports `application`: the scenario serves it as mod_wsgi
+        # runs a WSGI script (its module-level application)
+        "console_scripts": {"keystone-wsgi-public": "keystone.wsgi.api:application"},
+    },
 )
 
 CHECKS = """
@@ -119,16 +124,16 @@ scenarios:
   fixture:
     services: [memcached]
     files:
-      keystone.conf: |
+      "{site_packages}/fixture/keystone.conf": |
         [cache]
         backend = dogpile.cache.memcached
         memcache_servers=inet:127.0.0.1:{memcached_port}
         enabled=true
     env:
-      OS_KEYSTONE_CONFIG_FILES: "{work}/keystone.conf"
+      OS_KEYSTONE_CONFIG_FILES: "{site_packages}/fixture/keystone.conf"
     commands:
       - python -m keystone.cmd.manage db_sync
-    wsgi: keystone.wsgi.api:application
+    wsgi_script: keystone-wsgi-public
     requests:
       - name: the version document
         path: /v3
@@ -197,6 +202,10 @@ def test_the_service_starts_from_its_wheels_and_answers_through_memcached(
         "the token, from the cache",
     }
     assert (tmp_path / "with-memcache" / "run" / "keystone.db").is_file()
+    # served from the image's WSGI script, its config written into the image's site-packages
+    assert any(name.startswith("serve keystone-wsgi-public on 127.0.0.1:") for name in checks)
+    venv = tmp_path / "with-memcache" / "run" / "venv"
+    assert list(venv.glob("lib/python*/site-packages/fixture/keystone.conf"))
 
 
 def test_without_python_memcached_the_token_request_fails_naming_memcache(
