@@ -141,7 +141,15 @@ class Renderer:
         inherited = set(self._lock(ancestor) or {}) if ancestor else set()
         own = [pin for key, pin in sorted(lock.items()) if key not in inherited]
         packages = plan_packages(self.ctx, image.name, {pin.key for pin in own}, self.build_info)
-        return PythonPlan(own=own, packages=packages, projects=list(image.python_projects))
+        # a project a parent already installed keeps its contract from there (octavia-api
+        # installs octavia again by its RPM name; its scripts and directories are in place)
+        above: set[str] = set()
+        cursor = image.parent
+        while cursor is not None:
+            above |= {canonicalize_name(p) for p in self.catalog.images[cursor].python_projects}
+            cursor = self.catalog.images[cursor].parent
+        projects = [p for p in image.python_projects if canonicalize_name(p) not in above]
+        return PythonPlan(own=own, packages=packages, projects=projects)
 
     def repository_reference(self, image: str, existing: dict[str, str]) -> str:
         repository = self.config.image_repository(image)
