@@ -103,11 +103,7 @@ def contract_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> 
     for image_name, contract in sorted(image_contracts().items()):
         if image_name not in catalog.images:
             continue
-        chain = []
-        cursor: str | None = image_name
-        while cursor is not None:
-            chain.append(cursor)
-            cursor = catalog.images[cursor].parent
+        chain = catalog.chain(image_name)
         relative = f"{RENDER_DIR}/{image_name}/Containerfile"
         managed = {u for name in chain for u in catalog.tcib_images[name].managed_users}
         for user, uid in sorted(contract.users.items()):

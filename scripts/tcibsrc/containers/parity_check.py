@@ -42,14 +42,6 @@ UNREAD = (
 )
 
 
-def chain_of(catalog: Catalog, name: str) -> list[str]:
-    chain, cursor = [], name
-    while cursor is not None:
-        chain.append(cursor)
-        cursor = catalog.images[cursor].parent
-    return chain
-
-
 def requested_extras(root: Path, image: str) -> dict[str, set[str]]:
     """name -> extras asked for in requirements/<image>.in and the .in files it includes."""
     found: dict[str, set[str]] = {}
@@ -125,7 +117,7 @@ def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> It
         items = image_items(ctx, image)
         if items is None:
             continue
-        chain = chain_of(catalog, image.name)
+        chain = catalog.chain(image.name)
         texts = "\n".join(files.get(f"{RENDER_DIR}/{name}/Containerfile", "") for name in chain)
         installed = {
             rpm

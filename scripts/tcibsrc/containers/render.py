@@ -119,12 +119,9 @@ class Renderer:
         return self.locks[image]
 
     def _python_ancestor(self, image: CatalogImage) -> str | None:
-        parent = image.parent
-        while parent is not None:
-            if self._lock(parent) is not None:
-                return parent
-            parent = self.catalog.images[parent].parent
-        return None
+        return next(
+            (p for p in self.catalog.chain(image.name)[1:] if self._lock(p) is not None), None
+        )
 
     def python_plan(self, image: CatalogImage) -> PythonPlan | None:
         """The wheels this image builds: its lock minus what its parent already installed."""
@@ -143,11 +140,11 @@ class Renderer:
         packages = plan_packages(self.ctx, image.name, {pin.key for pin in own}, self.build_info)
         # a project a parent already installed keeps its contract from there (octavia-api
         # installs octavia again by its RPM name; its scripts and directories are in place)
-        above: set[str] = set()
-        cursor = image.parent
-        while cursor is not None:
-            above |= {canonicalize_name(p) for p in self.catalog.images[cursor].python_projects}
-            cursor = self.catalog.images[cursor].parent
+        above = {
+            canonicalize_name(p)
+            for name in self.catalog.chain(image.name)[1:]
+            for p in self.catalog.images[name].python_projects
+        }
         projects = [p for p in image.python_projects if canonicalize_name(p) not in above]
         return PythonPlan(own=own, packages=packages, projects=projects)
 
@@ -329,11 +326,11 @@ class Renderer:
         plan_keys = set(lock) - set(self._lock(self._python_ancestor(image) or "") or {})
         for key in plan_keys:
             wanted.update(self.build_info.get(key, {}).get("system", {}).get("runtime_rpm", []))
-        chain: set[str] = set()
-        cursor = image.parent
-        while cursor is not None:
-            chain |= self.installed.get(cursor, set())
-            cursor = self.catalog.images[cursor].parent
+        chain = {
+            rpm
+            for name in self.catalog.chain(image.name)[1:]
+            for rpm in self.installed.get(name, ())
+        }
         waived = load_waivers().requires
         return sorted(rpm for rpm in wanted if rpm not in chain and rpm not in waived)
 

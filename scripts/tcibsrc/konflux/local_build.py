@@ -251,12 +251,7 @@ def find_engine() -> Engine:
 
 def build_order(catalog: Catalog, image: str) -> list[str]:
     """The builder, then the image's ancestors, parents first, then the image."""
-    chain: list[str] = []
-    cursor: str | None = image
-    while cursor is not None:
-        chain.append(cursor)
-        cursor = catalog.images[cursor].parent
-    return [BUILDER, *reversed(chain)]
+    return [BUILDER, *reversed(catalog.chain(image))]
 
 
 def input_digest(ctx: Context, image: str, parent_digests: list[str], prefetch: Path | None) -> str:

@@ -154,10 +154,7 @@ def policy_requirements(
     result: dict[str, list[str]] = {}
     given: dict[str, set[str]] = {}
     for image in catalog.ordered():
-        parent = image.parent
-        while parent is not None and parent not in given:
-            parent = catalog.images[parent].parent
-        have = set(given.get(parent, set())) if parent else set()
+        have = set(given.get(image.parent, set())) if image.parent else set()
         wanted = [
             line
             for project in locked.get(image.name, ())
@@ -196,9 +193,7 @@ def image_inputs(
     for image in catalog.ordered():
         if not own[image.name]:
             continue
-        parent = image.parent
-        while parent is not None and parent not in result:
-            parent = catalog.images[parent].parent
+        parent = next((p for p in catalog.chain(image.name)[1:] if p in result), None)
         roots = {canonicalize_name(Requirement(line).name) for line in own[image.name]}
         if parent is not None:
             roots |= result[parent].roots

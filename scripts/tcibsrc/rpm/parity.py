@@ -349,9 +349,7 @@ def derived_requirements(
     result: dict[str, list[str]] = {}
     chain_asked: dict[str, dict[str, set[str]]] = {}
     for image in catalog.ordered():
-        parent = image.parent
-        while parent is not None and parent not in chain_asked:
-            parent = catalog.images[parent].parent
+        parent = next((p for p in catalog.chain(image.name)[1:] if p in chain_asked), None)
         have: dict[str, set[str]] = {
             name: set(extras)
             for name, extras in (chain_asked.get(parent, {}) if parent else {}).items()

@@ -63,6 +63,16 @@ class Catalog:
     def ordered(self) -> list[CatalogImage]:
         return [self.images[name] for name in self.scope.ordered]
 
+    def chain(self, name: str) -> list[str]:
+        """The image and its ancestors, nearest first (every stage that sees an image walks
+        this: its parents' packages, users, contracts and locks are its own too)."""
+        found: list[str] = []
+        cursor: str | None = name
+        while cursor is not None:
+            found.append(cursor)
+            cursor = self.images[cursor].parent
+        return found
+
 
 def load_tcib(ctx: Context) -> dict[str, TcibImage]:
     """Every TCIB image, expanded with this deployment's variables."""

@@ -122,9 +122,8 @@ def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
     contracts = project_contracts()
     import_only = set(runtime_checks().import_only_scripts)
     scripts: dict[str, dict[str, str | bool | None]] = {}
-    cursor: str | None = image
-    while cursor is not None:
-        for project in catalog.images[cursor].python_projects:
+    for name in catalog.chain(image):
+        for project in catalog.images[name].python_projects:
             contract = contracts.get(canonicalize_name(project))
             for script in contract.scripts if contract else ():
                 scripts.setdefault(
@@ -136,7 +135,6 @@ def _scripts(ctx: Context, image: str) -> list[dict[str, str | bool | None]]:
                         "import_only": script.name in import_only,
                     },
                 )
-        cursor = catalog.images[cursor].parent
     return list(scripts.values())
 
 
@@ -191,13 +189,11 @@ def verify_runtime(
             f"not installed, and {image}'s scenario starts them on loopback",
             f"apt-get install {packages}",
         )
-    lock_path = ctx.repo_root / REQUIREMENTS_DIR / f"{image}.txt"
+    # an image that adds no Python of its own (manila-api) runs its nearest parent's wheels
     catalog = build_catalog(ctx)
-    cursor = catalog.images[image].parent if image in catalog.images else None
-    while not lock_path.is_file() and cursor is not None:
-        # an image that adds no Python of its own (manila-api) runs its parent's wheels
-        lock_path = ctx.repo_root / REQUIREMENTS_DIR / f"{cursor}.txt"
-        cursor = catalog.images[cursor].parent
+    chain = catalog.chain(image) if image in catalog.images else [image]
+    locks = [ctx.repo_root / REQUIREMENTS_DIR / f"{name}.txt" for name in chain]
+    lock_path = next((path for path in locks if path.is_file()), locks[0])
     if not lock_path.is_file():
         raise VerifyError(ctx.display(lock_path), "missing", "run `make pin-python-deps`")
     locked_image = lock_path.name.removesuffix(".txt")
