@@ -321,15 +321,16 @@ def test_the_summary_of_a_run_over_several_images_counts_each_and_the_total() ->
 
     text = summary_markdown(
         [
-            ("keystone", {"proven": 120, "failed": 0, "not provable": 3}, 301.4),
-            ("nova-api", {"proven": 150, "failed": 1, "not provable": 3}, 512.0),
+            ("keystone", {"proven": 120, "wheel": 3, "failed": 0, "not provable": 0}, 301.4),
+            ("nova-api", {"proven": 150, "wheel": 2, "failed": 1, "not provable": 3}, 512.0),
         ],
         python="3.12",
     )
     assert text.splitlines() == [
-        "| image | proven | failed | not provable here | build seconds (python 3.12) |",
-        "|---|---:|---:|---:|---:|",
-        "| keystone | 120 | 0 | 3 | 301 |",
-        "| nova-api | 150 | 1 | 3 | 512 |",
-        "| **2 images** | 270 | 1 | 6 | 813 |",
+        "| image | proven | from wheels | failed | not provable here "
+        "| build seconds (python 3.12) |",
+        "|---|---:|---:|---:|---:|---:|",
+        "| keystone | 120 | 3 | 0 | 0 | 301 |",
+        "| nova-api | 150 | 2 | 1 | 3 | 512 |",
+        "| **2 images** | 270 | 5 | 1 | 3 | 813 |",
     ]

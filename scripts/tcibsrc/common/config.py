@@ -20,7 +20,14 @@ from typing import Annotated, Any, Literal
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    model_validator,
+)
 
 from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.datafiles import load_data, shown
@@ -41,7 +48,19 @@ class PackagePolicy:
     build_requires_with: tuple[str, ...] = ()
     # what it imports at run time without declaring: joins every image whose lock holds it
     extra_requires: tuple[str, ...] = ()
+    # how it enters the image: sdist (built from source), wheel (the project's own wheels,
+    # prefetched by hermeto's binary filter), rpm (the distro's RPM, `rpm` names it)
+    install: str = "sdist"
+    rpm: str | None = None
+    # environment of its sdist build (dulwich's PURE), and whether that build needs no Rust
+    build_environment: tuple[tuple[str, str], ...] = ()
+    without_rust: bool = False
     reason: str | None = None
+
+    @property
+    def rpm_name(self) -> str:
+        """The RPM an `install: rpm` package comes from (python3-<name> unless named)."""
+        return self.rpm or f"python3-{self.name.lower()}"
 
 
 # The hermeto image Konflux's own prefetch task ran (konflux-ci/build-definitions 8b397c8f,
@@ -399,7 +418,36 @@ class PackagePolicySection(StrictModel):
         description="requirements it imports at run time without declaring them: they join "
         "every image whose lock holds it",
     )
+    install: Literal["sdist", "wheel", "rpm"] = Field(
+        default="sdist",
+        description="how it enters the image: sdist (built from source in the wheels stage), "
+        "wheel (the project's wheels for every arch, prefetched by hermeto's binary filter), "
+        "rpm (the distro's RPM; the pin is held to the RPM lock's version)",
+    )
+    rpm: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")] | None = Field(
+        default=None, description="the RPM of an `install: rpm` package (python3-<name>)"
+    )
+    build_environment: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = (
+        Field(default_factory=dict, description="environment variables of its sdist build")
+    )
+    without_rust: StrictBool = Field(
+        default=False,
+        description="with build_environment, its build needs no Rust (no crates, no cargo)",
+    )
     reason: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PackagePolicySection:
+        if self.rpm and self.install != "rpm":
+            raise ValueError("rpm names the RPM of an `install: rpm` package; set install: rpm")
+        if self.without_rust and self.install != "sdist":
+            raise ValueError("without_rust is about an sdist build; it needs install: sdist")
+        if self.install != "sdist" and (self.extra_build_requires or self.build_environment):
+            raise ValueError(
+                f"install: {self.install} builds nothing: drop extra_build_requires and "
+                "build_environment"
+            )
+        return self
 
 
 class DataPolicy(PackagePolicySection):
@@ -634,6 +682,10 @@ def _policy(name: str, policy: PackagePolicySection) -> PackagePolicy:
         extra_build_requires=policy.extra_build_requires,
         build_requires_with=policy.build_requires_with,
         extra_requires=policy.extra_requires,
+        install=policy.install,
+        rpm=policy.rpm,
+        build_environment=tuple(sorted(policy.build_environment.items())),
+        without_rust=policy.without_rust,
         reason=policy.reason,
     )
 

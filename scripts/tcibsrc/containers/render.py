@@ -318,14 +318,18 @@ class Renderer:
 
     def parity_rpms(self, image: CatalogImage) -> list[str]:
         """What the RPMs this image stops installing brought and must still be installed:
-        their system Requires (parity data), and the runtime libraries of its compiled
-        wheels; minus what a parent installs and what is waived."""
+        their system Requires (parity data), the runtime libraries of its compiled
+        wheels and the RPMs of packages installed from RPMs (install: rpm); minus what a
+        parent installs and what is waived."""
         lock = self._lock(image.name) or {}
         names = sorted({pin.name for pin in lock.values()})
         wanted = set(image_parity(list(image.source_rpms), names).system)
         plan_keys = set(lock) - set(self._lock(self._python_ancestor(image) or "") or {})
         for key in plan_keys:
-            wanted.update(self.build_info.get(key, {}).get("system", {}).get("runtime_rpm", []))
+            info = self.build_info.get(key, {})
+            wanted.update(info.get("system", {}).get("runtime_rpm", []))
+            if info.get("install") == "rpm":  # packages.<name>.install: rpm
+                wanted.add(info["rpm"])
         chain = {
             rpm
             for name in self.catalog.chain(image.name)[1:]

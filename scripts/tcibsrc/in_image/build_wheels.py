@@ -10,7 +10,9 @@ Reads a plan (wheels_plan.py writes it). Build requirements come only from the d
 directory, which every later build finds its wheels in, so no build environment compiles a
 tool again; a tool that can install without compiling itself (Cython) does so when it is only
 a build tool. Runtime wheels go to another directory (the image installs those only). Every sdist
-is checked against its sha256 first. In parallel; under verify-hermetic with a wheel cache keyed
+is checked against its sha256 first. A package locked as wheels (packages.<name>.install:
+wheel) is not built: pip picks the prefetched wheel this machine installs, whose sha256 must
+be one the lock lists (status "wheel"). In parallel; under verify-hermetic with a wheel cache keyed
 by the sdist's sha256, the interpreter and the build constraints and environment.
 """
 
@@ -117,8 +119,53 @@ def _store(built: Path, cache: Path) -> None:
     os.replace(partial, cache / built.name)
 
 
+def _take_wheel(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
+    """An `install: wheel` package: pip picks, from the prefetched wheels (every arch), the one
+    this interpreter and machine install, offline; its sha256 must be one the lock lists."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="wheel-", dir=plan["scratch"]) as out:
+        command = [
+            plan["python"],
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-index",
+            "--only-binary",
+            ":all:",
+            "--no-cache-dir",
+            "--find-links",
+            str(plan["deps"]),
+            "--dest",
+            out,
+            _key(item),
+        ]
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": plan["home"],
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        seconds = round(time.monotonic() - started, 1)
+        found = sorted(Path(out).glob("*.whl"))
+        if result.returncode != 0 or not found:
+            tail = log_tail(result.stdout + result.stderr) or "no wheel for this machine"
+            return {"status": "failed", "seconds": seconds, "log_tail": tail}
+        if _sha256(found[0]) not in item["wheel_sha256"]:
+            return {
+                "status": "failed",
+                "seconds": seconds,
+                "log_tail": f"{found[0].name}: not one of the locked wheels of {_key(item)}",
+            }
+        shutil.move(str(found[0]), wheels / found[0].name)
+    return {"status": "wheel", "seconds": seconds, "note": f"prefetched {found[0].name}"}
+
+
 def _build(item: dict[str, Any], plan: dict[str, Any], wheels: Path) -> dict[str, Any]:
     """Build one sdist into `wheels` (its role's directory)."""
+    if item.get("install") == "wheel":
+        return _take_wheel(item, plan, wheels)
     sdist = Path(plan["deps"]) / item["filename"]
     if not sdist.is_file() or _sha256(sdist) != item["sha256"]:
         return {
@@ -343,7 +390,7 @@ def main(argv: list[str]) -> int:
     if len(argv) > 1:
         Path(argv[1]).write_text(json.dumps(outcome, indent=1, sort_keys=True))
         return 0
-    bad = {k: r for k, r in outcome["results"].items() if r["status"] != "proven"}
+    bad = {k: r for k, r in outcome["results"].items() if r["status"] not in ("proven", "wheel")}
     for key, result in sorted(bad.items()):
         print(f"--- {key}: {result['status']}", file=sys.stderr)
         print(result.get("log_tail") or result.get("reason", ""), file=sys.stderr)

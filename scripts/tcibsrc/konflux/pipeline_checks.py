@@ -31,7 +31,9 @@ PR_ANNOTATIONS = (
     "pipelinesascode.tekton.dev/cancel-in-progress",
 )
 _PARAM_USE = re.compile(r"\$\(params\.([A-Za-z0-9_-]+)(?:\[\*\])?\)")
-PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files"}
+PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files", "binary"}
+# hermeto's PipBinaryFilters (extra keys forbidden; `platform` excludes a custom arch or os)
+PIP_BINARY_KEYS = {"packages", "arch", "os", "py_version", "py_impl", "abi", "platform"}
 RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
 
 
@@ -79,6 +81,8 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
             continue
         for key in sorted(set(package) - allowed):
             yield Problem(display, f"prefetch-input {kind} has key {key!r}, which hermeto refuses")
+        if kind == "pip" and "binary" in package:
+            yield from _binary_problems(package["binary"], display)
         base = root / package.get("path", ".")
         if not base.is_dir():
             yield Problem(display, f"prefetch-input path {package.get('path')} does not exist")
@@ -86,6 +90,19 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
             for name in package.get(key, []):
                 if not (base / name).is_file():
                     yield Problem(display, f"prefetch-input {key} {name} does not exist")
+
+
+def _binary_problems(binary: Any, display: str) -> Iterator[Problem]:
+    """hermeto's pip binary filter: its keys, and the pairs it refuses."""
+    if not isinstance(binary, dict):
+        yield Problem(display, "prefetch-input pip binary is not a mapping")
+        return
+    for key in sorted(set(binary) - PIP_BINARY_KEYS):
+        yield Problem(display, f"prefetch-input pip binary has key {key!r}, which hermeto refuses")
+    if "py_version" in binary and not isinstance(binary["py_version"], int):
+        yield Problem(display, "prefetch-input pip binary py_version is not an integer (312)")
+    if binary.get("platform") and (binary.get("arch") or binary.get("os")):
+        yield Problem(display, "prefetch-input pip binary sets platform with arch or os")
 
 
 def pipelinerun_problems(

@@ -1,19 +1,23 @@
 """The hermeto `prefetch-input` of an image: its Python locks and the RPM lock, with keys.
 
 Hermeto's models reject unknown keys, so only its current schema is written: pip with
-`requirements_files` and `requirements_build_files` (sdists only: no `binary`, no deprecated
-`allow_binary`), rpm with `options.dnf.<repoid>.gpgkey` for every repository, because the repo
+`requirements_files` and `requirements_build_files`, and a `binary` filter naming only the
+packages a policy installs from wheels (packages.<name>.install: wheel; never the deprecated
+`allow_binary`): hermeto then fetches those packages' wheels for the arches and Python the
+images target, the ones whose sha256 the lock lists, and sdists for the rest; rpm with
+`options.dnf.<repoid>.gpgkey` for every repository, because the repo
 file hermeto generates says gpgcheck=1 and names no key.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.context import Context
-from tcibsrc.python.lockfile import REQUIREMENTS_DIR
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
 
 
 def rpm_input(config: Config) -> dict[str, Any]:
@@ -37,12 +41,33 @@ def pip_input(ctx: Context, image: str) -> dict[str, Any] | None:
         for name in (f"{image}-build.txt", f"{image}-build-extra.txt")
         if (directory / name).is_file()
     ]
-    return {
+    entry: dict[str, Any] = {
         "type": "pip",
         "path": ".",
         "requirements_files": [f"{REQUIREMENTS_DIR}/{image}.txt"],
         "requirements_build_files": build,
     }
+    as_wheels = wheel_packages(ctx, [runtime, *(ctx.repo_root / path for path in build)])
+    if as_wheels:
+        config = ctx.config
+        entry["binary"] = {
+            "packages": ",".join(as_wheels),
+            "arch": ",".join(config.arches),
+            "os": "linux",
+            "py_version": int(config.python_version.replace(".", "")),
+        }
+    return entry
+
+
+def wheel_packages(ctx: Context, locks: list[Path]) -> list[str]:
+    """The locked projects a policy installs from wheels (install: wheel), sorted."""
+    names = {
+        str(pin.name)
+        for path in locks
+        for pin in read_lock_file(path, ctx.display(path)).values()
+        if (policy := ctx.config.policy_for(pin.name)) and policy.install == "wheel"
+    }
+    return sorted(names)
 
 
 def prefetch_input(ctx: Context, image: str, builds_wheels: bool) -> list[dict[str, Any]]:

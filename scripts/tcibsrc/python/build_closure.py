@@ -196,8 +196,12 @@ class ClosureFinder:
         policy_for: PolicyLookup = no_policies,
         preferred: dict[NormalizedName, str] | None = None,
         hooks: HookSettings | None = None,
+        hashes_for: Callable[[str, str, str], list[str]] | None = None,
     ) -> None:
         self.index = index
+        # what a build lock lists for name, version, sdist sha256 (the wheels of a build tool
+        # a policy installs from wheels)
+        self.hashes_for = hashes_for or (lambda _name, _version, sha256: [sha256])
         self.resolve = resolve
         self.request = request
         self.hooks = hooks or HookSettings(request.index_url)
@@ -214,8 +218,21 @@ class ClosureFinder:
         policy = self.policy_for(name)
         return policy.build_requires_with if policy else ()
 
+    def build_variables(self, name: str) -> dict[str, str]:
+        """The environment of its build (packages.<name>.build_environment)."""
+        policy = self.policy_for(name)
+        return dict(policy.build_environment) if policy else {}
+
+    def built_from_sdist(self, name: str) -> bool:
+        """False for a package a policy installs from wheels or an RPM: nothing builds it."""
+        policy = self.policy_for(name)
+        return policy is None or policy.install == "sdist"
+
     def requirements_of(self, package: PackageBuild) -> list[str]:
-        """The package's build requirements plus the companions policies attach to them."""
+        """The package's build requirements plus the companions policies attach to them; none
+        for a package that is not built here (install: wheel or rpm)."""
+        if not self.built_from_sdist(package.name):
+            return []
         found = package.requirements
         extra = [
             companion
@@ -307,7 +324,11 @@ class ClosureFinder:
     def _run_hooks(self, main: Resolution) -> bool:
         """Ask the hooks that are ready; True when one added a requirement or one waits for
         the next round (its static requirements are not all pinned yet)."""
-        waiting = [p for p in self.packages.values() if p.system.needs_hook and not p.hooked]
+        waiting = [
+            p
+            for p in self.packages.values()
+            if p.system.needs_hook and not p.hooked and self.built_from_sdist(p.name)
+        ]
         pending = [package for package in waiting if self._ready_for_hook(package, main)]
         changed = len(pending) < len(waiting)
         if not pending:
@@ -331,6 +352,7 @@ class ClosureFinder:
                     label,
                     self.request.python_version,
                     self.hooks.exclude_newer,
+                    variables=self.build_variables(package.name),
                 )
             except HookError as error:
                 # Typically setup.py needing system tools (krb5-config, apxs) on this host:
@@ -378,7 +400,9 @@ class ClosureFinder:
         preferences = {**self.preferred, **{name: pin.version for name, pin in runtime.items()}}
         self._analyze(
             {
-                (name, pin.version): (pin.hashes[0] if pin.hashes else None)
+                (name, pin.version): (
+                    pin.hashes[0] if pin.hashes and self.built_from_sdist(name) else None
+                )
                 for name, pin in runtime.items()
             }
         )
@@ -435,7 +459,9 @@ class ClosureFinder:
                 target.via.add(str(package.name))
             needs[key] = items
         for pin in [*main_pins.values(), *extra_pins.values()]:
-            pin.hashes = [self.packages[(pin.name, pin.version)].sdist.sha256]
+            pin.hashes = self.hashes_for(
+                pin.name, pin.version, self.packages[(pin.name, pin.version)].sdist.sha256
+            )
         return BuildClosure(
             main=main_pins,
             extra=extra_pins,

@@ -190,10 +190,13 @@ def dynamic_requires(
     python_version: str,
     exclude_newer: str | None = None,
     background: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> list[str]:
     """What `get_requires_for_build_wheel` returns for the sdist at `archive` (whose content
     is `sdist_sha256`), from the cache when it was asked before in the same environment.
-    `background`: at a lower CPU priority (a speculative call)."""
+    `background`: at a lower CPU priority (a speculative call). `variables`: the environment
+    its build has (packages.<name>.build_environment: dulwich's PURE drops setuptools-rust)."""
+    variables = dict(variables or {})
     python = find_python(python_version)[0]
     key = sha256_text(
         json.dumps(
@@ -208,6 +211,7 @@ def dynamic_requires(
                 python_version,
                 exclude_newer,
                 _HOOK_SCRIPT,
+                *([sorted(variables.items())] if variables else []),
             ]
         )
     )[:32]
@@ -228,6 +232,7 @@ def dynamic_requires(
             python,
             exclude_newer,
             background,
+            variables,
         )
         answer.parent.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(dir=answer.parent, suffix=".part")
@@ -248,6 +253,7 @@ def _ask(
     python: str,
     exclude_newer: str | None,
     background: bool = False,
+    variables: dict[str, str] | None = None,
 ) -> list[str]:
     environment = _environment(pins, loose, index_url, python, exclude_newer, background)
     with tempfile.TemporaryDirectory(prefix="tcibsrc-hook-", dir=scratch_directory()) as scratch:
@@ -269,6 +275,7 @@ def _ask(
             check=False,
             cwd=source,
             timeout=600,
+            env={**os.environ, **(variables or {})} if variables else None,
         )
     if result.returncode != 0:
         lines = [line.strip() for line in result.stderr.strip().splitlines() if line.strip()]

@@ -60,6 +60,9 @@ class BuildSystem:
     bindep: str | None
     rust: bool
     compiled_sources: bool = False  # C, C++, Cython or Rust sources outside tests and docs
+    # a Rust build tool among the requirements read without running code (pyproject's
+    # requires, a literal setup_requires): what hermeto reads to decide to vendor crates
+    rust_declared: bool = False
 
 
 def is_compiled_source(member: str) -> bool:
@@ -190,6 +193,13 @@ def _mentions_rust(requires: tuple[str, ...], files: dict[str, bytes]) -> bool:
     return "maturin" in text or "setuptools-rust" in text or "setuptools_rust" in text
 
 
+RUST_BUILD_TOOLS = ("maturin", "setuptools-rust", "setuptools_rust")
+
+
+def _declares_rust(requires: tuple[str, ...]) -> bool:
+    return any(text.strip().lower().startswith(RUST_BUILD_TOOLS) for text in requires)
+
+
 def read_build_system(path: Path) -> BuildSystem:
     """The build system of the sdist at `path`."""
     files, compiled = _read_archive(path)
@@ -234,6 +244,7 @@ def read_build_system(path: Path) -> BuildSystem:
         bindep=bindep,
         rust=_mentions_rust(requires, files),
         compiled_sources=compiled,
+        rust_declared=_declares_rust((*requires, *static_extra)),
     )
 
 

@@ -151,6 +151,9 @@ class HeadStart:
                 self.python_version,
                 self.exclude_newer,
                 background=True,
+                variables=dict(policy.build_environment)
+                if (policy := self.policy_for(package.name))
+                else None,
             )
             self.hooks_asked += 1
         except ToolkitError:

@@ -6,6 +6,7 @@ Everything is computed first and written at the end through temporary files, so 
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import re
@@ -63,6 +64,7 @@ from tcibsrc.python.sdists import locate
 from tcibsrc.python.series import load_series
 from tcibsrc.python.system_needs import system_needs, system_table
 from tcibsrc.python.upper_constraints import UpperConstraints, upper_constraints_for
+from tcibsrc.python.wheel_files import select_wheels
 from tcibsrc.tcib.catalog import build_catalog
 
 FORMAT_VERSION = "7"
@@ -88,6 +90,9 @@ class PinOptions:
     exclude_newer: datetime | None = None
     # what RDO's RPMs required, per image (the interface wires rpm.parity's)
     derive: Deriver | None = None
+    # RPM name -> version in the RPM lock (the interface reads rpms.lock.yaml): holds the
+    # packages a policy installs from an RPM (install: rpm) to the RPM's version
+    rpm_versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,9 +109,35 @@ class PinResult:
     moves: list[str] = field(default_factory=list)  # `name old → new`, package by package
 
 
-def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
+def held_by_rpms(config: Config, rpm_versions: dict[str, str]) -> dict[str, str]:
+    """Project -> version, for each `install: rpm` package whose RPM the RPM lock holds: the
+    wheels beside it must work with that version, so the resolution takes it."""
+    held = {}
+    for name, policy in sorted(config.packages.items()):
+        if policy.install == "rpm" and policy.rpm_name in rpm_versions:
+            held[str(canonicalize_name(name))] = rpm_versions[policy.rpm_name]
+    return held
+
+
+def without_pins(text: str, names: set[str]) -> str:
+    """upper-constraints minus the lines of `names` (held to an RPM's version instead)."""
+    if not names:
+        return text
+    kept = []
+    for line in text.splitlines(keepends=True):
+        head = re.split(r"[=<>!~;\s\[]", line.strip(), maxsplit=1)[0]
+        if head and not head.startswith("#") and str(canonicalize_name(head)) in names:
+            continue
+        kept.append(line)
+    return "".join(kept)
+
+
+def series_constraints(
+    ctx: Context, uc: UpperConstraints, held: dict[str, str] | None = None
+) -> str:
     """Restrict every deliverable of the series that upper-constraints does not pin."""
     config = ctx.config
+    held = held or {}
     series = load_series(config.series)
     policy_versions = {canonicalize_name(n) for n, p in config.packages.items() if p.version}
     lines = [
@@ -122,6 +153,12 @@ def series_constraints(ctx: Context, uc: UpperConstraints) -> str:
     if policies:
         lines.append(f"# Package policies of {config.path.name} (packages.<name>.version).")
         lines.extend(f"{name}{policy.version}" for name, policy in policies)
+    if held:
+        lines.append(
+            "# Installed from the distro's RPM (packages.<name>.install: rpm), held to the RPM "
+            "lock's version."
+        )
+        lines.extend(f"{name}=={version}" for name, version in sorted(held.items()))
     return "\n".join(lines) + "\n"
 
 
@@ -140,7 +177,15 @@ def resolver_build_requires(
 def _policies_text(config: Config) -> str:
     return json.dumps(
         {
-            name: [policy.version, policy.extra_build_requires, policy.build_requires_with]
+            name: [
+                policy.version,
+                policy.extra_build_requires,
+                policy.build_requires_with,
+                policy.install,
+                policy.rpm,
+                policy.build_environment,
+                policy.without_rust,
+            ]
             for name, policy in sorted({**config.packages, **config.package_patterns}.items())
         },
         sort_keys=True,
@@ -337,6 +382,7 @@ def compute_inputs(
     exclude_newer: datetime | None = None,
     derive: Deriver | None = None,
     locked: dict[str, list[str]] | None = None,
+    held: dict[str, str] | None = None,
 ) -> PinInputs:
     """The .in files and constraints from the catalog, additions, series and upper-constraints.
 
@@ -359,7 +405,7 @@ def compute_inputs(
     union = union_requirements(inputs)
     if constraints_text is None:
         assert uc is not None
-        constraints_text = series_constraints(ctx, uc)
+        constraints_text = series_constraints(ctx, uc, held)
     in_files = {f"{name}.in": _render_image_in(item) for name, item in inputs.items()}
     in_files[f"{ALL}.in"] = render_in(
         union,
@@ -421,8 +467,9 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     assert uc is not None  # only offline loading gives None
     check_upper_constraints(ctx, uc)
     cutoff_at = options.exclude_newer or config.exclude_newer
+    held = held_by_rpms(config, options.rpm_versions)
     planned = compute_inputs(
-        ctx, options.index_url, uc=uc, exclude_newer=cutoff_at, derive=options.derive
+        ctx, options.index_url, uc=uc, exclude_newer=cutoff_at, derive=options.derive, held=held
     )
     if not planned.inputs:
         raise PinError(
@@ -508,6 +555,7 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
             for name, _version in closure.packages
             if (policy := config.policy_for(name)) and policy.extra_build_requires
         },
+        config,
     )
     result = PinResult(
         files=files, runtime_count=len(all_runtime), build_count=len(main), extra_count=len(extra)
@@ -546,7 +594,8 @@ def _resolve_and_close(
         constraints_path = workdir / CONSTRAINTS_FILE
         constraints_path.write_text(constraints_text, encoding="utf-8")
         uc_path = workdir / "upper-constraints.txt"
-        uc_path.write_text(uc.text, encoding="utf-8")
+        held = set(held_by_rpms(config, options.rpm_versions))
+        uc_path.write_text(without_pins(uc.text, held), encoding="utf-8")
         phase = time.monotonic()
         display_names = {
             constraints_path: f"{REQUIREMENTS_DIR}/{CONSTRAINTS_FILE}",
@@ -582,6 +631,7 @@ def _resolve_and_close(
                 exclude_newer=cutoff_at,
                 derive=options.derive,
                 locked=locked,
+                held=held_by_rpms(config, options.rpm_versions),
             )
             if again.in_files == planned.in_files:
                 break
@@ -594,7 +644,7 @@ def _resolve_and_close(
             )
         phases = {"resolve (all arches)": time.monotonic() - phase}
         phase = time.monotonic()
-        late = _attach_sdist_hashes(index, resolution)
+        late = _attach_sdist_hashes(index, resolution, config)
         if late:
             shown = ", ".join(f"{name}=={version}" for name, version in sorted(late.items())[:5])
             more = f" and {len(late) - 5} more" if len(late) > 5 else ""
@@ -622,6 +672,9 @@ def _resolve_and_close(
             config.policy_for,
             preferred=uc.pins,
             hooks=HookSettings(options.index_url, utc_text(cutoff_at) if cutoff_at else None),
+            hashes_for=lambda name, version, sha256: locked_hashes(
+                index, config, name, version, sha256
+            ),
         )
         closure = finder.run(resolution.pins)
         phases["build closure"] = time.monotonic() - phase
@@ -735,14 +788,17 @@ def explain_failure(
     return error
 
 
-def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> dict[str, str]:
-    """Every pin gets its sdist's sha256 from the index (and proves the sdist exists); returns
-    the pins whose sdist was uploaded after the cutoff (upper-constraints' own pins)."""
+def _attach_sdist_hashes(
+    index: SimpleIndex, resolution: Resolution, config: Config
+) -> dict[str, str]:
+    """Every pin gets its sdist's sha256 from the index (and proves the sdist exists), or the
+    hashes of its wheels for every arch where its policy says `install: wheel`; returns the
+    pins whose sdist was uploaded after the cutoff (upper-constraints' own pins)."""
     late: dict[str, str] = {}
 
     def one(pin: Pin) -> None:
         found = locate(index, pin.name, pin.version)
-        pin.hashes = [str(found.sha256)]
+        pin.hashes = locked_hashes(index, config, pin.name, pin.version, str(found.sha256))
         cutoff = index.cutoff
         if cutoff and found.upload_time and found.upload_time >= cutoff.before:
             late[pin.name] = pin.version
@@ -752,7 +808,19 @@ def _attach_sdist_hashes(index: SimpleIndex, resolution: Resolution) -> dict[str
     return late
 
 
-def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
+def locked_hashes(
+    index: SimpleIndex, config: Config, name: str, version: str, sdist_sha256: str
+) -> list[str]:
+    """What the lock lists for a pin: the sdist's sha256, or for `install: wheel` the sha256 of
+    each wheel the target Python installs on every arch (hermeto's binary filter takes those)."""
+    policy = config.policy_for(name)
+    if policy is None or policy.install != "wheel":
+        return [sdist_sha256]
+    wheels = select_wheels(index, name, version, config.python_version, config.arches)
+    return sorted({wheel.sha256 for wheel in wheels})
+
+
+def _build_info(closure: BuildClosure, undeclared: set[str], config: Config) -> str:
     """Per sdist: backend and build requirements, for verify-hermetic and the builder image.
 
     `undeclared`: packages whose build needs requirements they do not declare (policy
@@ -761,10 +829,26 @@ def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
     """
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
-        needs = system_needs(
-            name, package.system.compiled_sources, package.system.bindep, package.system.rust
-        )
+        policy = config.policy_for(name)
+        install = policy.install if policy else "sdist"
+        without_rust = bool(policy and policy.without_rust)
+        rust = package.system.rust and not without_rust
+        needs = system_needs(name, package.system.compiled_sources, package.system.bindep, rust)
+        if install != "sdist":
+            # nothing builds it: no compiler, no -devel; a wheel still loads its libraries
+            runtime = needs.runtime_rpm if install == "wheel" else ()
+            needs = dataclasses.replace(
+                needs, compiled=False, rust=False, debian=(), rpm=(), runtime_rpm=runtime
+            )
+            rust = False
         packages[f"{name}=={version}"] = {
+            # how it enters the image (packages.<name>.install), and for install: rpm the RPM
+            "install": install,
+            **({"rpm": policy.rpm_name} if policy and install == "rpm" else {}),
+            # the environment of its sdist build (packages.<name>.build_environment)
+            "build_environment": dict(policy.build_environment) if policy else {},
+            # hermeto vendors crates only for Rust build tools it reads without running code
+            "rust_declared": package.system.rust_declared and not without_rust,
             "system": needs.as_json(),
             # where a package has two versions (main and extra build lock), the one this
             # package's build must use: passed to pip as PIP_CONSTRAINT
@@ -788,7 +872,7 @@ def _build_info(closure: BuildClosure, undeclared: set[str]) -> str:
             "backend": package.system.backend,
             "requires": [*package.system.requires, *package.system.static_extra],
             "dynamic_requires": package.dynamic,
-            "rust": package.system.rust,
+            "rust": rust,
             "hook": ("failed: " + package.hook_problem)
             if package.hook_problem
             else ("called" if package.hooked else "not needed"),

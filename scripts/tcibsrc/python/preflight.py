@@ -9,6 +9,8 @@ before any file changes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import Problem, ToolkitError
 from tcibsrc.python.lock_rules import check_text
@@ -95,10 +97,36 @@ def lock_problems(ctx: Context) -> list[Problem]:
     info = directory / BUILD_INFO_FILE
     if info.is_file():
         try:
-            read_build_info(info, ctx.display(info))
+            packages = read_build_info(info, ctx.display(info))
         except ToolkitError as error:
             problems.append(Problem(error.where, error.problem, error.fix))
+        else:
+            problems.extend(rust_problems(packages, ctx.display(info)))
     return problems
+
+
+def rust_problems(packages: dict[str, Any], display: str) -> list[Problem]:
+    """A Rust sdist hermeto would not vendor crates for: it decides from the build
+    requirements it reads without running code (pyproject's requires, a literal
+    setup_requires), so one whose setup.py adds setuptools-rust in code (dulwich) would reach
+    cargo with no crates, and the hermetic build would fail there."""
+    found = []
+    for key, package in sorted(packages.items()):
+        if package.get("install", "sdist") != "sdist" or not package.get("rust"):
+            continue
+        if package.get("rust_declared", True):
+            continue
+        name = key.split("==")[0]
+        found.append(
+            Problem(
+                f"{display}: {key}",
+                "a Rust sdist whose setup adds its Rust build tool in code: hermeto will not "
+                "vendor its crates, so its build would reach for crates.io",
+                f"set packages.{name}.install: wheel, or a build_environment that builds it "
+                "without Rust (without_rust: true), then `make pin-python-deps`",
+            )
+        )
+    return found
 
 
 def check_locks(ctx: Context) -> None:

@@ -41,12 +41,17 @@ class PlanError(ToolkitError):
 class Locked:
     name: str
     version: str
-    sha256: str
+    sha256: str  # the sdist's; for a package locked as wheels, the first wheel's
     role: str  # runtime, build
+    wheels: tuple[str, ...] = ()  # install: wheel: the sha256 of each wheel, every arch
 
     @property
     def key(self) -> str:
         return f"{self.name}=={self.version}"
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        return self.wheels or (self.sha256,)
 
 
 def lock_files(ctx: Context, image: str) -> list[Path]:
@@ -64,20 +69,26 @@ def lock_files(ctx: Context, image: str) -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
-def locked_sdists(ctx: Context, image: str) -> list[Locked]:
+def locked_sdists(
+    ctx: Context, image: str, build_info: dict[str, Any] | None = None
+) -> list[Locked]:
+    """The image's locked files: an sdist each, or the wheels of an `install: wheel` package
+    (build-info.json says which)."""
+    info = build_info or {}
     found: dict[str, Locked] = {}
     for path in lock_files(ctx, image):
         role = "runtime" if path.name == f"{image}.txt" else "build"
         for pin in read_lock_file(path, ctx.display(path)).values():
-            if len(pin.hashes) != 1:
+            as_wheels = info.get(pin.key, {}).get("install") == "wheel"
+            if not pin.hashes or (len(pin.hashes) != 1 and not as_wheels):
                 raise PlanError(
                     ctx.display(path),
                     f"{pin.key} has {len(pin.hashes)} hashes",
-                    "locks carry exactly the sdist's hash: re-run make pin-python-deps",
+                    "locks carry exactly the sdist's hash (or, for install: wheel, each "
+                    "wheel's): re-run make pin-python-deps",
                 )
-            found.setdefault(
-                f"{pin.name}=={pin.version}", Locked(pin.name, pin.version, pin.hashes[0], role)
-            )
+            wheels = tuple(pin.hashes) if as_wheels else ()
+            found.setdefault(pin.key, Locked(pin.name, pin.version, pin.hashes[0], role, wheels))
     return sorted(found.values(), key=lambda item: item.key)
 
 
@@ -126,7 +137,7 @@ def plan_packages(
 ) -> list[dict[str, Any]]:
     """The packages of `image`'s wheels stage: its `own` wheels (name==version keys) and what
     building them needs, transitively; sorted, each once."""
-    items = {item.key: item for item in locked_sdists(ctx, image)}
+    items = {item.key: item for item in locked_sdists(ctx, image, build_info)}
     edges = dependency_edges(ctx, image)
     versions: dict[str, str] = {}
     for item in items.values():
@@ -134,6 +145,21 @@ def plan_packages(
     entries: dict[str, dict[str, Any]] = {}
     for key, item in items.items():
         info = build_info.get(key, {})
+        install = info.get("install", "sdist")
+        if install == "rpm":
+            continue  # the distro's RPM installs it (render adds it to the image's RPMs)
+        if install == "wheel":
+            # nothing to build: the stage takes the prefetched wheel that fits the builder
+            entries[key] = {
+                "name": item.name,
+                "version": item.version,
+                "install": "wheel",
+                "backend": "wheel",
+                "wheel_sha256": list(item.wheels),
+                "needs": [],
+                "deps": sorted(edges.get(key, ())),
+            }
+            continue
         constraints = [c for c in info.get("build_constraints", []) if c in items]
         entries[key] = {
             "name": item.name,
@@ -162,8 +188,11 @@ def plan_packages(
     planned = []
     for key in sorted(keep):
         entry = {**entries[key], "role": "runtime" if key in own else "build"}
+        environment = dict(build_info.get(key, {}).get("build_environment", {}))
         if entry["role"] == "build" and entry["name"] in tools:
-            entry["build_environment"] = tools[entry["name"]]  # only ever a build tool here
+            environment.update(tools[entry["name"]])  # only ever a build tool here
+        if environment and entry.get("install") != "wheel":
+            entry["build_environment"] = environment
         planned.append(entry)
     return planned
 

@@ -197,3 +197,23 @@ def requested_packages(rpms_in: dict[str, Any]) -> list[str]:
         elif isinstance(item, dict) and "name" in item and not item.get("arches"):
             names.append(str(item["name"]))
     return names
+
+
+def locked_versions(lock_text: str, lock_display: str) -> dict[str, str]:
+    """RPM name -> its upstream version (the `evr` less epoch and release) in the lock; the
+    first arch's where arches differ. Empty for a lock that does not parse (check says why)."""
+    try:
+        lock = parse_yaml(lock_text, lock_display)
+    except YamlError:
+        return {}
+    found: dict[str, str] = {}
+    arches = lock.get("arches") if isinstance(lock, dict) else None
+    for item in arches if isinstance(arches, list) else []:
+        packages = item.get("packages") if isinstance(item, dict) else None
+        for entry in packages if isinstance(packages, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            name, evr = _name_of(entry), str(entry.get("evr", ""))
+            if name and evr:
+                found.setdefault(name, evr.split(":", 1)[-1].rsplit("-", 1)[0])
+    return found

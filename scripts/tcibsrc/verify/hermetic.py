@@ -26,7 +26,7 @@ from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import RENDER_DIR
 from tcibsrc.python.index import SimpleIndex
 from tcibsrc.python.lockfile import BUILD_INFO_FILE, REQUIREMENTS_DIR, read_build_info
-from tcibsrc.python.sdists import fetch_all
+from tcibsrc.python.sdists import fetch, fetch_all
 from tcibsrc.python.system_needs import system_table
 from tcibsrc.python.target_python import find_python
 from tcibsrc.python.wheels_plan import (
@@ -47,7 +47,8 @@ class VerifyError(ToolkitError):
 def populate_deps(
     ctx: Context, items: list[Locked], deps: Path, index_url: str, hermeto_output: Path | None
 ) -> dict[str, str]:
-    """Fill `deps` (flat, hermeto's layout); returns key -> file name."""
+    """Fill `deps` (flat, hermeto's layout): each sdist, and every locked wheel (all arches)
+    of a package locked as wheels; returns key -> file name (the sdist's, or a wheel's)."""
     deps.mkdir(parents=True, exist_ok=True)
     names: dict[str, str] = {}
     if hermeto_output is not None:
@@ -60,31 +61,50 @@ def populate_deps(
             )
         by_hash = {sha256_file(path): path for path in source.iterdir() if path.is_file()}
         for item in items:
-            path = by_hash.get(item.sha256)
-            if path is None:
+            found = [by_hash[sha] for sha in item.hashes if sha in by_hash]
+            if not found:
                 raise VerifyError(
                     str(source),
-                    f"{item.key}: no file with the locked sha256 {item.sha256}",
+                    f"{item.key}: no file with a locked sha256 ({item.hashes[0]})",
                     "re-run hermeto fetch-deps on these locks",
                 )
-            shutil.copy2(path, deps / path.name)
-            names[item.key] = path.name
+            for path in found:
+                shutil.copy2(path, deps / path.name)
+            names[item.key] = found[0].name
         return names
+    index = SimpleIndex(index_url)
+    sdists = [item for item in items if not item.wheels]
     fetched = fetch_all(
-        SimpleIndex(index_url),
-        [(i.name, i.version, i.sha256) for i in items],
+        index,
+        [(i.name, i.version, i.sha256) for i in sdists],
         label="verify: sdists",
     )
-    for item in items:
+    for item in sdists:
         sdist = fetched[(item.name, item.version)]
-        target = deps / sdist.filename
-        if not target.exists():
-            try:
-                os.link(sdist.path, target)
-            except OSError:
-                shutil.copy2(sdist.path, target)
+        _place(sdist.path, deps / sdist.filename)
         names[item.key] = sdist.filename
+    for item in items:
+        if item.wheels:
+            files = {file.sha256: file for file in index.files(item.name) if file.sha256}
+            for sha in item.wheels:
+                if sha not in files:
+                    raise VerifyError(
+                        f"index {index_url}",
+                        f"{item.key}: no wheel with the locked sha256 {sha}",
+                        "re-run make pin-python-deps",
+                    )
+                wheel = fetch(files[sha], item.name, item.version, sha)
+                _place(wheel.path, deps / wheel.filename)
+                names.setdefault(item.key, wheel.filename)
     return names
+
+
+def _place(path: Path, target: Path) -> None:
+    if not target.exists():
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copy2(path, target)
 
 
 def _build_info(ctx: Context) -> dict[str, Any]:
@@ -201,8 +221,16 @@ def verify_image(
     for _name, plan in stages:
         for package in plan.packages:
             key = f"{package['name']}=={package['version']}"
+            wheels = tuple(package.get("wheel_sha256", ()))
             wanted.setdefault(
-                key, Locked(package["name"], package["version"], package["sha256"], package["role"])
+                key,
+                Locked(
+                    package["name"],
+                    package["version"],
+                    wheels[0] if wheels else package["sha256"],
+                    package["role"],
+                    wheels,
+                ),
             )
     items = sorted(wanted.values(), key=lambda item: item.key)
     deps = workdir / "deps" / "pip"
@@ -211,6 +239,7 @@ def verify_image(
         {
             name
             for item in items
+            if not item.wheels  # nothing builds a package taken as wheels
             for name in info.get(item.key, {}).get("system", {}).get("debian", [])
         }
     )
@@ -230,7 +259,9 @@ def verify_image(
             {
                 **package,
                 "filename": files[f"{package['name']}=={package['version']}"],
-                "unprovable": _unprovable(
+                "unprovable": None
+                if package.get("install") == "wheel"
+                else _unprovable(
                     info.get(f"{package['name']}=={package['version']}", {}).get("system", {}),
                     cargo_home,
                     still_missing,

@@ -26,7 +26,7 @@ from tcibsrc.containers.render import Renderer, stale_files
 from tcibsrc.interface.commands.config_schema import SCHEMA_FILE, schema_path
 from tcibsrc.interface.commands.graph import README, expected_readme
 from tcibsrc.interface.commands.lock_rpms import validate
-from tcibsrc.interface.commands.pin import derive_for
+from tcibsrc.interface.commands.pin import derive_for, rpm_lock_versions
 from tcibsrc.interface.commands.pipelines import all_files as pipeline_files
 from tcibsrc.konflux.pipeline_checks import tekton_problems
 from tcibsrc.konflux.pipelines import TEKTON_DIR, stale_tekton_files
@@ -34,7 +34,7 @@ from tcibsrc.konflux.tenant_policy import tenant_problems
 from tcibsrc.python.index import index_url_from_environment
 from tcibsrc.python.lock_rules import check_files
 from tcibsrc.python.lockfile import ALL, CONSTRAINTS_FILE, REQUIREMENTS_DIR, read_header
-from tcibsrc.python.pinning import compute_inputs
+from tcibsrc.python.pinning import compute_inputs, held_by_rpms
 from tcibsrc.python.preflight import check_series, check_upper_constraints, lock_problems
 from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
@@ -174,6 +174,7 @@ def check_lock_drift(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
         constraints_text=None if uc else committed,
         uc=uc,
         derive=derive_for(scoped, ctx.config),
+        held=held_by_rpms(ctx.config, rpm_lock_versions(ctx)),
     )
     fix = "run `make pin-python-deps`"
     if uc is not None and committed != planned.constraints_text:

@@ -16,6 +16,7 @@ from tcibsrc.python.preflight import validate_inputs
 from tcibsrc.python.requirements_in import policy_requirements
 from tcibsrc.python.resolvers.base import resolver_named
 from tcibsrc.python.upper_constraints import local_file_from_environment
+from tcibsrc.rpm.lock_checks import locked_versions
 from tcibsrc.rpm.parity import derived_requirements
 from tcibsrc.tcib.catalog import Catalog, build_catalog
 
@@ -35,6 +36,17 @@ def derive_for(catalog: Catalog, config: Config) -> Deriver:
     return derive
 
 
+RPM_LOCK = "rpms.lock.yaml"
+
+
+def rpm_lock_versions(ctx: Context) -> dict[str, str]:
+    """The RPM lock's versions, which hold the packages installed from RPMs (install: rpm)."""
+    path = ctx.repo_root / RPM_LOCK
+    if not path.is_file():
+        return {}
+    return locked_versions(path.read_text(encoding="utf-8"), ctx.display(path))
+
+
 def run(ctx: Context, args: argparse.Namespace) -> int:
     # every input is checked before anything is downloaded, resolved or written
     catalog = build_catalog(ctx)
@@ -47,6 +59,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         else local_file_from_environment(),
         force=args.force or args.update,
         derive=derive_for(catalog, ctx.config),
+        rpm_versions=rpm_lock_versions(ctx),
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     if args.update:
