@@ -33,9 +33,14 @@ BACKEND = textwrap.dedent('''
     def _dist(name, version):
         return name.replace("-", "_").replace(".", "_") + "-" + version
 
+    def _pure():
+        """Like dulwich's PURE: this switch in the environment drops the optional Rust part."""
+        switch = Path("pure_switch.txt")
+        return switch.exists() and switch.read_text().strip() in os.environ
+
     def get_requires_for_build_wheel(config_settings=None):
         path = Path("dynamic_requires.txt")
-        return path.read_text().split() if path.exists() else []
+        return path.read_text().split() if path.exists() and not _pure() else []
 
     def _metadata_files(name, version):
         files = {"METADATA": Path("PKG-INFO").read_text(),
@@ -68,7 +73,7 @@ BACKEND = textwrap.dedent('''
         for module in (imports.read_text().split() if imports.exists() else []):
             importlib.import_module(module)  # proves the build requirement was installed
         crates = Path("crates.txt")
-        for crate in (crates.read_text().split() if crates.exists() else []):
+        for crate in (crates.read_text().split() if crates.exists() and not _pure() else []):
             # like cargo with hermeto's vendoring: crates come from CARGO_HOME, never the network
             vendored = Path(os.environ.get("CARGO_HOME", "/nonexistent")) / "vendor" / crate
             if not (vendored / "Cargo.toml").is_file():
@@ -111,6 +116,8 @@ class Package:
     metadata_error: str | None = None  # its metadata build fails with this message
     files: dict[str, str] = field(default_factory=dict)  # more modules: path under src/ -> text
     entry_points: dict[str, dict[str, str]] = field(default_factory=dict)  # group -> name -> value
+    top_files: dict[str, str] = field(default_factory=dict)  # beside pyproject.toml (setup.py)
+    pure_switch: str | None = None  # set in the environment: no dynamic requires, no crates
 
     @property
     def module(self) -> str:
@@ -176,6 +183,10 @@ def build_sdist(package: Package, directory: Path) -> Path:
         if package.build_environment:
             lines = [f"{key}={value}" for key, value in package.build_environment.items()]
             _add(archive, f"{top}/build_environment.txt", "\n".join(lines))
+        for relative, text in package.top_files.items():
+            _add(archive, f"{top}/{relative}", text)
+        if package.pure_switch:
+            _add(archive, f"{top}/pure_switch.txt", package.pure_switch)
     # gzip headers carry a timestamp; zero it so equal inputs give equal bytes
     data = bytearray(buffer.getvalue())
     data[4:8] = b"\0\0\0\0"

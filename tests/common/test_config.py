@@ -182,8 +182,8 @@ def test_building_from_git_is_not_offered(write_config: ConfigWriter) -> None:
         load_config(path)
     assert caught.value.where.endswith("config.yaml: packages.keystone.git_url")
     assert caught.value.problem == (
-        "unknown key; allowed keys here: build_requires_with, extra_build_requires, "
-        "extra_requires, reason, version"
+        "unknown key; allowed keys here: build_environment, build_requires_with, "
+        "extra_build_requires, extra_requires, install, reason, rpm, version, without_rust"
     )
 
 

@@ -11,6 +11,7 @@ import yaml
 
 from conftest import REFERENCE_TCIB, REPO_ROOT, shown
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import render_files
 from tcibsrc.konflux.affected import affected, changed_files
 from tcibsrc.konflux.pathglob import path_changed
@@ -422,3 +423,33 @@ def test_the_shared_pipeline_wires_the_hermetic_build(generated: Context) -> Non
     assert clone["submodules"] == "true"  # the tcib submodule is part of the build context
     index = {p["name"]: p["value"] for p in tasks["build-image-index"]["params"]}
     assert index["IMAGES"] == ["$(tasks.build-images.results.IMAGE_REF[*])"]
+
+
+def _set_bundle(pipeline: Path, task: str, tag: str) -> None:
+    text = pipeline.read_text()
+    start = text.index(f"task-{task}:")
+    end = text.index("}", start)
+    pipeline.write_text(text[:start] + f"task-{task}:{tag}" + text[end:])
+
+
+def test_the_prefetch_result_follows_the_prefetch_task_version(generated: Context) -> None:
+    """prefetch-dependencies-oci-ta 0.11 renames CACHI2_ARTIFACT to PREFETCH_ARTIFACT: the
+    Pipeline reads whichever the pinned bundle gives, and refuses a buildah that cannot."""
+    pipeline = generated.repo_root / PIPELINE_FILE
+    before = render_pipelines(generated)[PIPELINE_FILE]
+    assert "$(tasks.prefetch-dependencies.results.CACHI2_ARTIFACT)" in before
+    assert "PREFETCH_ARTIFACT" not in before
+    # MintMaker moves the prefetch task alone: buildah 0.10 would read the old path
+    _set_bundle(pipeline, "prefetch-dependencies-oci-ta", "0.11.0@sha256:" + "a" * 64)
+    with pytest.raises(ToolkitError) as caught:
+        render_pipelines(generated)
+    assert "buildah-remote-oci-ta 0.10" in caught.value.problem
+    assert "0.13" in caught.value.fix
+    # with buildah 0.13 and source-build 0.4 the new result name is wired everywhere
+    _set_bundle(pipeline, "buildah-remote-oci-ta", "0.13.0@sha256:" + "b" * 64)
+    _set_bundle(pipeline, "source-build-oci-ta", "0.4@sha256:" + "c" * 64)
+    after = render_pipelines(generated)[PIPELINE_FILE]
+    assert "CACHI2_ARTIFACT)" not in after
+    wired = after.count("$(tasks.prefetch-dependencies.results.PREFETCH_ARTIFACT)")
+    assert wired == before.count("$(tasks.prefetch-dependencies.results.CACHI2_ARTIFACT)")
+    assert "{name: CACHI2_ARTIFACT, value:" in after  # the consumers' param keeps its name

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.version import Version
+
 from tcibsrc.common.containerfile import context_sources
 from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import shown
@@ -434,11 +436,53 @@ def render_pipeline(existing: str) -> str:
         "    - {name: netrc, optional: true}",
         "  tasks:",
     ]
+    chosen = {
+        task.name: choose_bundle(by_name[task.name], found.get(task.name))
+        for task in PIPELINE_TASKS
+    }
+    renamed = prefetch_result_renamed(chosen)
     for task in PIPELINE_TASKS:
-        upstream_task = by_name[task.name]
-        bundle = choose_bundle(upstream_task, found.get(task.name))
-        lines += _task_lines(task, upstream_task.task, bundle)
+        task_lines = _task_lines(task, by_name[task.name].task, chosen[task.name])
+        if renamed:
+            task_lines = [line.replace(OLD_RESULT, NEW_RESULT) for line in task_lines]
+        lines += task_lines
     return "\n".join(lines) + "\n"
+
+
+# prefetch-dependencies-oci-ta 0.11 renames its Trusted Artifact result (and its path, from
+# /var/workdir/cachi2 to /var/workdir/prefetch); the consumers' params keep their names, and
+# read the new path only from these versions on (container-build-catalog's CHANGELOG of the task)
+OLD_RESULT = "results.CACHI2_ARTIFACT"
+NEW_RESULT = "results.PREFETCH_ARTIFACT"
+RENAMED_FROM = Version("0.11")
+CONSUMERS_FROM = {
+    "buildah-remote-oci-ta": Version("0.13"),
+    "buildah-oci-ta": Version("0.13"),
+    "source-build-oci-ta": Version("0.4"),
+}
+
+
+def prefetch_result_renamed(bundles: dict[str, str]) -> bool:
+    """True when the prefetch task's bundle is 0.11 or later: its result is PREFETCH_ARTIFACT.
+    Then every consumer must be at a version that reads it, or the Pipeline is refused."""
+    prefetch = parse_bundle(bundles.get("prefetch-dependencies", ""))
+    if prefetch is None or prefetch.version is None or prefetch.version < RENAMED_FROM:
+        return False
+    for name, reference in sorted(bundles.items()):
+        bundle = parse_bundle(reference)
+        if bundle is None or bundle.task not in CONSUMERS_FROM:
+            continue
+        needed = CONSUMERS_FROM[bundle.task]
+        if bundle.version is not None and bundle.version < needed:
+            raise ToolkitError(
+                f"{PIPELINE_FILE}: task {name}",
+                f"prefetch-dependencies-oci-ta {prefetch.version} renames its result to "
+                f"PREFETCH_ARTIFACT and moves its path; {bundle.task} {bundle.version} "
+                f"reads the old one",
+                f"move {bundle.task} to {needed} or later (`make update-bundles`, or MintMaker's "
+                "update of the Pipeline) together with the prefetch task",
+            )
+    return True
 
 
 def render_pipelines(ctx: Context) -> dict[str, str]:
