@@ -106,8 +106,8 @@ deploy: $(STAMP) ## apply deploy/ to the current kubectl/oc context, STAGE=infra
 deploy-check: $(STAMP) ## openstack endpoint list, token issue, network and image create/delete through openstackclient
 	$(CLI) deploy-check
 
-update-bundles: $(STAMP) ## refresh data/konflux_*.yaml from checkouts (BUILD_DEFINITIONS= EC_POLICY_DATA= [PINNED_BUNDLES=]), then make pipelines
-	BUILD_DEFINITIONS=$(BUILD_DEFINITIONS) EC_POLICY_DATA=$(EC_POLICY_DATA) PINNED_BUNDLES=$(PINNED_BUNDLES) $(CLI) update-bundles
+update-bundles: $(STAMP) ## refresh data/konflux_*.yaml from checkouts (BUILD_DEFINITIONS= EC_POLICY_DATA= [CATALOG=] [PINNED_BUNDLES=]), then make pipelines
+	BUILD_DEFINITIONS=$(BUILD_DEFINITIONS) EC_POLICY_DATA=$(EC_POLICY_DATA) PINNED_BUNDLES=$(PINNED_BUNDLES) CATALOG=$(CATALOG) $(CLI) update-bundles
 
 konflux-manifests: $(STAMP) ## write konflux/: Application, Components (build-nudges-ref), ImageRepositories, rule data (GIT_URL=)
 	GIT_URL=$(GIT_URL) $(CLI) konflux-manifests

@@ -63,14 +63,6 @@ class PackagePolicy:
         return self.rpm or f"python3-{self.name.lower()}"
 
 
-# The hermeto image Konflux's own prefetch task ran (konflux-ci/build-definitions 8b397c8f,
-# task/prefetch-dependencies-oci-ta), pinned by digest.
-HERMETO_IMAGE = (
-    "quay.io/konflux-ci/hermeto:0.55.0"
-    "@sha256:27936b01262824104cce87d433ffcb622bf906bc833033b6b05c62257f3c3232"
-)
-
-
 @dataclass(frozen=True)
 class ImageBuild:
     """How one image is built unlike the others (images.builds), with the reason."""
@@ -136,7 +128,8 @@ class Config:
     git_url: str | None = None  # konflux.git_url: the repository Konflux builds from
     # make prefetch: hermeto's image (run with podman when hermeto is not on PATH) and whether
     # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
-    hermeto_image: str = HERMETO_IMAGE
+    # None: the one the pinned prefetch task runs (data/konflux_pipeline.yaml's hermeto)
+    hermeto_image: str | None = None
     prefetch_rust_crates: bool = True
     # the pins' view of the index: files uploaded before `exclude_newer` (None: no cutoff), and
     # the cooldown UPDATE=1 keeps between now and the new cutoff
@@ -365,10 +358,11 @@ class RpmSection(StrictModel):
 class PrefetchSection(StrictModel):
     """make prefetch: hermeto as Konflux runs it."""
 
-    hermeto_image: str = Field(
-        default=HERMETO_IMAGE,
+    hermeto_image: str | None = Field(
+        default=None,
         pattern=r"^[^\s@]+(:[^\s@]+)?(@sha256:[0-9a-f]{64})?$",
-        description="hermeto's container image, run with podman when hermeto is not on PATH",
+        description="hermeto's container image, run with podman when hermeto is not on PATH "
+        "(default: the one the pinned prefetch task runs, written by make update-bundles)",
     )
     rust_crates: StrictBool = Field(
         default=True, description="hermeto vendors the crates of Rust sdists (needs crates.io)"

@@ -51,6 +51,15 @@ class UpstreamTask(StrictModel):
     origin: str = Field(alias="from")  # the file (or clone) the bundle reference was read from
 
 
+class HermetoImage(StrictModel):
+    """The hermeto image the pinned prefetch task runs: what `make prefetch` runs locally."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    image: str = Field(pattern=r"^[^\s@]+(:[^\s@]+)?(@sha256:[0-9a-f]{64})?$")
+    origin: str = Field(alias="from")
+
+
 class UpstreamPipeline(StrictModel):
     """data/konflux_pipeline.yaml."""
 
@@ -58,6 +67,7 @@ class UpstreamPipeline(StrictModel):
     labels: dict[str, str] = Field(default_factory=dict)
     params: tuple[UpstreamParam, ...]
     tasks: tuple[UpstreamTask, ...]
+    hermeto: HermetoImage | None = None
 
 
 @dataclass(frozen=True)

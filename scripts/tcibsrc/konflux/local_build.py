@@ -27,9 +27,11 @@ from pathlib import Path
 
 from tcibsrc.common.containerfile import context_sources, from_lines
 from tcibsrc.common.context import Context
+from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.containers.render import BUILDER, RENDER_DIR
+from tcibsrc.konflux.facts import PIPELINE_DATA, upstream_pipeline
 from tcibsrc.konflux.pipelines import TEKTON_DIR
 from tcibsrc.tcib.catalog import Catalog, build_catalog
 
@@ -82,6 +84,22 @@ def prefetch_input_of(ctx: Context, image: str) -> str:
 NO_CRATES = "HERMETO_PIP__IGNORE_DEPENDENCIES_CRATES"
 
 
+def local_hermeto_image(ctx: Context) -> str:
+    """prefetch.hermeto_image, else the image the pinned prefetch task runs (one pin: the
+    task's, read from its definition by `make update-bundles`)."""
+    if ctx.config.hermeto_image:
+        return ctx.config.hermeto_image
+    hermeto = upstream_pipeline().hermeto
+    if hermeto is None:
+        raise LocalBuildError(
+            shown(PIPELINE_DATA),
+            "no hermeto image recorded for the pinned prefetch task",
+            "run `make update-bundles CATALOG=<container-build-catalog clone>`, or set "
+            "prefetch.hermeto_image in config.yaml",
+        )
+    return hermeto.image
+
+
 def hermeto_command(ctx: Context, root: Path, env: dict[str, str]) -> list[str]:
     program = os.environ.get("HERMETO") or shutil.which("hermeto")
     if program:
@@ -91,7 +109,7 @@ def hermeto_command(ctx: Context, root: Path, env: dict[str, str]) -> list[str]:
         variables = [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
         return [
             podman, "run", "--rm", *variables, "-v", f"{root}:{root}:Z", "-w", str(root),
-            ctx.config.hermeto_image,
+            local_hermeto_image(ctx),
         ]  # fmt: skip
     raise LocalBuildError("hermeto", "not found on PATH, and podman is not installed", HERMETO_HINT)
 

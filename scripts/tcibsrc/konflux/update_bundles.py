@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
+from packaging.version import InvalidVersion, Version
 
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.git import last_commit_of, revision
@@ -97,6 +99,123 @@ def task_bundle(
         "run where skopeo reaches quay.io, or give PINNED_BUNDLES= a clone of a repository "
         "whose .tekton/ MintMaker keeps current (konflux-ci/tools, for one)",
     )
+
+
+PREFETCH_TASK = "prefetch-dependencies-oci-ta"
+HERMETO_STEP = "prefetch-dependencies"
+VERSION_LABEL = "app.kubernetes.io/version"
+
+
+def catalog_task_file(task: str) -> str:
+    """Where konflux-ci/container-build-catalog keeps a task (one version: its newest)."""
+    return f"task/{task}/{task}.yaml"
+
+
+def _step_image(data: Any, step: str) -> str | None:
+    for item in ((data or {}).get("spec") or {}).get("steps") or []:
+        if isinstance(item, dict) and item.get("name") == step and item.get("image"):
+            return str(item["image"])
+    return None
+
+
+def _label_version(data: Any) -> str | None:
+    labels = ((data or {}).get("metadata") or {}).get("labels") or {}
+    version = labels.get(VERSION_LABEL)
+    return str(version) if version else None
+
+
+def catalog_versions(catalog: Path, task: str) -> list[tuple[str, str, Any]]:
+    """(commit, version, task data) for each commit of the catalog's file of `task`, newest
+    first: the task's history, so an older pinned version's definition can be read."""
+    path = catalog_task_file(task)
+    log = subprocess.run(
+        ["git", "-C", str(catalog), "log", "--format=%H", "--", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = []
+    for commit in log.stdout.split():
+        shown = subprocess.run(
+            ["git", "-C", str(catalog), "show", f"{commit}:{path}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shown.returncode != 0:
+            continue
+        try:
+            data = yaml.safe_load(shown.stdout)
+        except yaml.YAMLError:
+            continue
+        version = _label_version(data)
+        if version:
+            found.append((commit, version, data))
+    return found
+
+
+def hermeto_image(
+    build_definitions: Path,
+    catalog: Path | None,
+    bundle: str,
+    kept: dict[str, str] | None,
+) -> tuple[dict[str, str] | None, str | None]:
+    """The hermeto image the pinned prefetch task runs, and a note when it is not read here.
+
+    From the task's definition at the pinned version: in the catalog's history (its version
+    label), or in build-definitions' task/ directory (versions built there); else the
+    committed value is kept and said."""
+    version = bundle.split(":", 1)[-1].split("@", 1)[0].split("-", 1)[0]
+    if catalog is not None:
+        for commit, label, data in catalog_versions(catalog, PREFETCH_TASK):
+            if label == version and (image := _step_image(data, HERMETO_STEP)):
+                source = source_of(catalog, "konflux-ci/container-build-catalog")
+                return {
+                    "image": image,
+                    "from": f"konflux-ci/container-build-catalog {commit[:12]} "
+                    f"{catalog_task_file(PREFETCH_TASK)} (version {label}); checkout at "
+                    f"{source['commit'][:12]}",
+                }, None
+    minor = ".".join(version.split(".")[:2])
+    internal = f"task/{PREFETCH_TASK}/{minor}/{PREFETCH_TASK}.yaml"
+    if (build_definitions / internal).is_file():
+        data = _read_yaml(build_definitions, internal, "konflux-ci/build-definitions")
+        image = _step_image(data, HERMETO_STEP)
+        if image:
+            commit = last_commit_of(build_definitions, internal)
+            return {
+                "image": image,
+                "from": f"konflux-ci/build-definitions {commit[:12]} {internal}",
+            }, None
+    note = (
+        f"hermeto image: {PREFETCH_TASK} {version} is defined in container-build-catalog; "
+        "give CATALOG= a clone of konflux-ci/container-build-catalog to read it"
+    )
+    return kept, note + ("; the committed one is kept" if kept else "")
+
+
+def newer_in_catalog(catalog: Path | None, tasks: list[dict[str, Any]]) -> list[str]:
+    """Tasks whose newest version in the catalog is past the pinned bundle's: said, not
+    written (their digests are not in git; MintMaker, skopeo or PINNED_BUNDLES give them)."""
+    if catalog is None:
+        return []
+    notes = []
+    for task in tasks:
+        if not (catalog / catalog_task_file(task["task"])).is_file():
+            continue
+        data = _read_yaml(catalog, catalog_task_file(task["task"]), "container-build-catalog")
+        newest = _label_version(data)
+        pinned = task["bundle"].split(":", 1)[-1].split("@", 1)[0].split("-", 1)[0]
+        try:
+            ahead = newest is not None and Version(newest) > Version(pinned)
+        except InvalidVersion:
+            ahead = False
+        if ahead:
+            notes.append(
+                f"{task['task']}: {newest} in the catalog, {pinned} pinned (not updated: its "
+                "bundle digest is not in git; MintMaker's update or PINNED_BUNDLES= brings it)"
+            )
+    return notes
 
 
 def read_pipeline(checkout: Path, pinned_by: Path | None = None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """make verify-runtime: start an image's services from exactly its wheels, offline.
 
 The wheels come from make verify-hermetic's program (built offline from the locks, or its
-wheel cache). Rust sdists that cannot be built here are replaced by PyPI's binary wheels of the
+wheel cache; a package installed from wheels, packages.<name>.install: wheel, is its locked
+wheel for this machine). Rust sdists that cannot be built here are replaced by PyPI's binary wheels of the
 same version, listed as "binary stand-in", never silently. Then, inside `unshare -n`,
 in_image/runtime_check.py installs the wheels into a fresh virtualenv of the target Python and
 runs the checks of data/runtime_checks.yaml: pip check, the contract's scripts, the entry points
@@ -216,8 +217,8 @@ def verify_runtime(
     stand_ins: dict[str, str] = {}
     for pin in pins.values():
         row = statuses.get(pin.key)
-        if row is not None and row["status"] == "proven":
-            continue
+        if row is not None and row["status"] in ("proven", "wheel"):
+            continue  # built offline, or its locked wheel (install: wheel), hash-checked
         problem = stand_in(pin.name, pin.version, wheels, index_url, ctx.config.python_version)
         why = (row.get("reason") or row["status"]) if row else "not built"
         stand_ins[pin.key] = (
@@ -251,6 +252,9 @@ def verify_runtime(
         "wheels": {
             "built offline": len(
                 {row["package"] for row in built["packages"] if row["status"] == "proven"}
+            ),
+            "locked wheels": len(
+                {row["package"] for row in built["packages"] if row["status"] == "wheel"}
             ),
             "stand-ins": stand_ins,
         },

@@ -17,7 +17,10 @@ from tcibsrc.konflux.tenant_manifests import KONFLUX_DIR, git_url, manifests
 from tcibsrc.konflux.update_bundles import (
     PIPELINE_HEADER,
     POLICY_HEADER,
+    PREFETCH_TASK,
+    hermeto_image,
     kept_policy,
+    newer_in_catalog,
     read_pipeline,
     read_policy,
     render_data,
@@ -33,7 +36,16 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
             "to a release-engineering/rhtap-ec-policy clone",
         )
     pinned_by = Path(args.pinned_bundles) if args.pinned_bundles else None
+    catalog = Path(args.catalog) if args.catalog else None
     pipeline = read_pipeline(Path(args.build_definitions), pinned_by)
+    prefetch = next(task for task in pipeline["tasks"] if task["task"] == PREFETCH_TASK)
+    committed = ctx.repo_root / shown(PIPELINE_DATA)
+    kept = (kept_policy(committed) or {}).get("hermeto") if committed.is_file() else None
+    image, note = hermeto_image(Path(args.build_definitions), catalog, prefetch["bundle"], kept)
+    if image:
+        pipeline["hermeto"] = image
+    for line in [*([note] if note else []), *newer_in_catalog(catalog, pipeline["tasks"])]:
+        print(f"note: {line}", file=sys.stderr)
     catalog_tasks = [task["task"] for task in pipeline["tasks"]]
     policy = read_policy(
         Path(args.ec_policy_data), catalog_tasks, kept_policy(ctx.repo_root / shown(POLICY_DATA))
@@ -77,5 +89,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--pinned-bundles",
         default=os.environ.get("PINNED_BUNDLES") or None,
         help="a clone whose .tekton/ MintMaker pins (digests skopeo cannot ask quay.io for)",
+    )
+    parser.add_argument(
+        "--catalog",
+        default=os.environ.get("CATALOG") or None,
+        help="a konflux-ci/container-build-catalog clone: the tasks' definitions (the hermeto "
+        "image of the pinned prefetch task, newer task versions)",
     )
     parser.set_defaults(handler=run_update_bundles)

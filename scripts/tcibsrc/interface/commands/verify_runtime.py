@@ -46,6 +46,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         print(
             f"\n{image}: {len(report['checks']) - bad} passed, {bad} failed; "
             f"{report['wheels']['built offline']} wheels built offline, "
+            f"{report['wheels']['locked wheels']} locked wheels (install: wheel), "
             f"{len(report['wheels']['stand-ins'])} binary stand-ins; report {ctx.display(path)}"
         )
         failed += bad
