@@ -226,3 +226,20 @@ def test_a_base_image_is_pulled_with_the_network_on_and_one_out_of_reach_is_name
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"error: build base: {unreachable} cannot be pulled (")
     assert "connection refused" in err[-1] and "make that registry reachable" in err[-1]
+
+
+def test_the_local_hermeto_is_the_pinned_prefetch_tasks_unless_the_config_names_one(
+    pin_repo: Context,
+) -> None:
+    generated = pin_repo
+    from tcibsrc.konflux.facts import upstream_pipeline
+    from tcibsrc.konflux.local_build import local_hermeto_image
+
+    recorded = upstream_pipeline().hermeto
+    assert recorded is not None and recorded.image.startswith("quay.io/konflux-ci/hermeto:")
+    assert local_hermeto_image(generated) == recorded.image
+    config = yaml.safe_load(generated.config_file.read_text())
+    config["prefetch"] = {"hermeto_image": "registry.example/hermeto:1.0"}
+    generated.config_file.write_text(yaml.safe_dump(config))
+    generated.__dict__.pop("config", None)
+    assert local_hermeto_image(generated) == "registry.example/hermeto:1.0"

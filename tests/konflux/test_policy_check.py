@@ -411,3 +411,72 @@ def test_a_capability_added_to_the_build_is_rejected() -> None:
         ".tekton/run-0.yaml: task build-images: ADD_CAPABILITIES is set ('SETFCAP'); the rule "
         "allows none (buildah_build_task.add_capabilities_param)"
     ]
+
+
+def _commit_file(root: Path, name: str, text: str) -> None:
+    (root / name).write_text(text)
+    env = {"GIT_AUTHOR_DATE": "2026-09-01T00:00:00Z", "GIT_COMMITTER_DATE": "2026-09-01T00:00:00Z"}
+    for command in (
+        ["git", "add", "."],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "bump"],
+    ):
+        subprocess.run(command, cwd=root, check=True, env={**env, "PATH": "/usr/bin:/bin"})
+
+
+def _prefetch_task(version: str, hermeto: str) -> str:
+    return (
+        "kind: Task\nmetadata:\n  name: prefetch-dependencies-oci-ta\n  labels:\n"
+        f"    app.kubernetes.io/version: {version}\nspec:\n  steps:\n"
+        "    - name: skip-ta\n      image: quay.io/konflux-ci/task-runner:1\n"
+        f"    - name: prefetch-dependencies\n      image: {hermeto}\n"
+    )
+
+
+def test_update_bundles_takes_hermeto_from_the_pinned_prefetch_task_in_the_catalog(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local hermeto is the one the pinned task version runs, read from the catalog's
+    history of that task; a newer catalog version is said, not written."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    digest = "sha256:" + "1" * 64
+    upstream = UPSTREAM.replace(
+        '    - name: preflight\n      taskRef: {name: preflight, version: "0.2"}\n',
+        "    - name: prefetch-dependencies\n"
+        '      taskRef: {name: prefetch-dependencies-oci-ta, version: "0.10"}\n',
+    )
+    definitions = _git_repo(
+        tmp_path / "build-definitions",
+        {
+            f"pipelines/{PIPE}/{PIPE}.yaml": upstream,
+            "external-task/init/0.4/init.yaml": f"task_bundle: {PREFIX}init:0.4.2@{digest}\n",
+            "external-task/prefetch-dependencies-oci-ta/0.10/prefetch-dependencies-oci-ta.yaml": (
+                f"task_bundle: {PREFIX}prefetch-dependencies-oci-ta:0.10.1@{digest}\n"
+            ),
+        },
+    )
+    policy = _git_repo(tmp_path / "rhtap-ec-policy", POLICY_FILES)
+    task_file = "task/prefetch-dependencies-oci-ta/prefetch-dependencies-oci-ta.yaml"
+    old_hermeto = "quay.io/konflux-ci/hermeto:0.61.0@sha256:" + "6" * 64
+    catalog = _git_repo(tmp_path / "catalog", {task_file: _prefetch_task("0.10.1", old_hermeto)})
+    _commit_file(catalog, task_file, _prefetch_task("0.10.3", "quay.io/konflux-ci/hermeto:0.62"))
+    repo = tmp_path / "repo"
+    (repo / "scripts/tcibsrc/data").mkdir(parents=True)
+    (repo / "config.yaml").write_text("")
+    monkeypatch.chdir(repo)
+    command = [
+        "--config", str(repo / "config.yaml"), "--tcib-dir", str(repo), "update-bundles",
+        "--build-definitions", str(definitions), "--ec-policy-data", str(policy),
+    ]  # fmt: skip
+    # without the catalog: the image cannot be read, and that is said
+    assert main(command) == 0
+    assert "give CATALOG= a clone of konflux-ci/container-build-catalog" in capsys.readouterr().err
+    assert main([*command, "--catalog", str(catalog)]) == 0
+    err = capsys.readouterr().err
+    assert "prefetch-dependencies-oci-ta: 0.10.3 in the catalog, 0.10.1 pinned" in err
+    data = yaml.safe_load((repo / "scripts/tcibsrc/data/konflux_pipeline.yaml").read_text())
+    assert data["hermeto"]["image"] == old_hermeto  # the pinned 0.10.1's, not the newest
+    assert "(version 0.10.1)" in data["hermeto"]["from"]
+    # a later run without the catalog keeps what was read
+    assert main(command) == 0
+    data = yaml.safe_load((repo / "scripts/tcibsrc/data/konflux_pipeline.yaml").read_text())
+    assert data["hermeto"]["image"] == old_hermeto

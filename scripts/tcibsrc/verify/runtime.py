@@ -2,8 +2,8 @@
 
 The wheels come from make verify-hermetic's program (built offline from the locks, or its
 wheel cache; a package installed from wheels, packages.<name>.install: wheel, is its locked
-wheel for this machine). Rust sdists that cannot be built here are replaced by PyPI's binary wheels of the
-same version, listed as "binary stand-in", never silently. Then, inside `unshare -n`,
+wheel for this machine). Rust sdists that cannot be built here are replaced by PyPI's binary
+wheels of the same version, listed as "binary stand-in", never silently. Then, inside `unshare -n`,
 in_image/runtime_check.py installs the wheels into a fresh virtualenv of the target Python and
 runs the checks of data/runtime_checks.yaml: pip check, the contract's scripts, the entry points
 the services load, and a scenario shaped like the operator's configuration.

@@ -38,10 +38,14 @@ def run_update_bundles(ctx: Context, args: argparse.Namespace) -> int:
     pinned_by = Path(args.pinned_bundles) if args.pinned_bundles else None
     catalog = Path(args.catalog) if args.catalog else None
     pipeline = read_pipeline(Path(args.build_definitions), pinned_by)
-    prefetch = next(task for task in pipeline["tasks"] if task["task"] == PREFETCH_TASK)
+    prefetch = next((t for t in pipeline["tasks"] if t["task"] == PREFETCH_TASK), None)
     committed = ctx.repo_root / shown(PIPELINE_DATA)
     kept = (kept_policy(committed) or {}).get("hermeto") if committed.is_file() else None
-    image, note = hermeto_image(Path(args.build_definitions), catalog, prefetch["bundle"], kept)
+    image, note = (
+        hermeto_image(Path(args.build_definitions), catalog, prefetch["bundle"], kept)
+        if prefetch
+        else (None, None)
+    )
     if image:
         pipeline["hermeto"] = image
     for line in [*([note] if note else []), *newer_in_catalog(catalog, pipeline["tasks"])]:
