@@ -24,11 +24,27 @@ BACKEND = textwrap.dedent('''
     from pathlib import Path
 
     def _info():
+        if not Path("PKG-INFO").exists():
+            # a tree from git, like a pbr project: its name in a file, its version from
+            # PBR_VERSION (no git history to count from)
+            if "PBR_VERSION" not in os.environ:
+                raise RuntimeError("pbr: no PKG-INFO, no git history and no PBR_VERSION")
+            return Path("NAME").read_text().strip(), os.environ["PBR_VERSION"]
         fields = {}
         for line in Path("PKG-INFO").read_text().splitlines():
             key, _, value = line.partition(": ")
             fields.setdefault(key, value)
         return fields["Name"], fields["Version"]
+
+    def _metadata_text(name, version):
+        """PKG-INFO, or for a tree from git its name and version; requires.txt adds its
+        dependencies (as pbr reads requirements.txt)."""
+        text = (Path("PKG-INFO").read_text() if Path("PKG-INFO").exists()
+                else f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n")
+        requires = Path("requires.txt")
+        if requires.exists():
+            text += "".join(f"Requires-Dist: {line}\\n" for line in requires.read_text().split())
+        return text
 
     def _dist(name, version):
         return name.replace("-", "_").replace(".", "_") + "-" + version
@@ -43,7 +59,7 @@ BACKEND = textwrap.dedent('''
         return path.read_text().split() if path.exists() and not _pure() else []
 
     def _metadata_files(name, version):
-        files = {"METADATA": Path("PKG-INFO").read_text(),
+        files = {"METADATA": _metadata_text(name, version),
                  "WHEEL": "Wheel-Version: 1.0\\nGenerator: fixture\\nRoot-Is-Purelib: true\\n"
                           "Tag: py3-none-any\\n"}
         if Path("entry_points.txt").exists():

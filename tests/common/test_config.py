@@ -175,16 +175,22 @@ def test_bad_enum_and_missing_section(write_config: ConfigWriter, tmp_path: Path
         load_config(path)
 
 
-def test_building_from_git_is_not_offered(write_config: ConfigWriter) -> None:
-    # every project comes from its sdist: a git source is refused, not silently ignored
-    path = write_config(packages={"keystone": {"source": "git", "git_url": "https://x/y"}})
+def test_a_git_source_names_its_repository_and_nothing_else(write_config: ConfigWriter) -> None:
+    path = write_config(packages={"keystone": {"source": "git", "git_ref": "master"}})
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert caught.value.where.endswith("config.yaml: packages.keystone.git_url")
-    assert caught.value.problem == (
-        "unknown key; allowed keys here: build_environment, build_requires_with, "
-        "extra_build_requires, extra_requires, install, reason, rpm, version, without_rust"
-    )
+    assert caught.value.where.endswith("config.yaml: packages.keystone")
+    assert "source: git needs git_url" in caught.value.problem
+    path = write_config(packages={"keystone": {"git_url": "https://opendev.org/openstack/k"}})
+    with pytest.raises(ConfigError, match="git_url and git_ref are for source: git"):
+        load_config(path)
+    path = write_config(packages={"keystone": {"source": "git", "git_url": "ssh://h/k"}})
+    with pytest.raises(ConfigError, match=r"packages\.keystone\.git_url"):
+        load_config(path)
+    path = write_config(packages={"keystone": {"source": "svn"}})
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.where.endswith("packages.keystone.source")
 
 
 def test_tcib_extras_keys_must_start_with_tcib(write_config: ConfigWriter) -> None:

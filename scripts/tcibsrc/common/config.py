@@ -55,6 +55,10 @@ class PackagePolicy:
     # environment of its sdist build (dulwich's PURE), and whether that build needs no Rust
     build_environment: tuple[tuple[str, str], ...] = ()
     without_rust: bool = False
+    # where its source comes from: pypi (its sdist), or git at a pinned commit
+    source: str = "pypi"
+    git_url: str | None = None
+    git_ref: str | None = None
     reason: str | None = None
 
     @property
@@ -428,6 +432,17 @@ class PackagePolicySection(StrictModel):
         default=False,
         description="with build_environment, its build needs no Rust (no crates, no cargo)",
     )
+    source: Literal["pypi", "git"] = Field(
+        default="pypi",
+        description="pypi (its sdist) or git (its repository at a commit the pin records)",
+    )
+    git_url: Annotated[str, Field(pattern=r"^(https|file)://[^\s@]+$")] | None = Field(
+        default=None, description="the repository of a `source: git` package (https://)"
+    )
+    git_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")] | None = Field(
+        default=None,
+        description="a branch, tag or full commit (default HEAD); the pin records the commit",
+    )
     reason: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
@@ -436,6 +451,12 @@ class PackagePolicySection(StrictModel):
             raise ValueError("rpm names the RPM of an `install: rpm` package; set install: rpm")
         if self.without_rust and self.install != "sdist":
             raise ValueError("without_rust is about an sdist build; it needs install: sdist")
+        if self.source == "git" and not self.git_url:
+            raise ValueError("source: git needs git_url, the repository")
+        if self.source != "git" and (self.git_url or self.git_ref):
+            raise ValueError("git_url and git_ref are for source: git")
+        if self.source == "git" and self.install != "sdist":
+            raise ValueError("a git source is built from its tree: install: sdist")
         if self.install != "sdist" and (self.extra_build_requires or self.build_environment):
             raise ValueError(
                 f"install: {self.install} builds nothing: drop extra_build_requires and "
@@ -680,6 +701,9 @@ def _policy(name: str, policy: PackagePolicySection) -> PackagePolicy:
         rpm=policy.rpm,
         build_environment=tuple(sorted(policy.build_environment.items())),
         without_rust=policy.without_rust,
+        source=policy.source,
+        git_url=policy.git_url,
+        git_ref=policy.git_ref,
         reason=policy.reason,
     )
 

@@ -27,6 +27,7 @@ from tcibsrc.python.lockfile import (
     BUILD_INFO_FILE,
     REQUIREMENTS_DIR,
     Pin,
+    image_pins,
     read_build_info,
     read_lock_file,
 )
@@ -114,7 +115,10 @@ class Renderer:
             path = self.requirements / f"{image}.txt"
             if not path.is_file():
                 return None
-            pins = read_lock_file(path, f"{REQUIREMENTS_DIR}/{image}.txt")
+            # its hash-locked pins and its git sources (<image>-git.txt)
+            pins = image_pins(
+                self.requirements, image, self.build_info, lambda p: f"{REQUIREMENTS_DIR}/{p.name}"
+            )
             self.locks[image] = {f"{p.name}=={p.version}": p for p in pins.values()}
         return self.locks[image]
 

@@ -44,7 +44,12 @@ def pip_input(ctx: Context, image: str) -> dict[str, Any] | None:
     entry: dict[str, Any] = {
         "type": "pip",
         "path": ".",
-        "requirements_files": [f"{REQUIREMENTS_DIR}/{image}.txt"],
+        # the git sources have their own file: hermeto refuses VCS lines among hashed ones
+        "requirements_files": [
+            f"{REQUIREMENTS_DIR}/{name}"
+            for name in (f"{image}.txt", f"{image}-git.txt")
+            if (directory / name).is_file()
+        ],
         "requirements_build_files": build,
     }
     as_wheels = wheel_packages(ctx, [runtime, *(ctx.repo_root / path for path in build)])

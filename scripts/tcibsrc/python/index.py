@@ -210,6 +210,8 @@ class SimpleIndex:
         self.url = url.rstrip("/") + "/"
         self._session = session or http_session()
         self._pages: dict[str, list[DistFile]] = {}
+        # projects served from elsewhere (a git source's sdist, made locally): their only file
+        self.overlay: dict[str, list[DistFile]] = {}
         self._loading: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -220,6 +222,8 @@ class SimpleIndex:
         """Every file the index lists for project `name` (read once per run: threads asking
         for the same page at once wait for the first)."""
         key = canonicalize_name(name)
+        if key in self.overlay:
+            return self.overlay[key]
         with self._lock:
             if key in self._pages:
                 return self._pages[key]

@@ -3,7 +3,9 @@
 Rules (hermeto's pip package manager): every requirement pinned with one `==`/`===`; hashes on
 all entries or none (we require them on all); no --extra-index-url, --no-index, --find-links,
 --only-binary; no `file:` references; VCS references only with a full commit and never with
-hashes; URL requirements with exactly one hash.
+hashes, and never in a file where other entries have hashes (hermeto refuses VCS lines in a
+hash-locked file, so git sources have a file of their own); URL requirements with exactly one
+hash.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def _checked(text: str, display: str) -> tuple[Problem, ...]:
     problems: list[Problem] = []
     hashed: list[int] = []
     unhashed: list[int] = []
+    vcs: list[int] = []
     for entry in logical_entries(text):
         where = f"{display}:{entry.line}"
         if entry.text.startswith("-"):
@@ -94,9 +97,10 @@ def _checked(text: str, display: str) -> tuple[Problem, ...]:
             continue
         parts = entry.text.split(" --hash=")
         hashes = [part.strip() for part in parts[1:]]
-        target = unhashed if not hashes else hashed
-        target.append(entry.line)
         requirement_text = parts[0].strip()
+        is_vcs = requirement_text.startswith(("git+", "-e ")) or " @ git+" in requirement_text
+        target = vcs if is_vcs else unhashed if not hashes else hashed
+        target.append(entry.line)
         if requirement_text.startswith("file:") or " @ file:" in requirement_text:
             problems.append(Problem(where, "file: references are refused by hermeto"))
             continue
@@ -132,6 +136,14 @@ def _checked(text: str, display: str) -> tuple[Problem, ...]:
         for digest in hashes:
             if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
                 problems.append(Problem(where, f"{requirement.name}: malformed hash {digest!r}"))
+    if vcs and hashed:
+        problems.append(
+            Problem(
+                f"{display}:{vcs[0]}",
+                "a VCS requirement in a hash-locked file: hermeto refuses it",
+                "keep git sources in their own file without hashes (<image>-git.txt)",
+            )
+        )
     if hashed and unhashed:
         problems.append(
             Problem(

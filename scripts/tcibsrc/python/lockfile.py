@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -214,3 +214,64 @@ def read_build_info(path: Path, display: str) -> dict[str, Any]:
         raise ToolkitError(
             display, f"unreadable ({type(exc).__name__})", "run `make pin-python-deps`"
         ) from exc
+
+
+GIT_LOCK_SUFFIX = "-git"  # <image>-git.txt: the git sources, as hermeto prefetches them
+_GIT_LINE = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) @ git\+(?P<url>\S+)@(?P<commit>[0-9a-f]{40})$"
+)
+
+
+@dataclass(frozen=True)
+class GitPin:
+    name: NormalizedName
+    url: str
+    commit: str
+
+
+def read_git_lock(path: Path, display: str) -> dict[NormalizedName, GitPin]:
+    """An `<image>-git.txt`: `name @ git+<url>@<commit>` lines; anything else one error."""
+    found: dict[NormalizedName, GitPin] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _GIT_LINE.match(line)
+        if match is None:
+            raise ToolkitError(
+                f"{display}:{number}",
+                f"not a git source line: {line!r}",
+                "run `make pin-python-deps` (lines are `name @ git+<url>@<full commit>`)",
+            )
+        name = canonicalize_name(match["name"])
+        found[name] = GitPin(name, match["url"], match["commit"])
+    return found
+
+
+def git_version(build_info: dict[str, Any], pin: GitPin) -> str | None:
+    """The version build-info.json records for a git source at its commit."""
+    for key, info in build_info.items():
+        git = info.get("git") or {}
+        if key.split("==")[0] == pin.name and git.get("commit") == pin.commit:
+            return key.split("==", 1)[1]
+    return None
+
+
+def image_pins(
+    directory: Path, image: str, build_info: dict[str, Any], display: Callable[[Path], str]
+) -> dict[NormalizedName, Pin]:
+    """What an image installs: its hash-locked runtime pins and its git sources (their
+    `hashes` hold `git:<commit>`, the commit being their pin)."""
+    pins = read_lock_file(directory / f"{image}.txt", display(directory / f"{image}.txt"))
+    git_path = directory / f"{image}{GIT_LOCK_SUFFIX}.txt"
+    if git_path.is_file():
+        for name, pin in read_git_lock(git_path, display(git_path)).items():
+            version = git_version(build_info, pin)
+            if version is None:
+                raise ToolkitError(
+                    display(git_path),
+                    f"{name} at {pin.commit[:12]} is not in build-info.json",
+                    "run `make pin-python-deps`",
+                )
+            pins[name] = Pin(name, version, [f"git:{pin.commit}"])
+    return pins

@@ -30,6 +30,14 @@ from tcibsrc.common.config import Config, PackagePolicy, utc_text
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.python.build_closure import BuildClosure, ClosureFinder, HookSettings
+from tcibsrc.python.git_sources import (
+    GIT_SOURCES_FILE,
+    GitSource,
+    git_sources,
+    mirror_of,
+    render_recorded,
+    sdist_for_resolution,
+)
 from tcibsrc.python.head_start import HeadStart, committed_hooks, committed_pins
 from tcibsrc.python.index import DEFAULT_INDEX_URL, Cutoff, SimpleIndex
 from tcibsrc.python.local_index import local_index
@@ -93,6 +101,8 @@ class PinOptions:
     # RPM name -> version in the RPM lock (the interface reads rpms.lock.yaml): holds the
     # packages a policy installs from an RPM (install: rpm) to the RPM's version
     rpm_versions: dict[str, str] = field(default_factory=dict)
+    # UPDATE=1: git sources move to their refs' commits now (else the recorded ones stay)
+    update_git: bool = False
 
 
 @dataclass
@@ -107,6 +117,14 @@ class PinResult:
     notes: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)
     moves: list[str] = field(default_factory=list)  # `name old → new`, package by package
+
+
+def git_versions(git_text: str | None) -> dict[str, str]:
+    """name -> version of each git source in a git-sources.json text."""
+    if not git_text:
+        return {}
+    sources = json.loads(git_text).get("sources", {})
+    return {name: str(source["version"]) for name, source in sorted(sources.items())}
 
 
 def held_by_rpms(config: Config, rpm_versions: dict[str, str]) -> dict[str, str]:
@@ -133,11 +151,15 @@ def without_pins(text: str, names: set[str]) -> str:
 
 
 def series_constraints(
-    ctx: Context, uc: UpperConstraints, held: dict[str, str] | None = None
+    ctx: Context,
+    uc: UpperConstraints,
+    held: dict[str, str] | None = None,
+    from_git: dict[str, str] | None = None,
 ) -> str:
     """Restrict every deliverable of the series that upper-constraints does not pin."""
     config = ctx.config
     held = held or {}
+    from_git = from_git or {}
     series = load_series(config.series)
     policy_versions = {canonicalize_name(n) for n, p in config.packages.items() if p.version}
     lines = [
@@ -146,7 +168,7 @@ def series_constraints(
         f"# held to the versions released in the series ({series.source}).",
     ]
     for name, deliverable in sorted(series.deliverables.items()):
-        if name in uc.pins or name in policy_versions:
+        if name in uc.pins or name in policy_versions or name in from_git:
             continue
         lines.append(f"{deliverable.name}{deliverable.specifier()}")
     policies = [(n, p) for n, p in sorted(config.packages.items()) if p.version]
@@ -159,6 +181,12 @@ def series_constraints(
             "lock's version."
         )
         lines.extend(f"{name}=={version}" for name, version in sorted(held.items()))
+    if from_git:
+        lines.append(
+            "# From git at the commit requirements/git-sources.json records "
+            "(packages.<name>.source: git), at the version computed there."
+        )
+        lines.extend(f"{name}=={version}" for name, version in sorted(from_git.items()))
     return "\n".join(lines) + "\n"
 
 
@@ -383,6 +411,7 @@ def compute_inputs(
     derive: Deriver | None = None,
     locked: dict[str, list[str]] | None = None,
     held: dict[str, str] | None = None,
+    git_text: str | None = None,
 ) -> PinInputs:
     """The .in files and constraints from the catalog, additions, series and upper-constraints.
 
@@ -392,6 +421,9 @@ def compute_inputs(
     """
     config = ctx.config
     catalog = build_catalog(ctx)
+    if git_text is None:  # make check: the committed record
+        recorded = ctx.repo_root / REQUIREMENTS_DIR / GIT_SOURCES_FILE
+        git_text = recorded.read_text(encoding="utf-8") if recorded.is_file() else ""
     additions_path = ctx.repo_root / REQUIREMENTS_DIR / ADDITIONS_FILE
     additions = read_additions(additions_path, set(catalog.images), ctx.display(additions_path))
     inputs = image_inputs(catalog, config, additions)
@@ -405,7 +437,7 @@ def compute_inputs(
     union = union_requirements(inputs)
     if constraints_text is None:
         assert uc is not None
-        constraints_text = series_constraints(ctx, uc, held)
+        constraints_text = series_constraints(ctx, uc, held, git_versions(git_text))
     in_files = {f"{name}.in": _render_image_in(item) for name, item in inputs.items()}
     in_files[f"{ALL}.in"] = render_in(
         union,
@@ -426,6 +458,8 @@ def compute_inputs(
             _policies_text(config),
             # and what each compiled sdist needs from the system (build-info.json records it)
             system_table().model_dump_json(),
+            # and the commits of the git sources (requirements/git-sources.json)
+            *([git_text] if git_text else []),
         ]
     )
     return PinInputs(inputs, union, in_files, constraints_text, digest)
@@ -468,8 +502,16 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     check_upper_constraints(ctx, uc)
     cutoff_at = options.exclude_newer or config.exclude_newer
     held = held_by_rpms(config, options.rpm_versions)
+    sources = git_sources(config, requirements_dir / GIT_SOURCES_FILE, update=options.update_git)
+    git_text = render_recorded(sources) if sources else ""
     planned = compute_inputs(
-        ctx, options.index_url, uc=uc, exclude_newer=cutoff_at, derive=options.derive, held=held
+        ctx,
+        options.index_url,
+        uc=uc,
+        exclude_newer=cutoff_at,
+        derive=options.derive,
+        held=held,
+        git_text=git_text,
     )
     if not planned.inputs:
         raise PinError(
@@ -492,8 +534,12 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         if _current(requirements_dir, planned.digest, planned.expected_files()):
             return PinResult(files={}, up_to_date=True, seconds=time.monotonic() - started)
 
-    cutoff = Cutoff(cutoff_at, exempt=dict(uc.pins)) if cutoff_at else None
+    # a git source is pinned by its commit: the cutoff does not apply to it
+    exempt = {**uc.pins, **{name: source.version for name, source in sources.items()}}
+    cutoff = Cutoff(cutoff_at, exempt=exempt) if cutoff_at else None
     index = SimpleIndex(options.index_url, cutoff=cutoff)
+    for name, source in sources.items():
+        index.overlay[name] = [sdist_for_resolution(mirror_of(source.url, fetch=False), source)]
     committed = committed_pins(requirements_dir, list(SUMMARY_LOCKS))
     # what a metadata build needs that the package does not declare reaches the resolver too:
     # the policies of every name the resolution may meet (globs expanded against them)
@@ -520,7 +566,15 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     try:
         with local_index(index) as local_url:
             planned, resolution, closure, phases, notes_late = _resolve_and_close(
-                ctx, options, planned, uc, index, local_url, cutoff_at, extra_build_requires
+                ctx,
+                options,
+                planned,
+                uc,
+                index,
+                local_url,
+                cutoff_at,
+                extra_build_requires,
+                git_text,
             )
     finally:
         head_start.finish()
@@ -533,15 +587,21 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     all_runtime = _project(
         resolution.pins, edges, set(resolution.roots), f"-r {REQUIREMENTS_DIR}/{ALL}.in"
     )
-    files[f"{ALL}.txt"] = render_lock(all_runtime, digest)
+    files[f"{ALL}.txt"] = render_lock(_from_index(all_runtime, sources), digest)
+    if sources:
+        files[f"{ALL}-git.txt"] = render_git_lock(all_runtime, sources, digest)
+        files[GIT_SOURCES_FILE] = git_text
     main, extra = _build_projection(closure, set(resolution.pins), resolution.pins)
+    _no_git_build_requirements([*main, *extra], sources)
     files[f"{ALL}-build.txt"] = render_lock(main, digest)
     if extra:
         files[f"{ALL}-build-extra.txt"] = render_lock(extra, digest)
     for name, item in inputs.items():
         label = f"-r {REQUIREMENTS_DIR}/{name}.in"
         projected = _project(resolution.pins, edges, set(item.roots), label)
-        files[f"{name}.txt"] = render_lock(projected, digest)
+        files[f"{name}.txt"] = render_lock(_from_index(projected, sources), digest)
+        if any(pin.name in sources for pin in projected):
+            files[f"{name}-git.txt"] = render_git_lock(projected, sources, digest)
         image_main, image_extra = _build_projection(
             closure, {p.name for p in projected}, resolution.pins
         )
@@ -556,6 +616,7 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
             if (policy := config.policy_for(name)) and policy.extra_build_requires
         },
         config,
+        sources,
     )
     result = PinResult(
         files=files, runtime_count=len(all_runtime), build_count=len(main), extra_count=len(extra)
@@ -584,6 +645,7 @@ def _resolve_and_close(
     local_url: str,
     cutoff_at: datetime | None,
     extra_build_requires: dict[str, tuple[str, ...]],
+    git_text: str = "",
 ) -> tuple[PinInputs, Resolution, BuildClosure, dict[str, float], list[str]]:
     """The runtime resolution (every arch, again while what RDO's RPMs required adds to the
     inputs), the sdists' hashes and the build closure."""
@@ -594,7 +656,7 @@ def _resolve_and_close(
         constraints_path = workdir / CONSTRAINTS_FILE
         constraints_path.write_text(constraints_text, encoding="utf-8")
         uc_path = workdir / "upper-constraints.txt"
-        held = set(held_by_rpms(config, options.rpm_versions))
+        held = set(held_by_rpms(config, options.rpm_versions)) | set(git_versions(git_text))
         uc_path.write_text(without_pins(uc.text, held), encoding="utf-8")
         phase = time.monotonic()
         display_names = {
@@ -632,6 +694,7 @@ def _resolve_and_close(
                 derive=options.derive,
                 locked=locked,
                 held=held_by_rpms(config, options.rpm_versions),
+                git_text=git_text,
             )
             if again.in_files == planned.in_files:
                 break
@@ -693,6 +756,22 @@ def _versions(texts: list[str]) -> dict[str, set[str]]:
     return found
 
 
+def _git_moves(directory: Path, files: dict[str, str]) -> list[str]:
+    """Each git source whose commit moved: `name <commit> → <commit> (old → new version)`."""
+    path = directory / GIT_SOURCES_FILE
+    old = json.loads(path.read_text(encoding="utf-8"))["sources"] if path.is_file() else {}
+    new = json.loads(files[GIT_SOURCES_FILE])["sources"] if files.get(GIT_SOURCES_FILE) else {}
+    lines = []
+    for name in sorted(set(old) | set(new)):
+        before, after = old.get(name, {}), new.get(name, {})
+        if before.get("commit") == after.get("commit"):
+            continue
+        shown_before = f"{before['commit'][:12]} ({before['version']})" if before else "(new)"
+        shown_after = f"{after['commit'][:12]} ({after['version']})" if after else "(removed)"
+        lines.append(f"{name} from git: {shown_before} → {shown_after}")
+    return lines
+
+
 def moves(
     directory: Path, files: dict[str, str], index: SimpleIndex
 ) -> tuple[list[str], list[str]]:
@@ -706,7 +785,7 @@ def moves(
         ]
     )
     after = _versions([files[name] for name in SUMMARY_LOCKS if name in files])
-    lines, yanked = [], []
+    lines, yanked = _git_moves(directory, files), []
     for name in sorted(set(before) | set(after)):
         old = ", ".join(sorted(before.get(name, set())))
         new = ", ".join(sorted(after.get(name, set())))
@@ -820,7 +899,47 @@ def locked_hashes(
     return sorted({wheel.sha256 for wheel in wheels})
 
 
-def _build_info(closure: BuildClosure, undeclared: set[str], config: Config) -> str:
+def _from_index(pins: list[Pin], sources: dict[NormalizedName, GitSource]) -> list[Pin]:
+    """The pins of the hash-locked file: all but the git sources (hermeto refuses a VCS line
+    in a file with hashes)."""
+    return [pin for pin in pins if pin.name not in sources]
+
+
+def render_git_lock(pins: list[Pin], sources: dict[NormalizedName, GitSource], digest: str) -> str:
+    """`<image>-git.txt`: each git source as hermeto prefetches it, no hashes (the commit is
+    the pin), with the version its build is given."""
+    lines = [
+        f"# Generated by `make pin-python-deps`; do not edit. Inputs: {digest}",
+        "# Sources from git at a pinned commit (packages.<name>.source: git); hermeto fetches",
+        "# each into deps/pip/<repo>-gitcommit-<commit>.tar.gz.",
+    ]
+    for pin in pins:
+        source = sources.get(pin.name)
+        if source is None:
+            continue
+        lines.append(source.requirement)
+        lines.append(f"    # version {source.version} ({source.version_from}); ref {source.ref}")
+    return "\n".join(lines) + "\n"
+
+
+def _no_git_build_requirements(pins: list[Pin], sources: dict[NormalizedName, GitSource]) -> None:
+    found = sorted(pin.name for pin in pins if pin.name in sources)
+    if found:
+        raise PinError(
+            f"packages.{found[0]}",
+            "a git source is a build requirement of another package here; build requirements "
+            "come from sdists (the build locks carry hashes)",
+            f"take {found[0]} from PyPI (drop source: git), or pin the package that builds "
+            "with it to a version that does not",
+        )
+
+
+def _build_info(
+    closure: BuildClosure,
+    undeclared: set[str],
+    config: Config,
+    sources: dict[NormalizedName, GitSource] | None = None,
+) -> str:
     """Per sdist: backend and build requirements, for verify-hermetic and the builder image.
 
     `undeclared`: packages whose build needs requirements they do not declare (policy
@@ -830,6 +949,7 @@ def _build_info(closure: BuildClosure, undeclared: set[str], config: Config) -> 
     packages = {}
     for (name, version), package in sorted(closure.packages.items()):
         policy = config.policy_for(name)
+        git = (sources or {}).get(canonicalize_name(name))
         install = policy.install if policy else "sdist"
         without_rust = bool(policy and policy.without_rust)
         rust = package.system.rust and not without_rust
@@ -845,8 +965,13 @@ def _build_info(closure: BuildClosure, undeclared: set[str], config: Config) -> 
             # how it enters the image (packages.<name>.install), and for install: rpm the RPM
             "install": install,
             **({"rpm": policy.rpm_name} if policy and install == "rpm" else {}),
-            # the environment of its sdist build (packages.<name>.build_environment)
-            "build_environment": dict(policy.build_environment) if policy else {},
+            # the environment of its sdist build (packages.<name>.build_environment; a git
+            # source's version)
+            "build_environment": {
+                **(dict(policy.build_environment) if policy else {}),
+                **(git.build_environment if git else {}),
+            },
+            **({"git": {"url": git.url, "commit": git.commit}} if git else {}),
             # hermeto vendors crates only for Rust build tools it reads without running code
             "rust_declared": package.system.rust_declared and not without_rust,
             "system": needs.as_json(),
@@ -867,8 +992,9 @@ def _build_info(closure: BuildClosure, undeclared: set[str], config: Config) -> 
             )
             if canonicalize_name(name) in undeclared
             else [],
-            "sdist": package.sdist.filename,
-            "sha256": package.sdist.sha256,
+            # a git source: the tarball hermeto writes, and no sha256 (the commit pins it)
+            "sdist": git.tarball if git else package.sdist.filename,
+            "sha256": None if git else package.sdist.sha256,
             "backend": package.system.backend,
             "requires": [*package.system.requires, *package.system.static_extra],
             "dynamic_requires": package.dynamic,
@@ -889,9 +1015,14 @@ def _write_all(directory: Path, files: dict[str, str]) -> list[str]:
         if path.name not in files
         and path.name != ADDITIONS_FILE
         and path.is_file()
-        and path.suffix in {".in", ".txt"}
-        and path.read_text(encoding="utf-8").startswith(
-            ("# Generated by `make pin-python-deps`", f"# {GENERATED_NOTE}")
+        and (
+            path.name == GIT_SOURCES_FILE
+            or (
+                path.suffix in {".in", ".txt"}
+                and path.read_text(encoding="utf-8").startswith(
+                    ("# Generated by `make pin-python-deps`", f"# {GENERATED_NOTE}")
+                )
+            )
         )
     ]
     directory.mkdir(parents=True, exist_ok=True)

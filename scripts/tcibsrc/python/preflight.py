@@ -9,17 +9,20 @@ before any file changes.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tcibsrc.common.context import Context
-from tcibsrc.common.errors import Problem, ToolkitError
+from tcibsrc.common.errors import Problem, ToolkitError, warning
 from tcibsrc.python.lock_rules import check_text
 from tcibsrc.python.lockfile import (
     BUILD_INFO_FILE,
     CONSTRAINTS_FILE,
+    GIT_LOCK_SUFFIX,
     REQUIREMENTS_DIR,
     LockParseError,
     read_build_info,
+    read_git_lock,
     read_header,
     read_pins,
 )
@@ -81,6 +84,9 @@ def lock_problems(ctx: Context) -> list[Problem]:
             continue
         shown = ctx.display(path)
         text = path.read_text(encoding="utf-8")
+        if path.stem.endswith(GIT_LOCK_SUFFIX):
+            problems.extend(git_lock_problems(path, shown))
+            continue
         try:
             read_pins(text)
         except LockParseError as error:
@@ -102,6 +108,27 @@ def lock_problems(ctx: Context) -> list[Problem]:
             problems.append(Problem(error.where, error.problem, error.fix))
         else:
             problems.extend(rust_problems(packages, ctx.display(info)))
+    return problems
+
+
+def git_lock_problems(path: Path, shown: str) -> list[Problem]:
+    """An `<image>-git.txt`: hermeto's rules for VCS requirements (git, a full commit, no
+    hashes, no hashed neighbours), and a repository Konflux's prefetch can clone (https)."""
+    text = path.read_text(encoding="utf-8")
+    problems = list(check_text(text, shown))
+    try:
+        pins = read_git_lock(path, shown)
+    except ToolkitError as error:
+        return [*problems, Problem(error.where, error.problem, error.fix)]
+    for name, pin in sorted(pins.items()):
+        if not pin.url.startswith("https://"):
+            problems.append(
+                warning(
+                    f"{shown}: {name}",
+                    f"git+{pin.url.split(':', 1)[0]} is not fetchable by Konflux's prefetch",
+                    "point packages.<name>.git_url at an https:// repository",
+                )
+            )
     return problems
 
 
@@ -131,7 +158,7 @@ def rust_problems(packages: dict[str, Any], display: str) -> list[Problem]:
 
 def check_locks(ctx: Context) -> None:
     """The locks are what pin-python-deps wrote: never copy a broken one into a build."""
-    problems = lock_problems(ctx)
+    problems = [problem for problem in lock_problems(ctx) if not problem.is_warning]
     if problems:
         first = problems[0]
         detail = f"{first.message} ({first.fix})" if first.fix else first.message

@@ -27,7 +27,13 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.models import StrictModel
-from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
+from tcibsrc.python.lockfile import (
+    GIT_LOCK_SUFFIX,
+    REQUIREMENTS_DIR,
+    git_version,
+    read_git_lock,
+    read_lock_file,
+)
 
 PLAN_FILE = "wheels-plan.json"
 PLAN_FORMAT = 1
@@ -44,6 +50,7 @@ class Locked:
     sha256: str  # the sdist's; for a package locked as wheels, the first wheel's
     role: str  # runtime, build
     wheels: tuple[str, ...] = ()  # install: wheel: the sha256 of each wheel, every arch
+    git: tuple[str, str] | None = None  # a git source: (repository URL, commit)
 
     @property
     def key(self) -> str:
@@ -89,6 +96,21 @@ def locked_sdists(
                 )
             wheels = tuple(pin.hashes) if as_wheels else ()
             found.setdefault(pin.key, Locked(pin.name, pin.version, pin.hashes[0], role, wheels))
+    git_path = ctx.repo_root / REQUIREMENTS_DIR / f"{image}{GIT_LOCK_SUFFIX}.txt"
+    if git_path.is_file():
+        for pin in read_git_lock(git_path, ctx.display(git_path)).values():
+            version = git_version(info, pin)
+            if version is None:
+                raise PlanError(
+                    ctx.display(git_path),
+                    f"{pin.name} at {pin.commit[:12]} is not in build-info.json",
+                    "run `make pin-python-deps`",
+                )
+            # keyed by its commit: what decides the source (the wheel cache's key too)
+            locked = Locked(
+                pin.name, version, f"git:{pin.commit}", "runtime", git=(pin.url, pin.commit)
+            )
+            found.setdefault(locked.key, locked)
     return sorted(found.values(), key=lambda item: item.key)
 
 
@@ -113,7 +135,7 @@ def images_with_locks(ctx: Context) -> list[str]:
         p.stem
         for p in directory.glob("*.txt")
         if p.stem != "all"
-        and not p.stem.endswith(("-build", "-build-extra"))
+        and not p.stem.endswith(("-build", "-build-extra", "-git"))
         and p.name != "constraints.txt"
     )
 
@@ -161,7 +183,11 @@ def plan_packages(
             }
             continue
         constraints = [c for c in info.get("build_constraints", []) if c in items]
-        entries[key] = {
+        if info.get("git"):
+            entries[key] = {"git": dict(info["git"])}
+        else:
+            entries[key] = {}
+        entries[key] |= {
             "name": item.name,
             "version": item.version,
             "sha256": item.sha256,

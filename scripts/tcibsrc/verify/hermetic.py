@@ -24,6 +24,7 @@ from tcibsrc.common.checksum import sha256_file
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.containers.render import RENDER_DIR
+from tcibsrc.python.git_sources import hermeto_tarball, tarball_name
 from tcibsrc.python.index import SimpleIndex
 from tcibsrc.python.lockfile import BUILD_INFO_FILE, REQUIREMENTS_DIR, read_build_info
 from tcibsrc.python.sdists import fetch, fetch_all
@@ -61,6 +62,17 @@ def populate_deps(
             )
         by_hash = {sha256_file(path): path for path in source.iterdir() if path.is_file()}
         for item in items:
+            if item.git is not None:  # hermeto's name for it: <repo>-gitcommit-<commit>
+                found_git = source / tarball_name(*item.git)
+                if not found_git.is_file():
+                    raise VerifyError(
+                        str(source),
+                        f"{item.key}: no {found_git.name}",
+                        "re-run hermeto fetch-deps with the image's -git.txt",
+                    )
+                shutil.copy2(found_git, deps / found_git.name)
+                names[item.key] = found_git.name
+                continue
             found = [by_hash[sha] for sha in item.hashes if sha in by_hash]
             if not found:
                 raise VerifyError(
@@ -73,7 +85,10 @@ def populate_deps(
             names[item.key] = found[0].name
         return names
     index = SimpleIndex(index_url)
-    sdists = [item for item in items if not item.wheels]
+    for item in items:
+        if item.git is not None:  # what hermeto's pip VCS fetch writes, made from the mirror
+            names[item.key] = hermeto_tarball(*item.git, deps).name
+    sdists = [item for item in items if not item.wheels and item.git is None]
     fetched = fetch_all(
         index,
         [(i.name, i.version, i.sha256) for i in sdists],
@@ -222,6 +237,7 @@ def verify_image(
         for package in plan.packages:
             key = f"{package['name']}=={package['version']}"
             wheels = tuple(package.get("wheel_sha256", ()))
+            git = package.get("git")
             wanted.setdefault(
                 key,
                 Locked(
@@ -230,6 +246,7 @@ def verify_image(
                     wheels[0] if wheels else package["sha256"],
                     package["role"],
                     wheels,
+                    (git["url"], git["commit"]) if git else None,
                 ),
             )
     items = sorted(wanted.values(), key=lambda item: item.key)

@@ -60,6 +60,7 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         force=args.force or args.update,
         derive=derive_for(catalog, ctx.config),
         rpm_versions=rpm_lock_versions(ctx),
+        update_git=bool(args.update),
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     if args.update:

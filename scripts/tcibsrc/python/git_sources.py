@@ -1,0 +1,254 @@
+"""Python projects taken from git at a pinned commit (packages.<name>.source: git).
+
+A project with no usable sdist, an unreleased fix, or a development series is built from its
+repository. The pin turns the policy's `git_ref` (a branch, tag or commit) into a full commit,
+kept in requirements/git-sources.json and moved only by `UPDATE=1` or a changed ref. The lock
+names it the way hermeto prefetches pip VCS requirements, `name @ git+<url>@<commit>`, in a
+file of its own (`<image>-git.txt`): hermeto refuses VCS lines in a hash-locked file.
+
+The PBR trap: hermeto's tarball of a clone carries no tags a build could count from (and the
+Konflux clone of this repository is shallow anyway), so PBR cannot compute the version. The
+version is computed here, at pin time, from the full history: the release tag on the commit,
+else the next patch version as a PEP 440 dev release, `<next>.dev<commits since the tag>`, as
+PBR does. The build is given it (PBR_VERSION, SETUPTOOLS_SCM_PRETEND_VERSION_FOR_<NAME>), and
+the resolvers read it from the PKG-INFO of the sdist made here from `git archive`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import re
+import shutil
+import tarfile
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from tcibsrc.common.atomic import write_text_atomic
+from tcibsrc.common.cache import cache_dir
+from tcibsrc.common.checksum import sha256_file
+from tcibsrc.common.config import Config
+from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import GitError, git
+from tcibsrc.python.index import DistFile
+from tcibsrc.python.sdists import cached_path
+
+GIT_SOURCES_FILE = "git-sources.json"
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+class GitSourceError(ToolkitError):
+    """A git source cannot be fetched, resolved or versioned."""
+
+
+@dataclass(frozen=True)
+class GitSource:
+    name: str
+    url: str  # the repository (https://..., or file:// for a local mirror)
+    ref: str  # as the policy names it
+    commit: str
+    version: str
+    version_from: str  # how the version was found: the tag, or the tag and commit count
+
+    @property
+    def requirement(self) -> str:
+        """The lock line hermeto prefetches: a git+ URL at the full commit."""
+        return f"{self.name} @ git+{self.url}@{self.commit}"
+
+    @property
+    def tarball(self) -> str:
+        """The file hermeto writes into deps/pip/ for it (`<repo>-gitcommit-<commit>.tar.gz`)."""
+        return tarball_name(self.url, self.commit)
+
+    @property
+    def build_environment(self) -> dict[str, str]:
+        """What its build needs to know its version without git history."""
+        env_name = re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+        return {
+            "PBR_VERSION": self.version,
+            f"SETUPTOOLS_SCM_PRETEND_VERSION_FOR_{env_name}": self.version,
+        }
+
+
+def tarball_name(url: str, commit: str) -> str:
+    repo = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return f"{repo}-gitcommit-{commit}.tar.gz"
+
+
+def mirror_of(url: str, fetch: bool) -> Path:
+    """A bare mirror of `url` in the cache; fetched again when asked (a moving ref)."""
+    path = cache_dir() / "git" / hashlib.sha256(url.encode()).hexdigest()[:24]
+    if not (path / "HEAD").is_file():
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=path.parent))
+        try:
+            git(path.parent, "clone", "--quiet", "--mirror", url, str(staging / "repo"))
+            (staging / "repo").rename(path)
+        except GitError as error:
+            raise GitSourceError(
+                url, f"cannot be cloned ({error.problem})", "check git_url"
+            ) from error
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    elif fetch:
+        try:
+            git(path, "fetch", "--quiet", "--prune", "--tags", "origin", "+refs/*:refs/*")
+        except GitError as error:
+            raise GitSourceError(
+                url, f"cannot be fetched ({error.problem})", "check git_url"
+            ) from error
+    return path
+
+
+def resolve_commit(mirror: Path, ref: str, url: str) -> str:
+    try:
+        return git(mirror, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except GitError as error:
+        raise GitSourceError(
+            f"{url}@{ref}", "no such branch, tag or commit", "fix packages.<name>.git_ref"
+        ) from error
+
+
+def _release(tag: str) -> Version | None:
+    try:
+        version = Version(tag)
+    except InvalidVersion:
+        return None
+    return None if version.is_prerelease or version.is_devrelease else version
+
+
+def version_at(mirror: Path, commit: str) -> tuple[str, str]:
+    """(version, how): the highest release tag on the commit, else the next patch version
+    after the nearest release tag as `.devN`, N the commits since it (PBR's rule)."""
+    on_commit = [
+        v for tag in git(mirror, "tag", "--points-at", commit).split() if (v := _release(tag))
+    ]
+    if on_commit:
+        best = max(on_commit)
+        return str(best), f"release tag {best} on the commit"
+    reachable = [
+        v for tag in git(mirror, "tag", "--merged", commit).split() if (v := _release(tag))
+    ]
+    if not reachable:
+        count = git(mirror, "rev-list", "--count", commit)
+        return f"0.0.1.dev{count}", f"no release tag: 0.0.1.dev{count}"
+    last = max(reachable)
+    tag = next(t for t in git(mirror, "tag", "--merged", commit).split() if _release(t) == last)
+    count = git(mirror, "rev-list", "--count", f"{tag}..{commit}")
+    release = list(last.release) + [0] * (3 - len(last.release))
+    release[2] += 1
+    version = ".".join(str(part) for part in release[:3]) + f".dev{count}"
+    return version, f"{count} commits after release tag {tag}"
+
+
+def _deterministic_gzip(data: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as handle:
+        handle.write(data)
+    return buffer.getvalue()
+
+
+def sdist_for_resolution(mirror: Path, source: GitSource) -> DistFile:
+    """An sdist of the commit (git archive plus a PKG-INFO naming the version, which PBR and
+    setuptools-scm read when there is no git), put into the sdist cache by its sha256 and
+    described as an index file, so the resolvers and the build closure see it as any sdist."""
+    top = f"{source.name}-{source.version}"
+    with tempfile.TemporaryDirectory(prefix="tcibsrc-git-") as scratch:
+        archive = Path(scratch) / "archive.tar"
+        git(
+            mirror, "archive", "--format=tar", f"--prefix={top}/", "-o", str(archive), source.commit
+        )
+        info = (f"Metadata-Version: 1.1\nName: {source.name}\nVersion: {source.version}\n").encode()
+        with tarfile.open(archive, "a") as tar:
+            entry = tarfile.TarInfo(f"{top}/PKG-INFO")
+            entry.size, entry.mtime = len(info), 0
+            tar.addfile(entry, io.BytesIO(info))
+        data = _deterministic_gzip(archive.read_bytes())
+    sha256 = hashlib.sha256(data).hexdigest()
+    filename = f"{top}.tar.gz"
+    target = cached_path(sha256, filename)
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".part")
+        partial.write_bytes(data)
+        partial.replace(target)
+    return DistFile(filename, target.as_uri(), sha256, None, False)
+
+
+def hermeto_tarball(url: str, commit: str, target_dir: Path) -> Path:
+    """The file hermeto would prefetch for `url@commit` (the tree under app/), made from the
+    cached mirror: the local stand-in for hermeto's fetch. No .git inside, so no build can
+    read a version from history: the PBR trap, closed only by the pinned version."""
+    mirror = mirror_of(url, fetch=False)
+    target = target_dir / tarball_name(url, commit)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="tcibsrc-git-") as scratch:
+        archive = Path(scratch) / "archive.tar"
+        git(mirror, "archive", "--format=tar", "--prefix=app/", "-o", str(archive), commit)
+        target.write_bytes(_deterministic_gzip(archive.read_bytes()))
+    return target
+
+
+def read_recorded(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8"))["sources"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GitSourceError(str(path), "unreadable", "run make pin-python-deps UPDATE=1") from exc
+
+
+def render_recorded(sources: dict[str, GitSource]) -> str:
+    body = {
+        "generated": "by `make pin-python-deps`; the commit each git source is pinned to",
+        "sources": {name: asdict(source) for name, source in sorted(sources.items())},
+    }
+    return json.dumps(body, indent=1, sort_keys=True) + "\n"
+
+
+def git_sources(
+    config: Config, recorded_path: Path, *, update: bool
+) -> dict[NormalizedName, GitSource]:
+    """Every `source: git` policy pinned: the recorded commit while the url and ref stay the
+    same and no update is asked, else the ref resolved now (the mirror fetched again)."""
+    recorded = read_recorded(recorded_path)
+    found: dict[NormalizedName, GitSource] = {}
+    for name, policy in sorted(config.packages.items()):
+        if policy.source != "git" or policy.git_url is None:
+            continue
+        key = canonicalize_name(name)
+        ref = policy.git_ref or "HEAD"
+        kept = recorded.get(str(key))
+        same = kept is not None and kept.get("url") == policy.git_url and kept.get("ref") == ref
+        moving = not COMMIT.match(ref)
+        mirror = mirror_of(policy.git_url, fetch=update and moving)
+        if same and not update and kept is not None and COMMIT.match(str(kept.get("commit"))):
+            commit = str(kept["commit"])
+            try:
+                git(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
+            except GitError:
+                mirror = mirror_of(policy.git_url, fetch=True)
+        else:
+            commit = resolve_commit(mirror, ref, policy.git_url)
+        version, how = version_at(mirror, commit)
+        found[key] = GitSource(str(key), policy.git_url, ref, commit, version, how)
+    return found
+
+
+def record(path: Path, sources: dict[NormalizedName, GitSource]) -> bool:
+    if not sources and not path.is_file():
+        return False
+    return write_text_atomic(path, render_recorded({str(k): v for k, v in sources.items()}))
+
+
+def source_sha256(path: Path) -> str:
+    return sha256_file(path)
