@@ -25,7 +25,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all config-schema summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series verify-hermetic bench-pin bench-whole-set lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
+	update-series update-git-sources verify-hermetic bench-pin bench-whole-set lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -66,6 +66,9 @@ graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG w
 
 pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1, UPDATE=1 moves the cutoff)
 	$(CLI) pin-python-deps $(if $(FORCE),--force) $(if $(filter 1,$(UPDATE)),--update)
+
+update-git-sources: $(STAMP) ## move the git sources (the trunk mode's services) to their branch heads, re-pin and say what moved; a nightly job's command
+	$(CLI) pin-python-deps --update-git
 
 lock-rpms: $(STAMP) ## regenerate rpms.in.yaml + rpms.repo and lock them with rpm-lockfile-prototype (network)
 	$(CLI) lock-rpms

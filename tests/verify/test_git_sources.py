@@ -11,12 +11,14 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 from test_hermetic import statuses, verify
 
 from pinfixtures import options
 from pyindex import BACKEND, PackageIndex
 from tcibsrc.common.context import Context
+from tcibsrc.common.errors import ToolkitError
 from tcibsrc.konflux.prefetch_input import pip_input
 from tcibsrc.python.lock_rules import check_text
 from tcibsrc.python.pinning import PinOptions, pin_python_deps
@@ -40,23 +42,29 @@ def run_git(repo: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
-def make_project(root: Path) -> Path:
-    """A pbr-like project: released as 1.0.0, then one more commit on main."""
-    repo = root / "gitproj"
-    (repo / "src" / "gitproj").mkdir(parents=True)
+def make_project(
+    root: Path, name: str = "gitproj", tag: str = "1.0.0", after: int = 1, requires: str = ""
+) -> Path:
+    """A pbr-like project: tagged `tag`, then `after` more commits on main."""
+    repo = root / name
+    module = name.replace("-", "_")
+    (repo / "src" / module).mkdir(parents=True)
     (repo / "pyproject.toml").write_text(
         '[build-system]\nrequires = []\nbuild-backend = "fixture_backend"\nbackend-path = ["."]\n'
     )
     (repo / "fixture_backend.py").write_text(BACKEND)
-    (repo / "NAME").write_text("gitproj\n")
-    (repo / "src" / "gitproj" / "__init__.py").write_text("")
+    (repo / "NAME").write_text(f"{name}\n")
+    if requires:
+        (repo / "requires.txt").write_text(requires + "\n")
+    (repo / "src" / module / "__init__.py").write_text("")
     run_git(repo.parent, "init", "-q", "-b", "main", str(repo))
     run_git(repo, "add", ".")
     run_git(repo, "commit", "-qm", "first")
-    run_git(repo, "tag", "1.0.0")
-    (repo / "src" / "gitproj" / "fix.py").write_text("FIXED = True\n")
-    run_git(repo, "add", ".")
-    run_git(repo, "commit", "-qm", "a fix, merged, not released")
+    run_git(repo, "tag", tag)
+    for number in range(after):
+        (repo / "src" / module / f"change{number}.py").write_text("")
+        run_git(repo, "add", ".")
+        run_git(repo, "commit", "-qm", f"a change merged after {tag}")
     return repo
 
 
@@ -158,3 +166,47 @@ def test_hermetos_rules_for_vcs_lines() -> None:
     assert "full 40-hex commit" in short[0].message
     mixed = check_text(ok + "y==1.0 \\\n    --hash=sha256:" + "b" * 64 + "\n", "x.txt")
     assert any("hash-locked file" in p.message for p in mixed)
+
+
+def test_the_trunk_mode_takes_the_services_from_their_branches(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    """release.series: master: keystone and nova (services in the series data, with their
+    openstack/releases repositories) come from git; the libraries from upper-constraints."""
+    mirrors = tmp_path / "mirrors"
+    keystone = make_project(mirrors / "openstack", "keystone", "28.0.0", 1, "oslo-lite")
+    make_project(mirrors / "openstack", "nova", "32.0.0.0b1", 2, "oslo-lite")
+    config = yaml.safe_load(pin_repo.config_file.read_text())
+    config["release"] = {"series": "master", "version": "2026.2"}
+    config["trunk"] = {
+        "git_url": mirrors.as_uri() + "/{repo}",
+        "ref": "main",
+        "services_from": "epoxy",
+    }
+    pin_repo.config_file.write_text(yaml.safe_dump(config))
+    pin_repo.__dict__.pop("config", None)
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    requirements = pin_repo.repo_root / "requirements"
+    sources = json.loads((requirements / "git-sources.json").read_text())["sources"]
+    assert {name: source["version"] for name, source in sources.items()} == {
+        "keystone": "28.0.1.dev1",  # one commit after the 28.0.0 release tag
+        "nova": "32.0.0.0b2.dev2",  # after a milestone tag: its next pre-release
+    }
+    assert sources["keystone"]["url"] == keystone.as_uri()
+    assert "keystone @ git+" in (requirements / "keystone-git.txt").read_text()
+    constraints = (requirements / "constraints.txt").read_text()
+    assert "keystone>=" not in constraints  # no series holds a trunk service back
+    report = verify(pin_repo, index, "keystone", tmp_path)
+    assert statuses(report)["keystone==28.0.1.dev1"] == "proven"
+    assert statuses(report)["oslo-lite==1.0"] == "proven"
+
+
+def test_the_trunk_mode_needs_its_section(pin_repo: Context) -> None:
+    config = yaml.safe_load(pin_repo.config_file.read_text())
+    config["release"] = {"series": "master", "version": "2026.2"}
+    pin_repo.config_file.write_text(yaml.safe_dump(config))
+    pin_repo.__dict__.pop("config", None)
+    with pytest.raises(ToolkitError) as caught:
+        _ = pin_repo.config
+    assert caught.value.where.endswith(": trunk")
+    assert "needs a trunk section" in caught.value.problem

@@ -134,6 +134,7 @@ class Config:
     # its cargo vendoring of Rust sdists runs (off where crates.io is out of reach)
     # None: the one the pinned prefetch task runs (data/konflux_pipeline.yaml's hermeto)
     hermeto_image: str | None = None
+    trunk: TrunkSection | None = None  # release.series: master
     prefetch_rust_crates: bool = True
     # the pins' view of the index: files uploaded before `exclude_newer` (None: no cutoff), and
     # the cooldown UPDATE=1 keeps between now and the new cutoff
@@ -215,6 +216,31 @@ class ReleaseSection(StrictModel):
     series: Series
     version: str = Field(
         pattern=r"^20[0-9]{2}\.[12]$", description="OpenStack release number, e.g. 2025.1"
+    )
+
+
+TRUNK_SERIES = "master"  # release.series of the trunk mode: services from their branches
+
+
+class TrunkSection(StrictModel):
+    """The trunk mode (release.series: master), like RDO Trunk: the OpenStack services come
+    from their development branches at commits the pin records; the libraries from
+    upper-constraints of master."""
+
+    git_url: str = Field(
+        default="https://opendev.org/{repo}",
+        pattern=r"^(https|file)://\S*\{repo\}\S*$",
+        description="each service's repository; {repo} is openstack/releases' repository "
+        "name (openstack/nova)",
+    )
+    ref: str = Field(
+        default="master",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        description="the branch the services follow",
+    )
+    services_from: Series = Field(
+        description="the newest series whose data names the services (their type and "
+        "repository in openstack/releases)"
     )
 
 
@@ -519,6 +545,9 @@ class ConfigFile(StrictModel):
     upper_constraints: UpperConstraintsSection
     rpm: RpmSection | None = None
     prefetch: PrefetchSection = PrefetchSection()
+    trunk: TrunkSection | None = Field(
+        default=None, description="the trunk mode's services (with release.series: master)"
+    )
     packages: dict[ProjectName, PackagePolicySection] = Field(
         default_factory=dict, description="per-package policies, keyed by PyPI project name"
     )
@@ -729,6 +758,23 @@ def _policies(model: ConfigFile) -> dict[str, Any]:
     }
 
 
+def _check_trunk(model: ConfigFile, display: str) -> None:
+    """The trunk section goes with release.series: master, and only with it."""
+    trunk_mode = model.release.series == TRUNK_SERIES
+    if trunk_mode and model.trunk is None:
+        raise ConfigError(
+            f"{display}: trunk",
+            "release.series: master (the trunk mode) needs a trunk section",
+            "add trunk: {services_from: <the newest series with data>} (see the README)",
+        )
+    if not trunk_mode and model.trunk is not None:
+        raise ConfigError(
+            f"{display}: trunk",
+            f"the trunk section is for release.series: master, not {model.release.series}",
+            "remove it, or set release.series: master",
+        )
+
+
 def load_config(path: Path, display: str | None = None, subset: str | None = None) -> Config:
     """Read, validate and model the config file at `path` (named `display` in messages);
     `subset` (SCOPE=) narrows the images to one of images.subsets."""
@@ -741,6 +787,7 @@ def load_config(path: Path, display: str | None = None, subset: str | None = Non
     _check_image_reference(model, display)
     _check_platforms(model, display)
     _check_image_builds(model, display)
+    _check_trunk(model, display)
     rpm = model.rpm
     repository_id = rpm.repository_id if rpm else "{id}"
     _check_template(repository_id, REPOSITORY_ID_PLACEHOLDERS, display, "rpm.repository_id")
@@ -782,6 +829,7 @@ def load_config(path: Path, display: str | None = None, subset: str | None = Non
         upper_constraints_sha256=model.upper_constraints.sha256,
         **_policies(model),
         hermeto_image=model.prefetch.hermeto_image,
+        trunk=model.trunk,
         prefetch_rust_crates=model.prefetch.rust_crates,
         exclude_newer=_utc(model.python.exclude_newer) if model.python.exclude_newer else None,
         minimum_release_age=release_age(model.python.minimum_release_age),

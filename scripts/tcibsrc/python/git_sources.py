@@ -31,14 +31,13 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.cache import cache_dir
-from tcibsrc.common.checksum import sha256_file
 from tcibsrc.common.config import Config
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.git import GitError, git
 from tcibsrc.python.index import DistFile
 from tcibsrc.python.sdists import cached_path
+from tcibsrc.python.series import Series, load_series
 
 GIT_SOURCES_FILE = "git-sources.json"
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -118,36 +117,40 @@ def resolve_commit(mirror: Path, ref: str, url: str) -> str:
         ) from error
 
 
-def _release(tag: str) -> Version | None:
+def _tag_version(tag: str) -> Version | None:
     try:
         version = Version(tag)
     except InvalidVersion:
         return None
-    return None if version.is_prerelease or version.is_devrelease else version
+    return None if version.is_devrelease or version.local else version
 
 
 def version_at(mirror: Path, commit: str) -> tuple[str, str]:
-    """(version, how): the highest release tag on the commit, else the next patch version
-    after the nearest release tag as `.devN`, N the commits since it (PBR's rule)."""
+    """(version, how) as PBR computes it from history: the highest version tag on the commit;
+    else after the nearest tag, N commits on, `<next>.devN` where next is the tag's next patch
+    release (1.0.0 -> 1.0.1.devN) or, for a pre-release tag, its next pre-release
+    (29.0.0.0b1 -> 29.0.0.0b2.devN)."""
     on_commit = [
-        v for tag in git(mirror, "tag", "--points-at", commit).split() if (v := _release(tag))
+        v for tag in git(mirror, "tag", "--points-at", commit).split() if (v := _tag_version(tag))
     ]
     if on_commit:
         best = max(on_commit)
-        return str(best), f"release tag {best} on the commit"
-    reachable = [
-        v for tag in git(mirror, "tag", "--merged", commit).split() if (v := _release(tag))
-    ]
-    if not reachable:
+        return str(best), f"tag {best} on the commit"
+    tags = {t: v for t in git(mirror, "tag", "--merged", commit).split() if (v := _tag_version(t))}
+    if not tags:
         count = git(mirror, "rev-list", "--count", commit)
-        return f"0.0.1.dev{count}", f"no release tag: 0.0.1.dev{count}"
-    last = max(reachable)
-    tag = next(t for t in git(mirror, "tag", "--merged", commit).split() if _release(t) == last)
+        return f"0.0.1.dev{count}", f"no version tag: 0.0.1.dev{count}"
+    tag, last = max(tags.items(), key=lambda item: item[1])
     count = git(mirror, "rev-list", "--count", f"{tag}..{commit}")
-    release = list(last.release) + [0] * (3 - len(last.release))
-    release[2] += 1
-    version = ".".join(str(part) for part in release[:3]) + f".dev{count}"
-    return version, f"{count} commits after release tag {tag}"
+    release = ".".join(str(part) for part in last.release)
+    if last.pre is not None:
+        letter, number = last.pre
+        following = f"{release}{letter}{number + 1}"
+    else:
+        parts = list(last.release) + [0] * (3 - len(last.release))
+        parts[2] += 1
+        following = ".".join(str(part) for part in parts[:3])
+    return f"{following}.dev{count}", f"{count} commits after tag {tag}"
 
 
 def _deterministic_gzip(data: bytes) -> bytes:
@@ -215,40 +218,61 @@ def render_recorded(sources: dict[str, GitSource]) -> str:
     return json.dumps(body, indent=1, sort_keys=True) + "\n"
 
 
+def git_policies(config: Config) -> dict[NormalizedName, tuple[str, str]]:
+    """name -> (repository, ref) of every `source: git` policy."""
+    return {
+        canonicalize_name(name): (policy.git_url, policy.git_ref or "HEAD")
+        for name, policy in sorted(config.packages.items())
+        if policy.source == "git" and policy.git_url
+    }
+
+
+def trunk_policies(
+    config: Config, wanted: set[NormalizedName]
+) -> dict[NormalizedName, tuple[str, str]]:
+    """The trunk mode: each OpenStack service the images install (type `service` in the
+    series data trunk.services_from names), from its repository's development branch."""
+    trunk = config.trunk
+    if trunk is None:
+        return {}
+    series = load_series(trunk.services_from)
+    return {
+        name: (trunk.git_url.format(repo=deliverable.repository), trunk.ref)
+        for name, deliverable in sorted(series.deliverables.items())
+        if deliverable.kind == "service" and deliverable.repository and name in wanted
+    }
+
+
 def git_sources(
-    config: Config, recorded_path: Path, *, update: bool
+    wanted: dict[NormalizedName, tuple[str, str]],
+    recorded_path: Path,
+    *,
+    update: bool,
+    series: Series | None = None,
 ) -> dict[NormalizedName, GitSource]:
-    """Every `source: git` policy pinned: the recorded commit while the url and ref stay the
-    same and no update is asked, else the ref resolved now (the mirror fetched again)."""
+    """Every git source pinned: the recorded commit while the url and ref stay the same and
+    no update is asked, else the ref resolved now (the mirror fetched again). Its version:
+    the series' release from that commit (openstack/releases), else as PBR computes it."""
     recorded = read_recorded(recorded_path)
     found: dict[NormalizedName, GitSource] = {}
-    for name, policy in sorted(config.packages.items()):
-        if policy.source != "git" or policy.git_url is None:
-            continue
-        key = canonicalize_name(name)
-        ref = policy.git_ref or "HEAD"
+    for key, (url, ref) in sorted(wanted.items()):
         kept = recorded.get(str(key))
-        same = kept is not None and kept.get("url") == policy.git_url and kept.get("ref") == ref
+        same = kept is not None and kept.get("url") == url and kept.get("ref") == ref
         moving = not COMMIT.match(ref)
-        mirror = mirror_of(policy.git_url, fetch=update and moving)
+        mirror = mirror_of(url, fetch=update and moving)
         if same and not update and kept is not None and COMMIT.match(str(kept.get("commit"))):
             commit = str(kept["commit"])
             try:
                 git(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
             except GitError:
-                mirror = mirror_of(policy.git_url, fetch=True)
+                mirror = mirror_of(url, fetch=True)
         else:
-            commit = resolve_commit(mirror, ref, policy.git_url)
-        version, how = version_at(mirror, commit)
-        found[key] = GitSource(str(key), policy.git_url, ref, commit, version, how)
+            commit = resolve_commit(mirror, ref, url)
+        deliverable = series.deliverables.get(key) if series else None
+        released = deliverable.version_at(commit) if deliverable else None
+        if released and series is not None:
+            version, how = released, f"released from this commit in {series.name}"
+        else:
+            version, how = version_at(mirror, commit)
+        found[key] = GitSource(str(key), url, ref, commit, version, how)
     return found
-
-
-def record(path: Path, sources: dict[NormalizedName, GitSource]) -> bool:
-    if not sources and not path.is_file():
-        return False
-    return write_text_atomic(path, render_recorded({str(k): v for k, v in sources.items()}))
-
-
-def source_sha256(path: Path) -> str:
-    return sha256_file(path)

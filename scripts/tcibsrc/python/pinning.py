@@ -33,10 +33,12 @@ from tcibsrc.python.build_closure import BuildClosure, ClosureFinder, HookSettin
 from tcibsrc.python.git_sources import (
     GIT_SOURCES_FILE,
     GitSource,
+    git_policies,
     git_sources,
     mirror_of,
     render_recorded,
     sdist_for_resolution,
+    trunk_policies,
 )
 from tcibsrc.python.head_start import HeadStart, committed_hooks, committed_pins
 from tcibsrc.python.index import DEFAULT_INDEX_URL, Cutoff, SimpleIndex
@@ -502,17 +504,29 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     check_upper_constraints(ctx, uc)
     cutoff_at = options.exclude_newer or config.exclude_newer
     held = held_by_rpms(config, options.rpm_versions)
-    sources = git_sources(config, requirements_dir / GIT_SOURCES_FILE, update=options.update_git)
-    git_text = render_recorded(sources) if sources else ""
     planned = compute_inputs(
-        ctx,
-        options.index_url,
-        uc=uc,
-        exclude_newer=cutoff_at,
-        derive=options.derive,
-        held=held,
-        git_text=git_text,
+        ctx, options.index_url, uc=uc, exclude_newer=cutoff_at, derive=options.derive, held=held
     )
+    # the git sources: the policies' and, in the trunk mode, every service the images install
+    asked = {canonicalize_name(Requirement(line).name) for line in planned.union}
+    wanted = {**trunk_policies(config, asked), **git_policies(config)}
+    sources = git_sources(
+        wanted,
+        requirements_dir / GIT_SOURCES_FILE,
+        update=options.update_git,
+        series=None if config.trunk else load_series(config.series),
+    )
+    git_text = render_recorded(sources) if sources else ""
+    if sources:  # their versions join the constraints
+        planned = compute_inputs(
+            ctx,
+            options.index_url,
+            uc=uc,
+            exclude_newer=cutoff_at,
+            derive=options.derive,
+            held=held,
+            git_text=git_text,
+        )
     if not planned.inputs:
         raise PinError(
             ctx.display(config.path),

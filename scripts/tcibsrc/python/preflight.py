@@ -27,7 +27,13 @@ from tcibsrc.python.lockfile import (
     read_pins,
 )
 from tcibsrc.python.requirements_in import ADDITIONS_FILE, read_additions
-from tcibsrc.python.series import known_series, load_series, series_file, series_mismatches
+from tcibsrc.python.series import (
+    TRUNK,
+    known_series,
+    load_series,
+    series_file,
+    series_mismatches,
+)
 from tcibsrc.python.upper_constraints import UpperConstraints
 from tcibsrc.tcib.catalog import Catalog
 
@@ -41,6 +47,16 @@ class InputError(ToolkitError):
 def check_series(ctx: Context) -> None:
     """release.series names a series the toolkit has data for."""
     config = ctx.config
+    if config.series == TRUNK:
+        assert config.trunk is not None  # the config's model requires it
+        if config.trunk.services_from not in known_series():
+            raise InputError(
+                f"{ctx.display(config.path)}: trunk.services_from",
+                f"no release-series data for {config.trunk.services_from!r} (known: "
+                f"{', '.join(known_series())})",
+                f"name the newest series the toolkit has data for; {NOTHING_WRITTEN}",
+            )
+        return
     if config.series not in known_series():
         raise InputError(
             f"{ctx.display(config.path)}: release.series",

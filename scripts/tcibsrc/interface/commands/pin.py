@@ -57,10 +57,10 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
         upper_constraints_file=Path(args.upper_constraints)
         if args.upper_constraints
         else local_file_from_environment(),
-        force=args.force or args.update,
+        force=args.force or args.update or args.update_git,
         derive=derive_for(catalog, ctx.config),
         rpm_versions=rpm_lock_versions(ctx),
-        update_git=bool(args.update),
+        update_git=bool(args.update or args.update_git),
     )
     resolver_named(options.resolver)  # a wrong RESOLVER= is said before any download
     if args.update:
@@ -120,6 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--update",
         action="store_true",
         default=os.environ.get("UPDATE") == "1",
-        help="move the cutoff to now less the cooldown, re-pin, say what moved (UPDATE=1)",
+        help="move the cutoff to now less the cooldown and the git sources to their refs' "
+        "commits, re-pin, say what moved (UPDATE=1)",
+    )
+    parser.add_argument(
+        "--update-git",
+        action="store_true",
+        help="move only the git sources (the trunk mode's services) to their branch heads, "
+        "re-pin, say what moved; the cutoff stays (make update-git-sources)",
     )
     parser.set_defaults(handler=run)
