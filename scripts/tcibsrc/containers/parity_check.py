@@ -20,7 +20,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import Problem
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
-from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_pins
+from tcibsrc.python.lockfile import GIT_LOCK_SUFFIX, REQUIREMENTS_DIR, read_git_lock, read_pins
 from tcibsrc.rpm.lock_inputs import packages_of
 from tcibsrc.rpm.parity import (
     WAIVERS_DATA,
@@ -96,9 +96,19 @@ def _image_provides(catalog: Catalog, chain: list[str]) -> set[str]:
     return provides
 
 
+def locked_names(ctx: Context, image: str) -> list[str]:
+    """What the image's locks install: its hash-locked pins and its git sources."""
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    lock = directory / f"{image}.txt"
+    names = list(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else []
+    git_lock = directory / f"{image}{GIT_LOCK_SUFFIX}.txt"
+    if git_lock.is_file():
+        names += list(read_git_lock(git_lock, ctx.display(git_lock)))
+    return names
+
+
 def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:
-    lock = ctx.repo_root / REQUIREMENTS_DIR / f"{image.name}.txt"
-    locked = list(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else []
+    locked = locked_names(ctx, image.name)
     if not image.source_rpms and not locked:
         return None
     return image_parity(list(image.source_rpms), locked)
@@ -124,8 +134,7 @@ def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> It
             for name in chain
             for rpm in packages_of(files.get(f"{RENDER_DIR}/{name}/Containerfile", ""))
         }
-        lock = ctx.repo_root / REQUIREMENTS_DIR / f"{image.name}.txt"
-        locked = set(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else set()
+        locked = set(locked_names(ctx, image.name))
         extras = requested_extras(ctx.repo_root, image.name)
         for requirement, rpms in sorted(items.python.items()):
             if requirement in waivers.requires:

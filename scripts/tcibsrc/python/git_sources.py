@@ -125,10 +125,27 @@ def _tag_version(tag: str) -> Version | None:
     return None if version.is_devrelease or version.local else version
 
 
+def _nearest_version_tag(mirror: Path, commit: str) -> tuple[str, Version] | None:
+    """The nearest tag in the commit's history that is a version (git describe, skipping
+    tags like `xena-eom`): the one PBR counts from, not the highest (nova's 2015.1.0)."""
+    skipped: list[str] = []
+    for _attempt in range(50):
+        excludes = [f"--exclude={tag}" for tag in skipped]
+        try:
+            tag = git(mirror, "describe", "--tags", "--abbrev=0", *excludes, commit)
+        except GitError:
+            return None
+        version = _tag_version(tag)
+        if version is not None:
+            return tag, version
+        skipped.append(tag)
+    return None
+
+
 def version_at(mirror: Path, commit: str) -> tuple[str, str]:
     """(version, how) as PBR computes it from history: the highest version tag on the commit;
-    else after the nearest tag, N commits on, `<next>.devN` where next is the tag's next patch
-    release (1.0.0 -> 1.0.1.devN) or, for a pre-release tag, its next pre-release
+    else, N commits after the nearest version tag, `<next>.devN`, where next is the tag's next
+    patch release (1.0.0 -> 1.0.1.devN) or, after a pre-release tag, the next pre-release
     (29.0.0.0b1 -> 29.0.0.0b2.devN)."""
     on_commit = [
         v for tag in git(mirror, "tag", "--points-at", commit).split() if (v := _tag_version(tag))
@@ -136,11 +153,11 @@ def version_at(mirror: Path, commit: str) -> tuple[str, str]:
     if on_commit:
         best = max(on_commit)
         return str(best), f"tag {best} on the commit"
-    tags = {t: v for t in git(mirror, "tag", "--merged", commit).split() if (v := _tag_version(t))}
-    if not tags:
+    found = _nearest_version_tag(mirror, commit)
+    if found is None:
         count = git(mirror, "rev-list", "--count", commit)
         return f"0.0.1.dev{count}", f"no version tag: 0.0.1.dev{count}"
-    tag, last = max(tags.items(), key=lambda item: item[1])
+    tag, last = found
     count = git(mirror, "rev-list", "--count", f"{tag}..{commit}")
     release = ".".join(str(part) for part in last.release)
     if last.pre is not None:

@@ -25,7 +25,12 @@ from pydantic import ConfigDict, Field, StrictInt, model_validator
 from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.models import StrictModel
-from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
+from tcibsrc.python.lockfile import (
+    BUILD_INFO_FILE,
+    REQUIREMENTS_DIR,
+    image_pins,
+    read_build_info,
+)
 from tcibsrc.tcib.catalog import build_catalog
 from tcibsrc.tcib.contract import project_contracts
 from tcibsrc.verify.hermetic import VerifyError, verify_image
@@ -198,7 +203,10 @@ def verify_runtime(
     if not lock_path.is_file():
         raise VerifyError(ctx.display(lock_path), "missing", "run `make pin-python-deps`")
     locked_image = lock_path.name.removesuffix(".txt")
-    pins = read_lock_file(lock_path, ctx.display(lock_path))
+    # its hash-locked pins and its git sources
+    info_path = ctx.repo_root / REQUIREMENTS_DIR / BUILD_INFO_FILE
+    info = read_build_info(info_path, ctx.display(info_path)) if info_path.is_file() else {}
+    pins = image_pins(ctx.repo_root / REQUIREMENTS_DIR, locked_image, info, ctx.display)
     build_dir = workdir / "hermetic"
     build_dir.mkdir(parents=True, exist_ok=True)
     built = verify_image(
