@@ -151,9 +151,14 @@ def test_update_series_reads_an_openstack_releases_checkout(
     assert data["series"] == "epoxy" and data["source"] == "openstack/releases 0123abcd"
     assert (data["release"], data["status"]) == ("2025.1", "maintained")
     assert data["deliverables"] == {
-        "keystone": {"type": "service", "versions": ["27.0.0", "27.0.1"]},
-        "openstack-heat": {"type": "service", "versions": ["24.0.0"]},  # PyPI name differs
-        "oslo.db": {"type": "library", "versions": ["17.2.0"]},
+        "keystone": {
+            "type": "service",
+            "repo": "openstack/keystone",
+            "versions": ["27.0.0", "27.0.1"],
+        },
+        # the PyPI name differs from the repository's
+        "openstack-heat": {"type": "service", "repo": "openstack/heat", "versions": ["24.0.0"]},
+        "oslo.db": {"type": "library", "repo": "openstack/oslo.db", "versions": ["17.2.0"]},
     }
     assert main([*args, "update-series", str(tmp_path / "nowhere")]) == 1
     assert "RELEASES_DIR must be an openstack/releases checkout" in capsys.readouterr().err
