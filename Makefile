@@ -25,7 +25,7 @@ INDEX_URL ?= https://pypi.org/simple
 export RESOLVER INDEX_URL
 
 .PHONY: help all config-schema summary images graph check render pipelines affected test lint format venv clean pin-python-deps \
-	update-series update-git-sources verify-hermetic bench-pin bench-whole-set lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
+	update-series new-series update-git-sources verify-hermetic bench-pin bench-whole-set lock-rpms test-tools update-parity verify-runtime bench-wheels prefetch pull-python-deps build install-python-deps shell run-dev-libs-image deploy-manifests deploy deploy-check update-crds update-bundles konflux-manifests
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -66,6 +66,10 @@ graph: $(STAMP) ## write the image graph (Mermaid) into the README, and an SVG w
 
 pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVER=uv|pip-compile, FORCE=1, UPDATE=1 moves the cutoff)
 	$(CLI) pin-python-deps $(if $(FORCE),--force) $(if $(filter 1,$(UPDATE)),--update)
+
+new-series: $(STAMP) ## move the config to SERIES= (UPPER_CONSTRAINTS=<its file> [UC_COMMIT=], or REQUIREMENTS_DIR=), re-pin, then render everything; prints what changed
+	$(CLI) new-series $(SERIES) $(if $(UPPER_CONSTRAINTS),--upper-constraints $(UPPER_CONSTRAINTS)) $(if $(UC_COMMIT),--uc-commit $(UC_COMMIT)) $(if $(REQUIREMENTS_DIR),--requirements-dir $(REQUIREMENTS_DIR))
+	$(MAKE) all
 
 update-git-sources: $(STAMP) ## move the git sources (the trunk mode's services) to their branch heads, re-pin and say what moved; a nightly job's command
 	$(CLI) pin-python-deps --update-git

@@ -24,6 +24,7 @@ from tcibsrc.interface.commands import (
     local,
     lock_rpms,
     main_job,
+    new_series,
     pin,
     pipelines,
     prefetch_input,
@@ -44,6 +45,7 @@ COMMANDS = (
     graph,
     check,
     pin,
+    new_series,
     render,
     pipelines,
     konflux,
@@ -92,6 +94,7 @@ WRITE_THE_WHOLE_SCOPE = {
     "lock-rpms",
     "update-parity",
     "update-series",
+    "new-series",
 }
 INTERRUPTED = 130  # what a shell reports for a command ended by SIGINT
 INTERNAL_ERROR = 70  # EX_SOFTWARE: a bug, not a problem of the input

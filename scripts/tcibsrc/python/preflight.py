@@ -28,11 +28,13 @@ from tcibsrc.python.lockfile import (
 )
 from tcibsrc.python.requirements_in import ADDITIONS_FILE, read_additions
 from tcibsrc.python.series import (
+    BUILT_FROM_RELEASES,
     TRUNK,
     known_series,
     load_series,
     series_file,
     series_mismatches,
+    series_status,
 )
 from tcibsrc.python.upper_constraints import UpperConstraints
 from tcibsrc.tcib.catalog import Catalog
@@ -58,6 +60,15 @@ def check_series(ctx: Context) -> None:
             )
         return
     if config.series not in known_series():
+        status = series_status(config.series)
+        if status is not None and status.status not in BUILT_FROM_RELEASES:
+            raise InputError(
+                f"{ctx.display(config.path)}: release.series",
+                f"{config.series} ({status.release}) is {status.status} in openstack/releases: "
+                "its services are not all released",
+                "build it from git in the trunk mode: release.series: master with a trunk "
+                f"section (see the README); {NOTHING_WRITTEN}",
+            )
         raise InputError(
             f"{ctx.display(config.path)}: release.series",
             f"no release-series data for {config.series!r} (known: {', '.join(known_series())})",

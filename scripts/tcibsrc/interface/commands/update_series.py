@@ -11,10 +11,12 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.git import revision
 from tcibsrc.python.series import (
     BUILT_FROM_RELEASES,
+    STATUS_DATA,
     SeriesError,
     read_releases,
     read_series_status,
     render_series,
+    render_status,
     series_file,
 )
 
@@ -46,11 +48,13 @@ def run(ctx: Context, args: argparse.Namespace) -> int:
                 f"SERIES={name}",
                 f"is {status.status} in openstack/releases: its deliverables are not all final "
                 "releases yet",
-                "build a series in development from git (trunk mode), or name a maintained one",
+                "build it from git in the trunk mode (release.series: master and a trunk "
+                "section; see the README), or name a maintained series",
             )
         deliverables = read_releases(releases_dir, name)
         files[series_file(name)] = render_series(status, deliverables, source)
         counts[series_file(name)] = len(deliverables)
+    files[f"scripts/tcibsrc/data/{STATUS_DATA}"] = render_status(statuses, source)
     changed = replace_files(ctx.repo_root, files, [])
     for path, count in counts.items():
         print(f"{path}: {count} deliverables, {'updated' if path in changed else 'unchanged'}")
