@@ -41,16 +41,19 @@ def set_value(text: str, path: tuple[str, ...], value: str, display: str) -> str
         rf"(?P<comment>#.*)?$",
         block,
     )
-    if line is None:
-        indent = re.search(r"(?m)^([ \t]+)\S", block)
-        prefix = indent.group(1) if indent else "  "
-        addition = f"{prefix}{key}: {_scalar(value)}\n"
-        body = block.rstrip("\n")
-        rest = block[len(body) :]
-        return text[: start.end()] + body + "\n" + addition + rest.lstrip("\n") + text[end:]
+    if line is None:  # after the section's first key, at its indentation
+        first = re.search(r"(?m)^(?P<indent>[ \t]+)[A-Za-z_]\S*:.*$", block)
+        if first is None:
+            raise ConfigError(f"{display}: {section}", "an empty section", "restore it")
+        addition = f"\n{first.group('indent')}{key}: {_scalar(value)}"
+        block = block[: first.end()] + addition + block[first.end() :]
+        return text[: start.end()] + block + text[end:]
     comment = line.group("comment") or ""
-    pad = line.group("pad") if comment else ""
-    replaced = f"{line.group('indent')}{key}: {_scalar(value)}{pad}{comment}"
+    new_value = _scalar(value)
+    # the comment keeps its column where the value leaves room
+    width = len(line.group("value")) + len(line.group("pad"))
+    pad = " " * max(1, width - len(new_value)) if comment else ""
+    replaced = f"{line.group('indent')}{key}: {new_value}{pad}{comment}"
     block = block[: line.start()] + replaced + block[line.end() :]
     return text[: start.end()] + block + text[end:]
 
