@@ -140,8 +140,8 @@ def test_rust_sdists_need_vendored_crates(
         pin_repo,
         index,
         [
-            Package("maturin", "1.0"),
-            Package("rusty-lib", "1.0", build_requires=["maturin"], crates=["itoa"]),
+            Package("setuptools-rust", "1.0"),
+            Package("rusty-lib", "1.0", build_requires=["setuptools-rust"], crates=["itoa"]),
         ],
         "rusty-lib",
     )
@@ -180,7 +180,7 @@ def test_a_hermeto_output_directory_is_used_instead_of_the_index(
     assert len(index.requests) == asked
     (output / "deps" / "pip" / "nova-31.3.1.tar.gz").write_bytes(b"tampered")
     (tmp_path / "tampered").mkdir()
-    with pytest.raises(ToolkitError, match=r"nova==31\.3\.1: no file with the locked sha256"):
+    with pytest.raises(ToolkitError, match=r"nova==31\.3\.1: no file with a locked sha256"):
         verify(pinned_repo, index, "nova-api", tmp_path / "tampered", hermeto_output=output)
 
 
@@ -232,8 +232,8 @@ def test_a_build_tool_whose_runtime_needs_rust_blocks_its_consumers(
         pin_repo,
         index,
         [
-            Package("maturin", "1.0"),
-            Package("rusty-dep", "1.0", build_requires=["maturin"]),
+            Package("setuptools-rust", "1.0"),
+            Package("rusty-dep", "1.0", build_requires=["setuptools-rust"]),
             Package("tool-a", "1.0", requires=["rusty-dep"]),
             Package("uses-tool", "1.0", build_requires=["tool-a"]),
         ],
