@@ -18,7 +18,7 @@ from tcibsrc.containers.render import render_files
 from tcibsrc.interface.cli import main
 from tcibsrc.python.pinning import pin_python_deps
 from tcibsrc.rpm.parity import image_parity, python_requirement
-from tcibsrc.rpm.spec import SpecFile, parse_spec
+from tcibsrc.rpm.spec import SpecFile, parse_spec, requirement_names
 from tcibsrc.tcib.catalog import build_catalog
 
 # Written for these tests in the style of RDO's specs: macros, conditionals, subpackages.
@@ -100,6 +100,16 @@ Summary: translations
 
 %files -n python-%{pkg_name}-lang -f oslo_cache.lang
 """
+
+
+def test_a_version_is_never_read_as_a_package_name() -> None:
+    # ovn-bgp-agent's spec writes `Requires: python3-oslo-service => 1.40.2`, which rpm reads
+    # as >=; "1.40.2" once reached an image's dnf line as a package
+    assert requirement_names("python3-oslo-service => 1.40.2, frr") == [
+        "python3-oslo-service",
+        "frr",
+    ]
+    assert requirement_names("a =< 2, b == 3") == ["a", "b"]
 
 
 def test_a_spec_gives_each_binary_package_its_requires_and_files() -> None:

@@ -79,7 +79,7 @@ _FILE_DIRECTIVE = re.compile(
 _REQUIRES = re.compile(r"^Requires\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _PROVIDES = re.compile(r"^Provides\s*:\s*(?P<value>.+)$", re.IGNORECASE)
 _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._+()-]*$")
-_VERSIONED = re.compile(r"\s*(?:>=|<=|=|<|>)\s*\S+")
+_VERSIONED = re.compile(r"\s*(?:>=|<=|=>|=<|==|=|<|>)\s*\S+")  # =>: a typo rpm accepts
 
 
 class SpecFile(StrictModel):
