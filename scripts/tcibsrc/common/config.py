@@ -33,6 +33,7 @@ from tcibsrc.common.atomic import write_text_atomic
 from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ConfigError
 from tcibsrc.common.models import StrictModel, describe
+from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.common.yamlio import load_yaml
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -128,6 +129,8 @@ class Config:
     # data/package_policies.yaml's globs (`xstatic-*`), tried after the exact names
     package_patterns: dict[str, PackagePolicy] = field(default_factory=dict)
     rpm_repositories: tuple[RpmRepository, ...] = ()
+    # RDO's Cloud SIG OpenStack repository is used: else what only it builds is replaced
+    rdo_repository: bool = False
     tenant_policy: TenantPolicy | None = None
     git_url: str | None = None  # konflux.git_url: the repository Konflux builds from
     # make prefetch: hermeto's image (run with podman when hermeto is not on PATH) and whether
@@ -371,7 +374,15 @@ class RepositorySection(StrictModel):
     name: str = Field(min_length=1)
     baseurl: str = Field(pattern=r"^(https?|file)://")
     gpgkey: str = Field(pattern=r"^(file|https)://")
-    enabled: StrictBool = True
+    enabled: StrictBool | Literal["auto"] = Field(
+        default=True,
+        description="auto (an rdo: true repository): used for the series RDO publishes it for",
+    )
+    rdo: StrictBool = Field(
+        default=False,
+        description="RDO's Cloud SIG OpenStack repository: without it, the RPMs only it builds "
+        "are replaced (data/rdo_repository.yaml)",
+    )
 
 
 class RpmSection(StrictModel):
@@ -741,6 +752,14 @@ def _policies(model: ConfigFile) -> dict[str, Any]:
     """packages (exact names) and package_patterns: the data's entries, then the config's
     (which replace an entry of the same name)."""
     merged: dict[str, PackagePolicySection] = dict(data_policies().packages)
+    if not _rdo_used(model):
+        # an RPM only RDO builds, replaced by a project taken from its wheels (pyeclib for
+        # liberasurecode): the project's policy says so
+        for rpm, entry in sorted(rdo_repository().rpms.items()):
+            if entry.pypi and entry.install == "wheel" and entry.pypi not in merged:
+                merged[entry.pypi] = PackagePolicySection(
+                    install="wheel", reason=f"replaces {rpm}, which only RDO builds: {entry.reason}"
+                )
     given = {canonicalize_name(name) for name in model.packages}
     merged = {n: p for n, p in merged.items() if canonicalize_name(n) not in given}
     merged.update(model.packages)
@@ -841,8 +860,26 @@ def load_config(path: Path, display: str | None = None, subset: str | None = Non
                 name=repo.name.format(series=series),
                 baseurl=repo.baseurl.format(series=series),
                 gpgkey=repo.gpgkey,
-                enabled=repo.enabled,
+                enabled=bool(repo.enabled),
             )
             for repo in (rpm.repositories if rpm else ())
+            if _used(repo, series)
         ),
+        rdo_repository=_rdo_used(model),
+    )
+
+
+def _used(repo: RepositorySection, series: str) -> bool:
+    """A repository of rpms.repo: `enabled: auto` on RDO's follows what RDO publishes."""
+    if repo.enabled == "auto":
+        return repo.rdo and series in rdo_repository().published
+    return True
+
+
+def _rdo_used(model: ConfigFile) -> bool:
+    """Whether the images may install what only RDO's Cloud SIG OpenStack repository builds."""
+    repositories = model.rpm.repositories if model.rpm else ()
+    return any(
+        repo.rdo and repo.enabled is not False and _used(repo, model.release.series)
+        for repo in repositories
     )

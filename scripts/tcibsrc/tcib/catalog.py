@@ -203,7 +203,9 @@ def _build_catalog(ctx: Context, everything: bool, images: dict[str, TcibImage])
     if everything and (left_out or excluded):
         scope = replace(scope, notes=(*scope.notes, *left_out, *excluded))
     classes = classify_all(
-        (rpm for name in scope.ordered for rpm in images[name].rpms), _first_use(images, ctx)
+        (rpm for name in scope.ordered for rpm in images[name].rpms),
+        _first_use(images, ctx),
+        rdo_repository=config.rdo_repository,
     )
     cataloged = {
         name: catalog_image(images[name], classes, ctx, name in scope.requested)

@@ -19,6 +19,7 @@ from pydantic import Field
 from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ClassificationError
 from tcibsrc.common.models import StrictModel
+from tcibsrc.common.rdo_repository import rdo_repository
 
 TABLE_FILE = "rpm_classes.yaml"
 PYTHON_PREFIXES = ("python3-", "openstack-")
@@ -121,12 +122,28 @@ def classify(rpm: str, table: ClassTable | None = None) -> Classification:
     return Classification(rpm, Kind.SYSTEM)
 
 
+def without_rdo(rpm: str) -> Classification | None:
+    """An RPM only RDO's Cloud SIG OpenStack repository builds, replaced by a PyPI project
+    where the config has no such repository (data/rdo_repository.yaml)."""
+    entry = rdo_repository().rpms.get(rpm)
+    if entry is None or entry.pypi is None:
+        return None
+    return Classification(
+        rpm, Kind.SOURCE, projects=(entry.pypi,), reason=f"only RDO builds it: {entry.reason}"
+    )
+
+
 def classify_all(
-    rpms: Iterable[str], where: dict[str, str] | None = None
+    rpms: Iterable[str], where: dict[str, str] | None = None, *, rdo_repository: bool = True
 ) -> dict[str, Classification]:
-    """Classify many names; an error names the first image file that uses the bad name."""
+    """Classify many names; an error names the first image file that uses the bad name.
+    Without RDO's repository, what only it builds and PyPI replaces is Python to build."""
     result: dict[str, Classification] = {}
     for rpm in sorted(set(rpms)):
+        replaced = None if rdo_repository else without_rdo(rpm)
+        if replaced is not None:
+            result[rpm] = replaced
+            continue
         try:
             result[rpm] = classify(rpm)
         except ClassificationError as error:

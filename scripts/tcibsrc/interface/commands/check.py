@@ -12,6 +12,7 @@ from tcibsrc.common.atomic import STAGING_DIR
 from tcibsrc.common.config import config_schema
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ClassificationError, Problem, ToolkitError, warning
+from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.containers.checks import (
     PLACEHOLDER_NOTE,
     TCIB_HELPERS_NOTE,
@@ -22,7 +23,7 @@ from tcibsrc.containers.checks import (
 )
 from tcibsrc.containers.network_check import network_problems
 from tcibsrc.containers.parity_check import parity_problems
-from tcibsrc.containers.render import Renderer, stale_files
+from tcibsrc.containers.render import RENDER_DIR, Renderer, stale_files
 from tcibsrc.interface.commands.config_schema import SCHEMA_FILE, schema_path
 from tcibsrc.interface.commands.graph import README, expected_readme
 from tcibsrc.interface.commands.lock_rpms import validate
@@ -45,7 +46,7 @@ from tcibsrc.python.preflight import check_series, check_upper_constraints, lock
 from tcibsrc.python.requirements_in import ADDITIONS_FILE
 from tcibsrc.python.upper_constraints import local_file_from_environment, upper_constraints_for
 from tcibsrc.rpm.lock_checks import repo_problems, rpms_in_problems
-from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO
+from tcibsrc.rpm.lock_inputs import RPMS_IN, RPMS_LOCK, RPMS_REPO, packages_of
 from tcibsrc.tcib.catalog import Catalog, build_catalog, load_tcib
 from tcibsrc.tcib.classify import classify
 from tcibsrc.tcib.contract import kolla_users
@@ -240,6 +241,31 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
     yield from contract_problems(ctx, scoped, files)
     yield from parity_problems(ctx, scoped, files)
     yield from network_problems(ctx, scoped, files)
+    yield from rdo_only_problems(ctx, scoped, files)
+
+
+def rdo_only_problems(ctx: Context, scoped: Catalog, files: dict[str, str]) -> Iterator[Problem]:
+    """Without RDO's Cloud SIG OpenStack repository, no image may install what only it
+    builds: those PyPI replaces became Python; the rest are named with the replacement chosen
+    for them, which the toolkit does not automate yet (a warning: the RPM lock would fail)."""
+    if ctx.config.rdo_repository:
+        return
+    data = rdo_repository()
+    found: dict[str, list[str]] = {}
+    for image in scoped.ordered():
+        text = files.get(f"{RENDER_DIR}/{image.name}/Containerfile", "")
+        for rpm in sorted(set(packages_of(text)) & set(data.rpms)):
+            found.setdefault(rpm, []).append(image.name)
+    for rpm, images in sorted(found.items()):
+        entry = data.rpms[rpm]
+        yield warning(
+            f"{rpm} ({', '.join(images)})",
+            f"only RDO's Cloud SIG OpenStack repository builds it ({entry.built_from}), and "
+            f"{ctx.config.series} has none here; the replacement chosen: "
+            f"{entry.replacement or entry.pypi}",
+            "not automated yet: provide it from that source, or use RDO's repository "
+            "(enabled: true)",
+        )
 
 
 def check_rpms(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
