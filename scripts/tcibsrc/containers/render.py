@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.python.lockfile import (
     BUILD_INFO_FILE,
     REQUIREMENTS_DIR,
@@ -339,7 +340,11 @@ class Renderer:
             for name in self.catalog.chain(image.name)[1:]
             for rpm in self.installed.get(name, ())
         }
-        waived = load_waivers().requires
+        waived = set(load_waivers().requires)
+        if not self.config.rdo_repository:  # what only RDO builds and PyPI replaces
+            waived |= {
+                rpm for rpm, entry in rdo_repository().rpms.items() if entry.pypi is not None
+            }
         return sorted(rpm for rpm in wanted if rpm not in chain and rpm not in waived)
 
     def _actions(self, image: CatalogImage, tcib: TcibImage, plan: PythonPlan | None) -> list[str]:
