@@ -68,7 +68,8 @@ pin-python-deps: $(STAMP) ## resolve requirements/*.txt + build closure (RESOLVE
 	$(CLI) pin-python-deps $(if $(FORCE),--force) $(if $(filter 1,$(UPDATE)),--update)
 
 new-series: $(STAMP) ## move the config to SERIES= (UPPER_CONSTRAINTS=<its file> [UC_COMMIT=], or REQUIREMENTS_DIR=), re-pin, then render everything; prints what changed
-	$(CLI) new-series $(SERIES) $(if $(UPPER_CONSTRAINTS),--upper-constraints $(UPPER_CONSTRAINTS)) $(if $(UC_COMMIT),--uc-commit $(UC_COMMIT)) $(if $(REQUIREMENTS_DIR),--requirements-dir $(REQUIREMENTS_DIR))
+	$(if $(SERIES),,$(error SERIES= names the series: make new-series SERIES=gazpacho UPPER_CONSTRAINTS=<its upper-constraints.txt>))
+	$(CLI) new-series '$(SERIES)' $(if $(UPPER_CONSTRAINTS),--upper-constraints $(UPPER_CONSTRAINTS)) $(if $(UC_COMMIT),--uc-commit $(UC_COMMIT)) $(if $(REQUIREMENTS_DIR),--requirements-dir $(REQUIREMENTS_DIR))
 	$(MAKE) all
 
 update-git-sources: $(STAMP) ## move the git sources (the trunk mode's services) to their branch heads, re-pin and say what moved; a nightly job's command
