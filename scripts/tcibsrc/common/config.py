@@ -384,6 +384,12 @@ class RepositorySection(StrictModel):
         "are replaced (data/rdo_repository.yaml)",
     )
 
+    @model_validator(mode="after")
+    def _auto_is_rdos(self) -> RepositorySection:
+        if self.enabled == "auto" and not self.rdo:
+            raise ValueError("enabled: auto follows what RDO publishes: it needs rdo: true")
+        return self
+
 
 class RpmSection(StrictModel):
     repository_id: str = Field(

@@ -34,18 +34,23 @@ class Revision:
     branch: str | None = None
 
 
-def git(checkout: Path, *args: str) -> str:
-    """`git -C checkout args...`'s output; one error line when git fails."""
+def git(checkout: Path, *args: str, timeout: float | None = 120) -> str:
+    """`git -C checkout args...`'s output; one error line when git fails or takes longer
+    than `timeout` seconds (None: a clone or fetch of a large repository, no limit)."""
     try:
         result = subprocess.run(
             ["git", "-C", str(checkout), *args],
             capture_output=True,
             text=True,
             check=False,
-            timeout=120,
+            timeout=timeout,
         )
     except FileNotFoundError as exc:
         raise GitError("git", "not installed", "install git") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(
+            str(checkout), f"git {' '.join(args)} took more than {timeout} s", "try again"
+        ) from exc
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise GitError(str(checkout), f"git {' '.join(args)} failed: {detail}", "give a git clone")

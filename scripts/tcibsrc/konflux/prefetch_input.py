@@ -17,7 +17,12 @@ from typing import Any
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.context import Context
-from tcibsrc.python.lockfile import REQUIREMENTS_DIR, read_lock_file
+from tcibsrc.python.lockfile import (
+    BUILD_INFO_FILE,
+    REQUIREMENTS_DIR,
+    read_build_info,
+    read_lock_file,
+)
 
 
 def rpm_input(config: Config) -> dict[str, Any]:
@@ -65,12 +70,15 @@ def pip_input(ctx: Context, image: str) -> dict[str, Any] | None:
 
 
 def wheel_packages(ctx: Context, locks: list[Path]) -> list[str]:
-    """The locked projects a policy installs from wheels (install: wheel), sorted."""
+    """The locked projects installed from wheels (install: wheel, as build-info.json records
+    it at pin time: what the locks and the wheels stage were made for), sorted."""
+    info_path = ctx.repo_root / REQUIREMENTS_DIR / BUILD_INFO_FILE
+    info = read_build_info(info_path, ctx.display(info_path)) if info_path.is_file() else {}
     names = {
         str(pin.name)
         for path in locks
         for pin in read_lock_file(path, ctx.display(path)).values()
-        if (policy := ctx.config.policy_for(pin.name)) and policy.install == "wheel"
+        if info.get(pin.key, {}).get("install") == "wheel"
     }
     return sorted(names)
 

@@ -90,7 +90,15 @@ def mirror_of(url: str, fetch: bool) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".clone-", dir=path.parent))
         try:
-            git(path.parent, "clone", "--quiet", "--mirror", url, str(staging / "repo"))
+            git(
+                path.parent,
+                "clone",
+                "--quiet",
+                "--mirror",
+                url,
+                str(staging / "repo"),
+                timeout=None,
+            )
             (staging / "repo").rename(path)
         except GitError as error:
             raise GitSourceError(
@@ -100,12 +108,39 @@ def mirror_of(url: str, fetch: bool) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
     elif fetch:
         try:
-            git(path, "fetch", "--quiet", "--prune", "--tags", "origin", "+refs/*:refs/*")
+            git(
+                path,
+                "fetch",
+                "--quiet",
+                "--prune",
+                "--tags",
+                "origin",
+                "+refs/*:refs/*",
+                timeout=None,
+            )
         except GitError as error:
             raise GitSourceError(
                 url, f"cannot be fetched ({error.problem})", "check git_url"
             ) from error
     return path
+
+
+def mirror_with(url: str, commit: str) -> Path:
+    """The mirror of `url`, fetched again when it does not hold `commit` yet."""
+    mirror = mirror_of(url, fetch=False)
+    try:
+        git(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
+    except GitError:
+        mirror = mirror_of(url, fetch=True)
+        try:
+            git(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
+        except GitError as error:
+            raise GitSourceError(
+                f"{url}@{commit[:12]}",
+                "the repository does not have this commit",
+                "run make pin-python-deps UPDATE=1 to pin its ref again",
+            ) from error
+    return mirror
 
 
 def resolve_commit(mirror: Path, ref: str, url: str) -> str:
@@ -208,7 +243,7 @@ def hermeto_tarball(url: str, commit: str, target_dir: Path) -> Path:
     """The file hermeto would prefetch for `url@commit` (the tree under app/), made from the
     cached mirror: the local stand-in for hermeto's fetch. No .git inside, so no build can
     read a version from history: the PBR trap, closed only by the pinned version."""
-    mirror = mirror_of(url, fetch=False)
+    mirror = mirror_with(url, commit)
     target = target_dir / tarball_name(url, commit)
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="tcibsrc-git-") as scratch:
@@ -218,13 +253,27 @@ def hermeto_tarball(url: str, commit: str, target_dir: Path) -> Path:
     return target
 
 
+def recorded_from_text(text: str, display: str) -> dict[str, dict[str, Any]]:
+    """git-sources.json's sources; a broken file (a merge conflict, say) is one error."""
+    if not text:
+        return {}
+    try:
+        sources = json.loads(text)["sources"]
+        for source in sources.values():
+            str(source["commit"]), str(source["version"]), str(source["url"])
+        return dict(sources)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GitSourceError(
+            display,
+            f"unreadable ({type(exc).__name__})",
+            "delete it and run make pin-python-deps: the refs are resolved again",
+        ) from exc
+
+
 def read_recorded(path: Path) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
-    try:
-        return dict(json.loads(path.read_text(encoding="utf-8"))["sources"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise GitSourceError(str(path), "unreadable", "run make pin-python-deps UPDATE=1") from exc
+    return recorded_from_text(path.read_text(encoding="utf-8"), f"requirements/{path.name}")
 
 
 def render_recorded(sources: dict[str, GitSource]) -> str:
@@ -273,18 +322,18 @@ def git_sources(
     recorded = read_recorded(recorded_path)
     found: dict[NormalizedName, GitSource] = {}
     for key, (url, ref) in sorted(wanted.items()):
-        kept = recorded.get(str(key))
-        same = kept is not None and kept.get("url") == url and kept.get("ref") == ref
-        moving = not COMMIT.match(ref)
-        mirror = mirror_of(url, fetch=update and moving)
-        if same and not update and kept is not None and COMMIT.match(str(kept.get("commit"))):
-            commit = str(kept["commit"])
-            try:
-                git(mirror, "cat-file", "-e", f"{commit}^{{commit}}")
-            except GitError:
-                mirror = mirror_of(url, fetch=True)
-        else:
-            commit = resolve_commit(mirror, ref, url)
+        kept = recorded.get(str(key)) or {}
+        same = kept.get("url") == url and kept.get("ref") == ref
+        if same and not update and COMMIT.match(str(kept.get("commit"))) and kept.get("version"):
+            # the recorded pin: no repository is read (a no-op pin stays offline)
+            found[key] = GitSource(
+                str(key), url, ref, str(kept["commit"]), str(kept["version"]),
+                str(kept.get("version_from", "")),
+            )  # fmt: skip
+            continue
+        # a new or changed ref, or an update: the mirror fetched, the ref resolved now
+        mirror = mirror_of(url, fetch=not COMMIT.match(ref))
+        commit = resolve_commit(mirror, ref, url)
         deliverable = series.deliverables.get(key) if series else None
         released = deliverable.version_at(commit) if deliverable else None
         if released and series is not None:

@@ -35,7 +35,9 @@ from tcibsrc.python.git_sources import (
     GitSource,
     git_policies,
     git_sources,
-    mirror_of,
+    mirror_with,
+    read_recorded,
+    recorded_from_text,
     render_recorded,
     sdist_for_resolution,
     trunk_policies,
@@ -128,9 +130,7 @@ class PinResult:
 
 def git_versions(git_text: str | None) -> dict[str, str]:
     """name -> version of each git source in a git-sources.json text."""
-    if not git_text:
-        return {}
-    sources = json.loads(git_text).get("sources", {})
+    sources = recorded_from_text(git_text or "", f"{REQUIREMENTS_DIR}/{GIT_SOURCES_FILE}")
     return {name: str(source["version"]) for name, source in sorted(sources.items())}
 
 
@@ -380,9 +380,12 @@ class PinInputs:
     in_files: dict[str, str]
     constraints_text: str
     digest: str
+    git_text: str = ""  # git-sources.json as this pin writes it (empty: no git source)
 
     def expected_files(self) -> list[str]:
+        git = [GIT_SOURCES_FILE, f"{ALL}-git.txt"] if self.git_text else []
         return [
+            *git,
             *self.in_files,
             CONSTRAINTS_FILE,
             f"{ALL}.txt",
@@ -472,7 +475,7 @@ def compute_inputs(
             *([git_text] if git_text else []),
         ]
     )
-    return PinInputs(inputs, union, in_files, constraints_text, digest)
+    return PinInputs(inputs, union, in_files, constraints_text, digest, git_text)
 
 
 @contextmanager
@@ -513,7 +516,13 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     cutoff_at = options.exclude_newer or config.exclude_newer
     held = held_by_rpms(config, options.rpm_versions)
     planned = compute_inputs(
-        ctx, options.index_url, uc=uc, exclude_newer=cutoff_at, derive=options.derive, held=held
+        ctx,
+        options.index_url,
+        uc=uc,
+        exclude_newer=cutoff_at,
+        derive=options.derive,
+        held=held,
+        git_text="",  # for the names the images ask for; the git sources come next
     )
     # the git sources: the policies' and, in the trunk mode, every service the images install
     asked = {canonicalize_name(Requirement(line).name) for line in planned.union}
@@ -525,16 +534,16 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         series=None if config.trunk else load_series(config.series),
     )
     git_text = render_recorded(sources) if sources else ""
-    if sources:  # their versions join the constraints
-        planned = compute_inputs(
-            ctx,
-            options.index_url,
-            uc=uc,
-            exclude_newer=cutoff_at,
-            derive=options.derive,
-            held=held,
-            git_text=git_text,
-        )
+    # their versions join the constraints (none: a leftover record is not read)
+    planned = compute_inputs(
+        ctx,
+        options.index_url,
+        uc=uc,
+        exclude_newer=cutoff_at,
+        derive=options.derive,
+        held=held,
+        git_text=git_text,
+    )
     if not planned.inputs:
         raise PinError(
             ctx.display(config.path),
@@ -560,8 +569,8 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     exempt = {**uc.pins, **{name: source.version for name, source in sources.items()}}
     cutoff = Cutoff(cutoff_at, exempt=exempt) if cutoff_at else None
     index = SimpleIndex(options.index_url, cutoff=cutoff)
-    for name, source in sources.items():
-        index.overlay[name] = [sdist_for_resolution(mirror_of(source.url, fetch=False), source)]
+    for name, source in sources.items():  # only now, when the pins are not current
+        index.overlay[name] = [sdist_for_resolution(mirror_with(source.url, source.commit), source)]
     committed = committed_pins(requirements_dir, list(SUMMARY_LOCKS))
     # what a metadata build needs that the package does not declare reaches the resolver too:
     # the policies of every name the resolution may meet (globs expanded against them)
@@ -780,9 +789,8 @@ def _versions(texts: list[str]) -> dict[str, set[str]]:
 
 def _git_moves(directory: Path, files: dict[str, str]) -> list[str]:
     """Each git source whose commit moved: `name <commit> → <commit> (old → new version)`."""
-    path = directory / GIT_SOURCES_FILE
-    old = json.loads(path.read_text(encoding="utf-8"))["sources"] if path.is_file() else {}
-    new = json.loads(files[GIT_SOURCES_FILE])["sources"] if files.get(GIT_SOURCES_FILE) else {}
+    old = read_recorded(directory / GIT_SOURCES_FILE)
+    new = recorded_from_text(files.get(GIT_SOURCES_FILE, ""), GIT_SOURCES_FILE)
     lines = []
     for name in sorted(set(old) | set(new)):
         before, after = old.get(name, {}), new.get(name, {})

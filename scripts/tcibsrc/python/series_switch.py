@@ -118,12 +118,19 @@ def _from_checkout(checkout: Path, branch: str, scratch: Path) -> tuple[str, str
         )
         if found.returncode == 0:
             commit = found.stdout.strip()
-            text = subprocess.run(
+            shown_file = subprocess.run(
                 ["git", "-C", str(checkout), "show", f"{commit}:upper-constraints.txt"],
                 capture_output=True,
                 text=True,
-                check=True,
-            ).stdout
+                check=False,
+            )
+            if shown_file.returncode != 0:
+                raise SeriesSwitchError(
+                    f"{checkout}: {branch}",
+                    "has no upper-constraints.txt",
+                    "give a clone of openstack/requirements",
+                )
+            text = shown_file.stdout
             copy = scratch / "upper-constraints.txt"
             copy.write_text(text, encoding="utf-8")
             return commit, sha256_text(text), copy
@@ -171,7 +178,8 @@ def plan_switch(
                     f"name the commit of {branch} it was read at with UC_COMMIT=, or give "
                     "REQUIREMENTS_DIR= a clone of openstack/requirements",
                 )
-            name, item = matches[0]
+            # a freshly cut branch shares master's file: the series' own branch first
+            name, item = next(((n, i) for n, i in matches if n == branch), matches[0])
             if name != branch:
                 raise SeriesSwitchError(
                     str(uc_file),
