@@ -85,3 +85,11 @@ def test_the_repository_can_be_forced_on_or_off(tmp_path: Path, write_config: Co
     ctx.__dict__.pop("config", None)
     with pytest.raises(ToolkitError, match=r"rpm\.repositories"):
         _ = ctx.config
+
+
+def test_auto_belongs_to_rdos_repository(tmp_path: Path, write_config: ConfigWriter) -> None:
+    ctx = repo_with(tmp_path, write_config, "epoxy", "2025.1")
+    write_config(rpm={"repositories": [{**RDO, "rdo": False}]})
+    ctx.__dict__.pop("config", None)
+    with pytest.raises(ToolkitError, match="needs rdo: true"):
+        _ = ctx.config

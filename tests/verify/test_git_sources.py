@@ -16,7 +16,7 @@ import yaml
 from test_hermetic import statuses, verify
 
 from pinfixtures import options
-from pyindex import BACKEND, PackageIndex
+from pyindex import BACKEND, Package, PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.konflux.prefetch_input import pip_input
@@ -210,3 +210,30 @@ def test_the_trunk_mode_needs_its_section(pin_repo: Context) -> None:
         _ = pin_repo.config
     assert caught.value.where.endswith(": trunk")
     assert "needs a trunk section" in caught.value.problem
+
+
+def test_dropping_the_git_source_drops_its_record_and_a_broken_record_is_one_error(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    repo = make_project(tmp_path)
+    use_git_source(pin_repo, repo)
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    sources = pin_repo.repo_root / "requirements" / "git-sources.json"
+    # a merge conflict in the record: one line, naming the file and the way out
+    good = sources.read_text()
+    sources.write_text("<<<<<<< HEAD\n" + good)
+    with pytest.raises(ToolkitError) as caught:
+        pin_python_deps(pin_repo, options(pin_repo, index))
+    assert caught.value.where == "requirements/git-sources.json"
+    assert "delete it" in caught.value.fix
+    sources.write_text(good)
+    # the policy removed: the package comes from its sdist again, the record goes
+    index.add(Package("gitproj", "1.0.0"))
+    config = yaml.safe_load(pin_repo.config_file.read_text())
+    config["packages"] = {}
+    pin_repo.config_file.write_text(yaml.safe_dump(config))
+    pin_repo.__dict__.pop("config", None)
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    assert not sources.exists()
+    assert not (pin_repo.repo_root / "requirements" / "keystone-git.txt").exists()
+    assert "gitproj==1.0.0" in (pin_repo.repo_root / "requirements" / "keystone.txt").read_text()
