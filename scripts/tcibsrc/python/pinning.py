@@ -515,17 +515,21 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
     check_upper_constraints(ctx, uc)
     cutoff_at = options.exclude_newer or config.exclude_newer
     held = held_by_rpms(config, options.rpm_versions)
-    planned = compute_inputs(
-        ctx,
-        options.index_url,
-        uc=uc,
-        exclude_newer=cutoff_at,
-        derive=options.derive,
-        held=held,
-        git_text="",  # for the names the images ask for; the git sources come next
-    )
+
+    def inputs(git_text: str) -> PinInputs:
+        return compute_inputs(
+            ctx,
+            options.index_url,
+            uc=uc,
+            exclude_newer=cutoff_at,
+            derive=options.derive,
+            held=held,
+            git_text=git_text,
+        )
+
     # the git sources: the policies' and, in the trunk mode, every service the images install
-    asked = {canonicalize_name(Requirement(line).name) for line in planned.union}
+    # (the names they ask for, before any git source: a leftover record is never read)
+    asked = {canonicalize_name(Requirement(line).name) for line in inputs("").union}
     wanted = {**trunk_policies(config, asked), **git_policies(config)}
     sources = git_sources(
         wanted,
@@ -534,16 +538,7 @@ def _pin(ctx: Context, options: PinOptions) -> PinResult:
         series=None if config.trunk else load_series(config.series),
     )
     git_text = render_recorded(sources) if sources else ""
-    # their versions join the constraints (none: a leftover record is not read)
-    planned = compute_inputs(
-        ctx,
-        options.index_url,
-        uc=uc,
-        exclude_newer=cutoff_at,
-        derive=options.derive,
-        held=held,
-        git_text=git_text,
-    )
+    planned = inputs(git_text)  # their versions join the constraints
     if not planned.inputs:
         raise PinError(
             ctx.display(config.path),
