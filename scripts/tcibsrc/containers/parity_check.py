@@ -21,7 +21,8 @@ from tcibsrc.common.datafiles import shown
 from tcibsrc.common.errors import Problem
 from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
-from tcibsrc.python.lockfile import GIT_LOCK_SUFFIX, REQUIREMENTS_DIR, read_git_lock, read_pins
+from tcibsrc.python.lockfile import REQUIREMENTS_DIR
+from tcibsrc.python.pinning import committed_projections
 from tcibsrc.rpm.lock_inputs import packages_of
 from tcibsrc.rpm.parity import (
     WAIVERS_DATA,
@@ -99,13 +100,7 @@ def _image_provides(catalog: Catalog, chain: list[str]) -> set[str]:
 
 def locked_names(ctx: Context, image: str) -> list[str]:
     """What the image's locks install: its hash-locked pins and its git sources."""
-    directory = ctx.repo_root / REQUIREMENTS_DIR
-    lock = directory / f"{image}.txt"
-    names = list(read_pins(lock.read_text(encoding="utf-8"))) if lock.is_file() else []
-    git_lock = directory / f"{image}{GIT_LOCK_SUFFIX}.txt"
-    if git_lock.is_file():
-        names += list(read_git_lock(git_lock, ctx.display(git_lock)))
-    return names
+    return committed_projections(ctx.repo_root / REQUIREMENTS_DIR, [image]).get(image, [])
 
 
 def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:

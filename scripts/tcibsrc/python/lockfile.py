@@ -257,21 +257,33 @@ def git_version(build_info: dict[str, Any], pin: GitPin) -> str | None:
     return None
 
 
+def git_sources_of(
+    directory: Path, image: str, build_info: dict[str, Any], display: Callable[[Path], str]
+) -> list[tuple[GitPin, str]]:
+    """The image's git sources (`<image>-git.txt`), each with the version build-info.json
+    records for its commit; one not recorded there is one error."""
+    path = directory / f"{image}{GIT_LOCK_SUFFIX}.txt"
+    if not path.is_file():
+        return []
+    found = []
+    for name, pin in read_git_lock(path, display(path)).items():
+        version = git_version(build_info, pin)
+        if version is None:
+            raise ToolkitError(
+                display(path),
+                f"{name} at {pin.commit[:12]} is not in build-info.json",
+                "run `make pin-python-deps`",
+            )
+        found.append((pin, version))
+    return found
+
+
 def image_pins(
     directory: Path, image: str, build_info: dict[str, Any], display: Callable[[Path], str]
 ) -> dict[NormalizedName, Pin]:
     """What an image installs: its hash-locked runtime pins and its git sources (their
     `hashes` hold `git:<commit>`, the commit being their pin)."""
     pins = read_lock_file(directory / f"{image}.txt", display(directory / f"{image}.txt"))
-    git_path = directory / f"{image}{GIT_LOCK_SUFFIX}.txt"
-    if git_path.is_file():
-        for name, pin in read_git_lock(git_path, display(git_path)).items():
-            version = git_version(build_info, pin)
-            if version is None:
-                raise ToolkitError(
-                    display(git_path),
-                    f"{name} at {pin.commit[:12]} is not in build-info.json",
-                    "run `make pin-python-deps`",
-                )
-            pins[name] = Pin(name, version, [f"git:{pin.commit}"])
+    for pin, version in git_sources_of(directory, image, build_info, display):
+        pins[pin.name] = Pin(pin.name, version, [f"git:{pin.commit}"])
     return pins

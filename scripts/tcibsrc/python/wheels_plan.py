@@ -28,10 +28,8 @@ from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.models import StrictModel
 from tcibsrc.python.lockfile import (
-    GIT_LOCK_SUFFIX,
     REQUIREMENTS_DIR,
-    git_version,
-    read_git_lock,
+    git_sources_of,
     read_lock_file,
 )
 
@@ -96,21 +94,13 @@ def locked_sdists(
                 )
             wheels = tuple(pin.hashes) if as_wheels else ()
             found.setdefault(pin.key, Locked(pin.name, pin.version, pin.hashes[0], role, wheels))
-    git_path = ctx.repo_root / REQUIREMENTS_DIR / f"{image}{GIT_LOCK_SUFFIX}.txt"
-    if git_path.is_file():
-        for pin in read_git_lock(git_path, ctx.display(git_path)).values():
-            version = git_version(info, pin)
-            if version is None:
-                raise PlanError(
-                    ctx.display(git_path),
-                    f"{pin.name} at {pin.commit[:12]} is not in build-info.json",
-                    "run `make pin-python-deps`",
-                )
-            # keyed by its commit: what decides the source (the wheel cache's key too)
-            locked = Locked(
-                pin.name, version, f"git:{pin.commit}", "runtime", git=(pin.url, pin.commit)
-            )
-            found.setdefault(locked.key, locked)
+    directory = ctx.repo_root / REQUIREMENTS_DIR
+    for pin, version in git_sources_of(directory, image, info, ctx.display):
+        # keyed by its commit: what decides the source (the wheel cache's key too)
+        locked = Locked(
+            pin.name, version, f"git:{pin.commit}", "runtime", git=(pin.url, pin.commit)
+        )
+        found.setdefault(locked.key, locked)
     return sorted(found.values(), key=lambda item: item.key)
 
 
