@@ -25,6 +25,11 @@ class RdoOnlyRpm(StrictModel):
     built_from: str = Field(min_length=1)
     pypi: str | None = Field(default=None, description="the PyPI project that replaces it")
     install: Literal["sdist", "wheel"] = "sdist"
+    requires: tuple[str, ...] = Field(
+        default=(),
+        description="what the RPM required that stays an RPM, installed in its place (its "
+        "spec's Requires; the Python ones come from PyPI with the replacement)",
+    )
     replacement: str | None = Field(
         default=None, description="a replacement the toolkit does not automate yet"
     )

@@ -22,6 +22,7 @@ from packaging.utils import canonicalize_name
 
 from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
+from tcibsrc.common.dnf_lines import only_cleanup, remove_packages, split_after_install
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.python.lockfile import (
@@ -34,7 +35,6 @@ from tcibsrc.python.lockfile import (
 )
 from tcibsrc.python.preflight import validate_inputs
 from tcibsrc.python.wheels_plan import PLAN_FILE, plan_packages, render_plan
-from tcibsrc.rpm.dnf_lines import only_cleanup, remove_packages
 from tcibsrc.rpm.lock_inputs import (
     RPMS_ADDITIONS,
     RPMS_IN,
@@ -342,9 +342,10 @@ class Renderer:
         }
         waived = set(load_waivers().requires)
         if not self.config.rdo_repository:  # what only RDO builds and PyPI replaces
-            waived |= {
-                rpm for rpm, entry in rdo_repository().rpms.items() if entry.pypi is not None
-            }
+            rdo_only = rdo_repository().rpms
+            waived |= {rpm for rpm, entry in rdo_only.items() if entry.pypi is not None}
+            for rpm in image.source_rpms:  # and what such an RPM required that stays an RPM
+                wanted.update(rdo_only[rpm].requires if rpm in rdo_only else ())
         return sorted(rpm for rpm in wanted if rpm not in chain and rpm not in waived)
 
     def _actions(self, image: CatalogImage, tcib: TcibImage, plan: PythonPlan | None) -> list[str]:
@@ -364,6 +365,18 @@ class Renderer:
             )
             if taken:
                 pending = []  # they went into this dnf line, in place of the RPMs
+            head, tail, _ = (
+                split_after_install(value, source_rpms, replacements) if taken else (text, "", [])
+            )
+            if taken and not installed and tail and not only_cleanup(tail):
+                # the rest of the line uses what the dnf install brought (the base's crudini):
+                # the wheels go in between
+                if head:
+                    lines.append(f"RUN {head}")
+                lines += self._install(plan)
+                lines.append(f"RUN {tail}")
+                installed = True
+                continue
             if text and not (taken and only_cleanup(text)):
                 lines.append(f"{verb.upper()} {text}")
             if taken and not installed:

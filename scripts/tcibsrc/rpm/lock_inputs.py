@@ -17,8 +17,8 @@ import yaml
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.containerfile import run_commands
+from tcibsrc.common.dnf_lines import installed_packages
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.rpm.dnf_lines import installed_packages
 
 RPMS_IN = "rpms.in.yaml"
 RPMS_REPO = "rpms.repo"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import TcibError
 from tcibsrc.common.git import GitError, git
-from tcibsrc.tcib.classify import Classification, Kind, classify_all
+from tcibsrc.tcib.classify import Classification, Kind, classify_all, without_rdo
 from tcibsrc.tcib.containers_yaml import read_containers_yaml
 from tcibsrc.tcib.contract import kolla_users, operator_image_keys
 from tcibsrc.tcib.images import TcibImage, load_images
@@ -135,6 +135,12 @@ def catalog_image(
 ) -> CatalogImage:
     kept = [rpm for rpm in image.rpms if classes[rpm].kind is not Kind.SOURCE]
     source = [rpm for rpm in image.rpms if classes[rpm].kind is Kind.SOURCE]
+    if not ctx.config.rdo_repository:  # a RUN line's RPM that only RDO builds: Python
+        source += [
+            rpm
+            for rpm in image.action_rpms
+            if rpm not in image.rpms and without_rdo(rpm) is not None
+        ]
     projects = sorted({p for rpm in source for p in classes[rpm].projects}, key=str.lower)
     users = kolla_users()
     return CatalogImage(
@@ -207,6 +213,12 @@ def _build_catalog(ctx: Context, everything: bool, images: dict[str, TcibImage])
         _first_use(images, ctx),
         rdo_repository=config.rdo_repository,
     )
+    if not config.rdo_repository:  # what only RDO builds, installed by a RUN line: Python too
+        for name in scope.ordered:
+            for rpm in images[name].action_rpms:
+                replaced = without_rdo(rpm)
+                if replaced is not None:
+                    classes.setdefault(rpm, replaced)
     cataloged = {
         name: catalog_image(images[name], classes, ctx, name in scope.requested)
         for name in scope.ordered

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tcibsrc.common.dnf_lines import installed_packages
 from tcibsrc.common.errors import TcibError
 from tcibsrc.tcib.templating import TemplateProblem, expand_variables
 from tcibsrc.tcib.tree import RawImage, discover
@@ -85,6 +86,16 @@ class TcibImage:
         for group, items in self.package_groups.items():
             if group != PIP_GROUP:
                 names.extend(item for item in items if item not in names)
+        return names
+
+    @property
+    def action_rpms(self) -> list[str]:
+        """RPM names this image's own RUN actions install with dnf, outside tcib_packages
+        (the base's `dnf install -y crudini`)."""
+        names: list[str] = []
+        for verb, value in self.actions:
+            if verb == "run" and isinstance(value, str):
+                names.extend(n for n in installed_packages(value) if n not in names)
         return names
 
     @property

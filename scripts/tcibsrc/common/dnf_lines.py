@@ -100,3 +100,36 @@ def only_cleanup(line: str) -> bool:
     """True when a line does nothing but clean dnf's cache (left after its install went)."""
     parts = [part.strip() for index, part in enumerate(_SEPARATOR.split(line)) if index % 2 == 0]
     return all(part in CLEANUP_COMMANDS for part in parts if part)
+
+
+_OPENERS = {"if", "then", "else", "elif", "do", "for", "while", "until", "case", "{", "("}
+
+
+def split_after_install(
+    line: str, removed: Container[str], replacements: Mapping[str, Sequence[str]] | None = None
+) -> tuple[str, str, list[str]]:
+    """`line` cut after its first dnf install that names a `removed` package: (what runs up to
+    and with that install, what runs after it, what was taken out), each half without the
+    `removed` names.
+
+    What follows such an install may use what it installed (`dnf install -y crudini &&
+    crudini --set ...`); where the package becomes a wheel, that wheel must be installed
+    between the halves. The line is cut only at an `&&` outside any shell compound (an `if`,
+    a loop, a group), where two RUNs do what one did; otherwise the tail is empty and the
+    whole line is the head."""
+    parts = _SEPARATOR.split(line)
+    for index in range(0, len(parts), 2):
+        words = parts[index].split()
+        found = _install_words(words)
+        if not found or not any(w in removed for w in words[found[1] + 1 :]):
+            continue
+        opened = any(
+            part.split()[:1] and part.split()[0] in _OPENERS for part in parts[0 : index + 1 : 2]
+        )
+        if opened or index + 1 >= len(parts) or parts[index + 1].strip() != "&&":
+            break
+        head, taken = remove_packages("".join(parts[: index + 1]), removed, replacements)
+        tail, more = remove_packages("".join(parts[index + 2 :]), removed)
+        return head, tail, taken + more
+    text, taken = remove_packages(line, removed, replacements)
+    return text, "", taken
