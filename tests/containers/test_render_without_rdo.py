@@ -1,15 +1,27 @@
-"""Without RDO's repository, a RUN line's RDO-only RPM becomes a wheel installed in its place:
-the base's `dnf install -y crudini && crudini --set ...` gets crudini before it runs."""
+"""Without RDO's repository, a RUN line's RDO-only RPM becomes a wheel installed in its place
+(the base's `dnf install -y crudini && crudini --set ...` gets crudini before it runs), and
+novnc becomes noVNC's release, prefetched by hermeto's generic fetcher and unpacked where the
+RPM put it."""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import yaml
 
 from conftest import BASE_CONFIG, FIXTURE_TREE, README_TEXT, ConfigWriter, write_tree
 from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
+from tcibsrc.common.rdo_repository import rdo_repository
+from tcibsrc.containers.artifacts import unpack_command
 from tcibsrc.containers.render import render_files
+from tcibsrc.konflux.pipeline_checks import prefetch_problems
+from tcibsrc.konflux.prefetch_input import as_json, prefetch_input
 from tcibsrc.python.pinning import pin_python_deps
 from tcibsrc.rpm.lock_inputs import packages_of
 from tcibsrc.tcib.catalog import build_catalog
@@ -35,13 +47,20 @@ def base_repo(tmp_path, write_config: ConfigWriter, series: str, version: str) -
     tree["tcib/base/base.yaml"] = tree["tcib/base/base.yaml"].replace(
         "tcib_actions:\n", "tcib_actions:\n        " + CRUDINI_LINE, 1
     )
+    tree["tcib/base/novncproxy/novncproxy.yaml"] = """
+        tcib_actions:
+        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
+        tcib_packages:
+          common:
+          - novnc
+    """
     root = tmp_path / "repo"
     tcib = write_tree(root / "container-images", tree)
     (root / "README.md").write_text(README_TEXT, encoding="utf-8")
     (root / "upper-constraints.txt").write_text(UPPER_CONSTRAINTS, encoding="utf-8")
     config = write_config(
         release={"series": series, "version": version},
-        images={"scope": ["base"]},
+        images={"scope": ["base", "novncproxy"]},
         rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO]},
         upper_constraints={
             "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
@@ -82,3 +101,84 @@ def test_with_rdo_the_crudini_line_is_tcibs(
         "RUN dnf install -y crudini && crudini --set /etc/dnf/dnf.conf main tsflags nodocs" in base
     )
     assert "pip install" not in base
+    files = render_files(ctx)
+    assert "novnc" in packages_of(files["containerfiles/novncproxy/Containerfile"])
+    assert "containerfiles/novncproxy/artifacts.lock.yaml" not in files
+
+
+def novnc_tarball(path: Path) -> None:
+    """A release shaped like noVNC's: one top directory, the app, and what the RPM drops."""
+    members = {
+        "vnc.html": "full", "vnc_lite.html": "lite", "app/ui.js": "ui", "core/rfb.js": "rfb",
+        "po/de.po": "de", "po/Makefile": "make", "tests/test.js": "t", "snap/x": "s",
+        "utils/novnc_proxy": "p", ".gitignore": "g",
+    }  # fmt: skip
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"noVNC-1.5.0/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def test_without_rdo_novnc_is_noVNCs_release_through_the_generic_fetcher(
+    tmp_path, write_config: ConfigWriter, index: PackageIndex
+) -> None:
+    index.add(Package("crudini", "0.9.6", requires=["iniparse"]), Package("iniparse", "0.5.3"))
+    ctx = base_repo(tmp_path, write_config, "gazpacho", "2026.1")
+    pin_python_deps(ctx, options(ctx, index))
+    files = render_files(ctx)
+    proxy = files["containerfiles/novncproxy/Containerfile"]
+    assert "novnc" not in packages_of(proxy)
+    artifact = rdo_repository().rpms["novnc"].artifact
+    assert artifact is not None
+    assert f"RUN {unpack_command(artifact)}" in proxy
+    lock = yaml.safe_load(files["containerfiles/novncproxy/artifacts.lock.yaml"])
+    assert lock == {
+        "metadata": {"version": "1.0"},
+        "artifacts": [
+            {
+                "download_url": artifact.download_url,
+                "checksum": artifact.checksum,
+                "filename": "novnc-1.5.0.tar.gz",
+            }
+        ],
+    }
+    assert "containerfiles/base/artifacts.lock.yaml" not in files
+    # the PipelineRun's prefetch-input names it for hermeto, and passes the checks
+    for relative, text in files.items():
+        (ctx.repo_root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ctx.repo_root / relative).write_text(text, encoding="utf-8")
+    packages = prefetch_input(ctx, "novncproxy", builds_wheels=False)
+    assert packages[-1] == {
+        "type": "generic",
+        "path": ".",
+        "lockfile": "containerfiles/novncproxy/artifacts.lock.yaml",
+    }
+    assert list(prefetch_problems(as_json(packages), "p.yaml", ctx.repo_root)) == []
+    assert prefetch_input(ctx, "base", builds_wheels=True)[-1]["type"] == "rpm"
+
+
+def test_the_unpack_command_puts_the_release_where_the_rpm_did(tmp_path: Path) -> None:
+    artifact = rdo_repository().rpms["novnc"].artifact
+    assert artifact is not None
+    generic = tmp_path / "cachi2/output/deps/generic"
+    generic.mkdir(parents=True)
+    novnc_tarball(generic / artifact.filename)
+    command = (
+        unpack_command(artifact)
+        .replace("/tmp/", "@scratch@")
+        .replace("/cachi2/", f"{tmp_path}/cachi2/")
+        .replace("/usr/share", f"{tmp_path}/usr/share")
+        .replace("@scratch@", f"{tmp_path}/scratch-")
+    )
+    subprocess.run(["bash", "-euc", command], check=True)
+    into = tmp_path / "usr/share/novnc"
+    found = sorted(str(p.relative_to(into)) for p in into.rglob("*") if p.is_file())
+    assert found == [
+        "app/ui.js", "core/rfb.js", "index.html", "po/de.po", "vnc.html", "vnc_auto.html",
+        "vnc_lite.html",
+    ]  # fmt: skip
+    assert (into / "index.html").read_text() == "full"
+    assert (into / "vnc_auto.html").read_text() == "lite"
+    assert not list(tmp_path.glob("scratch-*"))  # nothing left behind

@@ -8,15 +8,61 @@ replacement the toolkit does not automate yet, which `make check` names).
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import PurePosixPath
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tcibsrc.common.datafiles import load_data
 from tcibsrc.common.models import StrictModel
 
 RDO_DATA = "rdo_repository.yaml"
+
+
+_FILE_NAME = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
+
+
+class Artifact(StrictModel):
+    """A release tarball hermeto's generic fetcher prefetches, unpacked where the RPM put its
+    files (novnc): hermeto checks the checksum, the image build reads no network."""
+
+    download_url: str = Field(pattern=r"^https://[^\s'\"]+$")
+    checksum: str = Field(pattern=r"^(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$")
+    filename: str = Field(pattern=f"^{_FILE_NAME}$")
+    top: str = Field(pattern=f"^{_FILE_NAME}$", description="the tarball's one top directory")
+    into: str = Field(pattern=r"^(/[A-Za-z0-9._+-]+)+$", description="where its files go")
+    drop: tuple[str, ...] = Field(default=(), description="what the RPM's %install removed")
+    copy_files: dict[str, str] = Field(
+        default_factory=dict, alias="copy", description="target: source, as the RPM installs"
+    )
+    checked: str = Field(min_length=1, description="how the checksum was established")
+
+    @field_validator("drop")
+    @classmethod
+    def _relative(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for path in value:
+            _check_relative(path)
+        return value
+
+    @field_validator("copy_files")
+    @classmethod
+    def _relative_pairs(cls, value: dict[str, str]) -> dict[str, str]:
+        for target, source in value.items():
+            _check_relative(target)
+            _check_relative(source)
+        return value
+
+
+def _check_relative(path: str) -> None:
+    parts = PurePosixPath(path).parts
+    if (
+        not parts
+        or path.startswith("/")
+        or any(part in (".", "..") or not re.fullmatch(r"[A-Za-z0-9._+-]+", part) for part in parts)
+    ):
+        raise ValueError(f"not a plain relative path inside the tarball: {path!r}")
 
 
 class RdoOnlyRpm(StrictModel):
@@ -32,6 +78,9 @@ class RdoOnlyRpm(StrictModel):
     )
     replacement: str | None = Field(
         default=None, description="a replacement the toolkit does not automate yet"
+    )
+    artifact: Artifact | None = Field(
+        default=None, description="its upstream release, through hermeto's generic fetcher"
     )
     reason: str = Field(min_length=1)
 

@@ -24,7 +24,13 @@ from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
 from tcibsrc.common.dnf_lines import only_cleanup, remove_packages, split_after_install
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.common.rdo_repository import rdo_repository
+from tcibsrc.common.rdo_repository import Artifact, rdo_repository
+from tcibsrc.containers.artifacts import (
+    ARTIFACTS_LOCK,
+    artifact_rpms,
+    render_artifacts_lock,
+    unpack_command,
+)
 from tcibsrc.python.lockfile import (
     BUILD_INFO_FILE,
     REQUIREMENTS_DIR,
@@ -104,6 +110,7 @@ class Renderer:
         self.build_info = self._read_build_info()
         self.locks: dict[str, dict[str, Pin]] = {}
         self.installed: dict[str, set[str]] = {}  # image -> RPMs its Containerfile installs
+        self.unpacked: dict[str, list[Artifact]] = {}  # image -> releases it unpacks (novnc)
 
     def _read_build_info(self) -> dict[str, Any]:
         path = self.requirements / BUILD_INFO_FILE
@@ -171,6 +178,10 @@ class Renderer:
             if plan and plan.own:
                 files[f"{RENDER_DIR}/{image.name}/{PLAN_FILE}"] = render_plan(
                     image.name, plan.packages
+                )
+            if self.unpacked.get(image.name):
+                files[f"{RENDER_DIR}/{image.name}/{ARTIFACTS_LOCK}"] = render_artifacts_lock(
+                    self.unpacked[image.name]
                 )
         files[f"{RENDER_DIR}/{BUILDER}/Containerfile"] = self.render_builder()
         packages = [
@@ -343,7 +354,11 @@ class Renderer:
         waived = set(load_waivers().requires)
         if not self.config.rdo_repository:  # what only RDO builds and PyPI replaces
             rdo_only = rdo_repository().rpms
-            waived |= {rpm for rpm, entry in rdo_only.items() if entry.pypi is not None}
+            waived |= {
+                rpm
+                for rpm, entry in rdo_only.items()
+                if entry.pypi is not None or entry.artifact is not None
+            }
             for rpm in image.source_rpms:  # and what such an RPM required that stays an RPM
                 wanted.update(rdo_only[rpm].requires if rpm in rdo_only else ())
         return sorted(rpm for rpm in wanted if rpm not in chain and rpm not in waived)
@@ -352,6 +367,8 @@ class Renderer:
         source_rpms = {
             rpm for rpm, c in self.catalog.classifications.items() if c.kind is Kind.SOURCE
         }
+        artifacts = artifact_rpms(self.config)  # RPMs only RDO builds: their releases
+        removed = source_rpms | set(artifacts)
         pending = self.parity_rpms(image)
         lines: list[str] = []
         installed = plan is None or not plan.own
@@ -361,27 +378,33 @@ class Renderer:
                 continue
             replacements = dict.fromkeys(source_rpms, pending) if pending else None
             text, taken = (
-                remove_packages(value, source_rpms, replacements) if verb == "run" else (value, [])
+                remove_packages(value, removed, replacements) if verb == "run" else (value, [])
             )
-            if taken:
+            wheels_here = any(rpm in source_rpms for rpm in taken)
+            unpacked = [artifacts[rpm] for rpm in dict.fromkeys(taken) if rpm in artifacts]
+            if wheels_here:
                 pending = []  # they went into this dnf line, in place of the RPMs
             head, tail, _ = (
-                split_after_install(value, source_rpms, replacements) if taken else (text, "", [])
+                split_after_install(value, removed, replacements) if taken else (text, "", [])
             )
-            if taken and not installed and tail and not only_cleanup(tail):
+            if wheels_here and not installed and tail and not only_cleanup(tail):
                 # the rest of the line uses what the dnf install brought (the base's crudini):
                 # the wheels go in between
                 if head:
                     lines.append(f"RUN {head}")
                 lines += self._install(plan)
+                lines += [f"RUN {unpack_command(artifact)}" for artifact in unpacked]
                 lines.append(f"RUN {tail}")
                 installed = True
+                self.unpacked.setdefault(image.name, []).extend(unpacked)
                 continue
             if text and not (taken and only_cleanup(text)):
                 lines.append(f"{verb.upper()} {text}")
-            if taken and not installed:
+            if wheels_here and not installed:
                 lines += self._install(plan)
                 installed = True
+            lines += [f"RUN {unpack_command(artifact)}" for artifact in unpacked]
+            self.unpacked.setdefault(image.name, []).extend(unpacked)
         if pending:
             lines.append(
                 f"RUN dnf -y install {' '.join(pending)} && dnf clean all && rm -rf /var/cache/dnf"

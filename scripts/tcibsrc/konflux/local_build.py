@@ -119,6 +119,7 @@ MAKE_INPUT = {
     "pip": "run `make pin-python-deps`",
     "rpm": "run `make lock-rpms` on a machine that reaches the CentOS mirrors, and commit "
     "rpms.lock.yaml",
+    "generic": "run `make render`",
 }
 
 
@@ -140,6 +141,8 @@ def missing_inputs(root: Path, packages: str) -> list[tuple[str, str]]:
             ]
         elif kind == "rpm":
             names = ["rpms.lock.yaml"]
+        elif kind == "generic":
+            names = [str(entry.get("lockfile", "artifacts.lock.yaml"))]
         else:
             continue
         for name in names:

@@ -35,6 +35,8 @@ PIP_KEYS = {"type", "path", "requirements_files", "requirements_build_files", "b
 # hermeto's PipBinaryFilters (extra keys forbidden; `platform` excludes a custom arch or os)
 PIP_BINARY_KEYS = {"packages", "arch", "os", "py_version", "py_impl", "abi", "platform"}
 RPM_KEYS = {"type", "path", "options", "include_summary_in_sbom", "binary"}
+GENERIC_KEYS = {"type", "path", "lockfile"}
+KEYS = {"pip": PIP_KEYS, "rpm": RPM_KEYS, "generic": GENERIC_KEYS}
 
 
 def _load(path: Path, display: str) -> tuple[Any, list[Problem]]:
@@ -75,9 +77,9 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
         packages = packages.get("packages", [packages])
     for package in packages if isinstance(packages, list) else []:
         kind = package.get("type")
-        allowed = PIP_KEYS if kind == "pip" else RPM_KEYS if kind == "rpm" else None
+        allowed = KEYS.get(str(kind))
         if allowed is None:
-            yield Problem(display, f"prefetch-input type {kind!r} is not pip or rpm")
+            yield Problem(display, f"prefetch-input type {kind!r} is not pip, rpm or generic")
             continue
         for key in sorted(set(package) - allowed):
             yield Problem(display, f"prefetch-input {kind} has key {key!r}, which hermeto refuses")
@@ -90,6 +92,10 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
             for name in package.get(key, []):
                 if not (base / name).is_file():
                     yield Problem(display, f"prefetch-input {key} {name} does not exist")
+        if kind == "generic" and not (base / str(package.get("lockfile", ""))).is_file():
+            yield Problem(
+                display, f"prefetch-input generic lockfile {package.get('lockfile')} does not exist"
+            )
 
 
 def _binary_problems(binary: Any, display: str) -> Iterator[Problem]:

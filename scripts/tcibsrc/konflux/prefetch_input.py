@@ -6,7 +6,8 @@ packages a policy installs from wheels (packages.<name>.install: wheel; never th
 `allow_binary`): hermeto then fetches those packages' wheels for the arches and Python the
 images target, the ones whose sha256 the lock lists, and sdists for the rest; rpm with
 `options.dnf.<repoid>.gpgkey` for every repository, because the repo
-file hermeto generates says gpgcheck=1 and names no key.
+file hermeto generates says gpgcheck=1 and names no key; generic with the image's
+`artifacts.lock.yaml` where it unpacks an upstream release (novnc without RDO's repository).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from tcibsrc.common.config import Config
 from tcibsrc.common.context import Context
+from tcibsrc.containers.artifacts import ARTIFACTS_LOCK
+from tcibsrc.containers.render import RENDER_DIR
 from tcibsrc.python.lockfile import (
     BUILD_INFO_FILE,
     REQUIREMENTS_DIR,
@@ -83,14 +86,26 @@ def wheel_packages(ctx: Context, locks: list[Path]) -> list[str]:
     return sorted(names)
 
 
+def generic_input(ctx: Context, image: str) -> dict[str, Any] | None:
+    """hermeto's generic fetcher, for the releases `make render` locked for the image."""
+    lockfile = f"{RENDER_DIR}/{image}/{ARTIFACTS_LOCK}"
+    if not (ctx.repo_root / lockfile).is_file():
+        return None
+    return {"type": "generic", "path": ".", "lockfile": lockfile}
+
+
 def prefetch_input(ctx: Context, image: str, builds_wheels: bool) -> list[dict[str, Any]]:
-    """What hermeto prefetches for `image`: pip when it builds wheels, always rpm."""
+    """What hermeto prefetches for `image`: pip when it builds wheels, always rpm, generic
+    when it unpacks a release."""
     packages: list[dict[str, Any]] = []
     if builds_wheels:
         pip = pip_input(ctx, image)
         if pip is not None:
             packages.append(pip)
     packages.append(rpm_input(ctx.config))
+    generic = generic_input(ctx, image)
+    if generic is not None:
+        packages.append(generic)
     return packages
 
 
