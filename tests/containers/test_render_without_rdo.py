@@ -20,6 +20,7 @@ from tcibsrc.common.context import Context
 from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.containers.artifacts import unpack_command
 from tcibsrc.containers.render import render_files
+from tcibsrc.interface.commands.check import rdo_only_problems
 from tcibsrc.konflux.pipeline_checks import prefetch_problems
 from tcibsrc.konflux.prefetch_input import as_json, prefetch_input
 from tcibsrc.python.pinning import pin_python_deps
@@ -35,6 +36,15 @@ RDO = {
     "enabled": "auto",
 }
 UPPER_CONSTRAINTS = "iniparse===0.5.3\n"  # crudini is in no upper-constraints
+EPEL = {
+    "id": "epel",
+    "name": "EPEL",
+    "baseurl": "https://example.invalid/epel/$basearch/",
+    "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-10",
+    "key_package": "epel-release",
+    "instead_of_rdo": ["gdisk"],
+    "enabled": "auto",
+}
 CRUDINI_LINE = (
     "- run: dnf install -y crudini && crudini --set /etc/dnf/dnf.conf main tsflags nodocs "
     "&& crudini --set /etc/dnf/dnf.conf main keepcache 0\n"
@@ -54,14 +64,22 @@ def base_repo(tmp_path, write_config: ConfigWriter, series: str, version: str) -
           common:
           - novnc
     """
+    tree["tcib/base/conductor/conductor.yaml"] = """
+        tcib_actions:
+        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
+        tcib_packages:
+          common:
+          - gdisk
+          - parted
+    """
     root = tmp_path / "repo"
     tcib = write_tree(root / "container-images", tree)
     (root / "README.md").write_text(README_TEXT, encoding="utf-8")
     (root / "upper-constraints.txt").write_text(UPPER_CONSTRAINTS, encoding="utf-8")
     config = write_config(
         release={"series": series, "version": version},
-        images={"scope": ["base", "novncproxy"]},
-        rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO]},
+        images={"scope": ["base", "novncproxy", "conductor"]},
+        rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO, EPEL]},
         upper_constraints={
             "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
             "sha256": hashlib.sha256(UPPER_CONSTRAINTS.encode()).hexdigest(),
@@ -96,6 +114,7 @@ def test_with_rdo_the_crudini_line_is_tcibs(
 ) -> None:
     ctx = base_repo(tmp_path, write_config, "epoxy", "2025.1")
     assert build_catalog(ctx).images["base"].python_projects == ()
+    assert not any("epel" in repo.id for repo in ctx.config.rpm_repositories)
     base = render_files(ctx)["containerfiles/base/Containerfile"]
     assert (
         "RUN dnf install -y crudini && crudini --set /etc/dnf/dnf.conf main tsflags nodocs" in base
@@ -182,3 +201,35 @@ def test_the_unpack_command_puts_the_release_where_the_rpm_did(tmp_path: Path) -
     assert (into / "index.html").read_text() == "full"
     assert (into / "vnc_auto.html").read_text() == "lite"
     assert not list(tmp_path.glob("scratch-*"))  # nothing left behind
+
+
+def test_without_rdo_gdisk_comes_from_the_repository_that_stands_in_with_its_key_first(
+    tmp_path, write_config: ConfigWriter, index: PackageIndex
+) -> None:
+    index.add(Package("crudini", "0.9.6", requires=["iniparse"]), Package("iniparse", "0.5.3"))
+    ctx = base_repo(tmp_path, write_config, "gazpacho", "2026.1")
+    assert [repo.id for repo in ctx.config.rpm_repositories if "epel" in repo.id] == ["epel"]
+    pin_python_deps(ctx, options(ctx, index))
+    files = render_files(ctx)
+    conductor = files["containerfiles/conductor/Containerfile"]
+    key = conductor.index(
+        "RUN dnf -y install epel-release && rm -f $(rpm -ql epel-release | grep "
+        "'^/etc/yum.repos.d/') && rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-10"
+    )
+    assert key < conductor.index("RUN dnf -y install gdisk parted")
+    # the base imports the keys it has, not EPEL's, which only epel-release brings
+    base = files["containerfiles/base/Containerfile"]
+    assert "RPM-GPG-KEY-EPEL-10" not in base and "rpm --import /etc/pki/rpm-gpg/KEY" in base
+    assert "[epel]" in files["rpms.repo"] and "- epel-release" in files["rpms.in.yaml"]
+    catalog = build_catalog(ctx)
+    assert list(rdo_only_problems(ctx, catalog, files)) == []
+    # without the stand-in, gdisk is an error naming the replacement chosen
+    write_config(
+        release={"series": "gazpacho", "version": "2026.1"},
+        images={"scope": ["base", "novncproxy", "conductor"]},
+        rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO]},
+    ).rename(ctx.config_file)
+    ctx.__dict__.pop("config", None)
+    problems = list(rdo_only_problems(ctx, catalog, files))
+    assert [(p.where, p.is_warning) for p in problems] == [("gdisk (conductor)", False)]
+    assert "EPEL 10's gdisk" in problems[0].message and "instead_of_rdo" in problems[0].fix

@@ -66,7 +66,7 @@ def test_a_series_rdo_does_not_publish_goes_without_it(
     files = {"containerfiles/keystone/Containerfile": "RUN dnf -y install httpd gdisk\n"}
     problems = list(rdo_only_problems(ctx, catalog, files))
     assert [p.where for p in problems] == ["gdisk (keystone)"]
-    assert "EPEL 10" in problems[0].message and problems[0].is_warning
+    assert "EPEL 10" in problems[0].message and not problems[0].is_warning  # an error now
     # a pyeclib policy follows: liberasurecode's replacement comes from its wheels
     policy = ctx.config.policy_for("pyeclib")
     assert policy is not None and policy.install == "wheel"
@@ -93,3 +93,36 @@ def test_auto_belongs_to_rdos_repository(tmp_path: Path, write_config: ConfigWri
     ctx.__dict__.pop("config", None)
     with pytest.raises(ToolkitError, match="needs rdo: true"):
         _ = ctx.config
+
+
+def test_a_repository_standing_in_for_rdo_is_checked(
+    tmp_path: Path, write_config: ConfigWriter
+) -> None:
+    ctx = repo_with(tmp_path, write_config, "gazpacho", "2026.1")
+    epel = {
+        "id": "epel",
+        "name": "EPEL",
+        "baseurl": "https://example.invalid/epel/",
+        "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-10",
+        "key_package": "epel-release",
+        "instead_of_rdo": ["gdisk"],
+        "enabled": "auto",
+    }
+    for bad, words in (
+        ({"instead_of_rdo": ["vim"]}, "vim is not an RPM only RDO builds"),
+        ({"gpgkey": "https://example.invalid/KEY"}, "gpgkey must be file://"),
+        ({"instead_of_rdo": [], "key_package": None}, "needs rdo: true, or instead_of_rdo"),
+        ({"rdo": True}, "exclude each other"),
+        ({"key_package": "epel-release; rm -rf /"}, "key_package"),
+    ):
+        write_config(rpm={"repositories": [{**epel, **bad}]})
+        ctx.__dict__.pop("config", None)
+        with pytest.raises(ToolkitError, match=r"rpm\.repositories") as caught:
+            _ = ctx.config
+        assert words in str(caught.value), (bad, str(caught.value))
+    # on exactly when RDO's is not: off for epoxy, which RDO publishes
+    write_config(
+        release={"series": "epoxy", "version": "2025.1"}, rpm={"repositories": [RDO, epel]}
+    )
+    ctx.__dict__.pop("config", None)
+    assert [repo.id for repo in ctx.config.rpm_repositories] == ["cloud-openstack-epoxy"]

@@ -86,6 +86,10 @@ class RpmRepository:
     baseurl: str
     gpgkey: str
     enabled: bool = True
+    # the RPM that installs gpgkey's file, where the base image lacks it (epel-release)
+    key_package: str | None = None
+    # what only RDO builds that this repository provides in its absence (gdisk from EPEL)
+    instead_of_rdo: tuple[str, ...] = ()
 
     def id_for(self, arch: str) -> str:
         """The repoid dnf (and so the lock, hermeto and the SBOM) uses on `arch`."""
@@ -213,6 +217,7 @@ def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
 
 UniqueNames = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], AfterValidator(_unique)]
 SubsetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+RpmName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")]
 
 
 class ReleaseSection(StrictModel):
@@ -376,18 +381,43 @@ class RepositorySection(StrictModel):
     gpgkey: str = Field(pattern=r"^(file|https)://")
     enabled: StrictBool | Literal["auto"] = Field(
         default=True,
-        description="auto (an rdo: true repository): used for the series RDO publishes it for",
+        description="auto: RDO's repository (rdo: true) is used for the series RDO publishes it "
+        "for; a repository with instead_of_rdo exactly when RDO's is not",
     )
     rdo: StrictBool = Field(
         default=False,
         description="RDO's Cloud SIG OpenStack repository: without it, the RPMs only it builds "
         "are replaced (data/rdo_repository.yaml)",
     )
+    instead_of_rdo: tuple[RpmName, ...] = Field(
+        default=(),
+        description="RPMs only RDO's repository builds that this one provides when RDO's is "
+        "not used (gdisk and inotify-tools from EPEL)",
+    )
+    key_package: RpmName | None = Field(
+        default=None,
+        description="the RPM that installs gpgkey's file when the base image lacks it "
+        "(epel-release, from CentOS Extras): installed before the first package from here",
+    )
 
     @model_validator(mode="after")
     def _auto_is_rdos(self) -> RepositorySection:
-        if self.enabled == "auto" and not self.rdo:
-            raise ValueError("enabled: auto follows what RDO publishes: it needs rdo: true")
+        if self.enabled == "auto" and not (self.rdo or self.instead_of_rdo):
+            raise ValueError(
+                "enabled: auto follows what RDO publishes: it needs rdo: true, or "
+                "instead_of_rdo naming what this repository provides without RDO's"
+            )
+        if self.rdo and self.instead_of_rdo:
+            raise ValueError("rdo: true and instead_of_rdo exclude each other")
+        if self.key_package and not self.gpgkey.startswith("file://"):
+            raise ValueError("key_package installs a key file: gpgkey must be file://<its path>")
+        known = rdo_repository().rpms
+        unknown = [rpm for rpm in self.instead_of_rdo if rpm not in known]
+        if unknown:
+            raise ValueError(
+                f"instead_of_rdo: {', '.join(unknown)} is not an RPM only RDO builds (those "
+                f"are: {', '.join(sorted(known))})"
+            )
         return self
 
 
@@ -867,25 +897,29 @@ def load_config(path: Path, display: str | None = None, subset: str | None = Non
                 baseurl=repo.baseurl.format(series=series),
                 gpgkey=repo.gpgkey,
                 enabled=bool(repo.enabled),
+                key_package=repo.key_package,
+                instead_of_rdo=repo.instead_of_rdo,
             )
             for repo in (rpm.repositories if rpm else ())
-            if _used(repo, series)
+            if _used(repo, model)
         ),
         rdo_repository=_rdo_used(model),
     )
 
 
-def _used(repo: RepositorySection, series: str) -> bool:
-    """A repository of rpms.repo: `enabled: auto` on RDO's follows what RDO publishes."""
-    if repo.enabled == "auto":
-        return repo.rdo and series in rdo_repository().published
-    return True
+def _used(repo: RepositorySection, model: ConfigFile) -> bool:
+    """A repository of rpms.repo: `enabled: auto` on RDO's follows what RDO publishes; on one
+    that stands in for it, the opposite."""
+    if repo.enabled != "auto":
+        return True
+    if repo.rdo:
+        return model.release.series in rdo_repository().published
+    return not _rdo_used(model)
 
 
 def _rdo_used(model: ConfigFile) -> bool:
     """Whether the images may install what only RDO's Cloud SIG OpenStack repository builds."""
     repositories = model.rpm.repositories if model.rpm else ()
     return any(
-        repo.rdo and repo.enabled is not False and _used(repo, model.release.series)
-        for repo in repositories
+        repo.rdo and repo.enabled is not False and _used(repo, model) for repo in repositories
     )

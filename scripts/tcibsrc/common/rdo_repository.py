@@ -85,6 +85,16 @@ class RdoOnlyRpm(StrictModel):
     reason: str = Field(min_length=1)
 
 
+    @property
+    def chosen(self) -> str:
+        """The replacement, in words."""
+        if self.pypi:
+            return f"PyPI's {self.pypi}"
+        if self.artifact:
+            return f"{self.artifact.download_url} through hermeto's generic fetcher"
+        return self.replacement or "none chosen"
+
+
 class RdoRepository(StrictModel):
     source: str
     published: tuple[str, ...]

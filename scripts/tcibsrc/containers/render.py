@@ -22,7 +22,12 @@ from packaging.utils import canonicalize_name
 
 from tcibsrc.common.containerfile import from_lines
 from tcibsrc.common.context import Context
-from tcibsrc.common.dnf_lines import only_cleanup, remove_packages, split_after_install
+from tcibsrc.common.dnf_lines import (
+    installed_packages,
+    only_cleanup,
+    remove_packages,
+    split_after_install,
+)
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.common.rdo_repository import Artifact, rdo_repository
 from tcibsrc.containers.artifacts import (
@@ -372,6 +377,11 @@ class Renderer:
         pending = self.parity_rpms(image)
         lines: list[str] = []
         installed = plan is None or not plan.own
+        keyed = {  # key packages the image already has: its parents installed them
+            rpm
+            for name in self.catalog.chain(image.name)[1:]
+            for rpm in self.installed.get(name, ())
+        }
         for verb, value in tcib.actions:
             if isinstance(value, list):
                 lines.append(f"{verb.upper()} {_to_json(value)}")
@@ -387,6 +397,8 @@ class Renderer:
             head, tail, _ = (
                 split_after_install(value, removed, replacements) if taken else (text, "", [])
             )
+            if verb == "run":
+                lines += self._key_packages(image, text, keyed)
             if wheels_here and not installed and tail and not only_cleanup(tail):
                 # the rest of the line uses what the dnf install brought (the base's crudini):
                 # the wheels go in between
@@ -411,6 +423,26 @@ class Renderer:
             )
         if not installed:
             lines += self._install(plan)
+        return lines
+
+    def _key_packages(self, image: CatalogImage, line: str, keyed: set[str]) -> list[str]:
+        """Before the first install from a repository whose key the base image lacks (EPEL's
+        gdisk): its key package, from a repository the base trusts, with the repo files it
+        drops removed (the build's repositories are hermeto's) and its key imported."""
+        lines = []
+        wanted = set(installed_packages(line))
+        for repo in self.config.rpm_repositories:
+            package = repo.key_package
+            if not (repo.enabled and package) or package in keyed:
+                continue
+            if wanted & set(repo.instead_of_rdo):
+                keyed.add(package)
+                key = repo.gpgkey.removeprefix("file://")
+                lines.append(
+                    f"RUN dnf -y install {package} && "
+                    f"rm -f $(rpm -ql {package} | grep '^/etc/yum.repos.d/') && "
+                    f"rpm --import {key} && dnf clean all && rm -rf /var/cache/dnf"
+                )
         return lines
 
     def _install(self, plan: PythonPlan | None) -> list[str]:

@@ -105,11 +105,12 @@ def parse_repo_file(text: str, display: str) -> dict[str, dict[str, str]]:
 
 
 def gpg_keys(config: Config) -> list[str]:
-    """The key files of the enabled repositories, for `rpm --import` in the builds."""
+    """The key files of the enabled repositories, for `rpm --import` in the builds; not those
+    a key package installs later (EPEL's, from epel-release)."""
     return sorted(
         {
             repo.gpgkey.removeprefix("file://")
             for repo in config.rpm_repositories
-            if repo.enabled and repo.gpgkey.startswith("file://")
+            if repo.enabled and repo.gpgkey.startswith("file://") and repo.key_package is None
         }
     )

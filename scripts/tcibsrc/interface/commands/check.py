@@ -248,25 +248,29 @@ def check_containerfiles(ctx: Context, scoped: Catalog) -> Iterator[Problem]:
 
 def rdo_only_problems(ctx: Context, scoped: Catalog, files: dict[str, str]) -> Iterator[Problem]:
     """Without RDO's Cloud SIG OpenStack repository, no image may install what only it
-    builds: those PyPI replaces became Python; the rest are named with the replacement chosen
-    for them, which the toolkit does not automate yet (a warning: the RPM lock would fail)."""
+    builds: PyPI's replacements became Python, novnc its release; what a repository of the
+    config provides instead (instead_of_rdo) comes from it; anything else is an error, named
+    with the replacement chosen for it (the RPM lock would fail on it)."""
     if ctx.config.rdo_repository:
         return
     data = rdo_repository()
+    provided = {  # by a repository of the config that stands in for RDO's (EPEL's gdisk)
+        rpm for repo in ctx.config.rpm_repositories if repo.enabled for rpm in repo.instead_of_rdo
+    }
     found: dict[str, list[str]] = {}
     for image in scoped.ordered():
         text = files.get(f"{RENDER_DIR}/{image.name}/Containerfile", "")
-        for rpm in sorted(set(packages_of(text)) & set(data.rpms)):
+        for rpm in sorted(set(packages_of(text)) & set(data.rpms) - provided):
             found.setdefault(rpm, []).append(image.name)
     for rpm, images in sorted(found.items()):
         entry = data.rpms[rpm]
-        yield warning(
+        yield Problem(
             f"{rpm} ({', '.join(images)})",
             f"only RDO's Cloud SIG OpenStack repository builds it ({entry.built_from}), and "
             f"{ctx.config.series} has none here; the replacement chosen: "
-            f"{entry.replacement or entry.pypi}",
-            "not automated yet: provide it from that source, or use RDO's repository "
-            "(enabled: true)",
+            f"{entry.chosen}",
+            "add a repository that provides it, listing it in instead_of_rdo (see config.yaml's "
+            "EPEL entry), or use RDO's repository (enabled: true)",
         )
 
 
