@@ -84,7 +84,6 @@ class RdoOnlyRpm(StrictModel):
     )
     reason: str = Field(min_length=1)
 
-
     @property
     def chosen(self) -> str:
         """The replacement, in words."""
