@@ -137,9 +137,9 @@ update-series: $(STAMP) ## regenerate the series data (every maintained series, 
 	@test -n "$(RELEASES_DIR)" || { echo "set RELEASES_DIR to an openstack/releases checkout"; exit 2; }
 	$(CLI) update-series $(RELEASES_DIR)
 
-update-parity: $(STAMP) ## regenerate the RPM parity data from RDO distgit spec files (SPECS_DIR=)
+update-parity: $(STAMP) ## regenerate the RPM parity data from RDO distgit spec files (SPECS_DIR=, SERIES= for that series' own)
 	@test -n "$(SPECS_DIR)" || { echo "set SPECS_DIR to a directory of rdo-packages/<name>-distgit checkouts"; exit 2; }
-	$(CLI) update-parity $(SPECS_DIR)
+	$(CLI) update-parity $(SPECS_DIR) $(if $(SERIES),--series '$(SERIES)')
 
 check: $(STAMP) ## offline consistency: classification, users, README graph, locks, Containerfiles (STRICT=1: warnings fail)
 	$(CLI) check

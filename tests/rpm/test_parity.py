@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tcibsrc.containers.parity_check import parity_problems
 from tcibsrc.containers.render import render_files
 from tcibsrc.interface.cli import main
 from tcibsrc.python.pinning import pin_python_deps
+from tcibsrc.rpm import parity
 from tcibsrc.rpm.parity import image_parity, python_requirement
 from tcibsrc.rpm.spec import SpecFile, parse_spec, requirement_names
 from tcibsrc.tcib.catalog import build_catalog
@@ -372,3 +374,40 @@ def test_rpmspec_names_what_our_reader_reads_differently(
         "note: lua.spec: lua-demo: rpmspec reads the Requires differently: ['from-lua']"
         in capsys.readouterr().err
     )
+
+
+def test_a_series_reads_its_own_parity_data_or_says_what_stands_in(
+    repo: Context,
+    specs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(repo.repo_root)
+    args = ["--config", str(repo.config_file), "--tcib-dir", str(repo.tcib_dir)]
+    # the specs are epoxy-rdo's: the series' own file, and nothing said about branches
+    assert main([*args, "update-parity", str(specs_dir), "--series", "epoxy"]) == 0
+    data = repo.repo_root / "scripts/tcibsrc/data"
+    assert (data / "rpm_parity-epoxy.yaml").is_file()
+    assert not (data / "rpm_parity.yaml").exists()
+    assert "branches other than" not in capsys.readouterr().err
+    assert main([*args, "update-parity", str(specs_dir), "--series", "flamingo"]) == 0
+    assert "branches other than flamingo-rdo among them: epoxy-rdo" in capsys.readouterr().err
+    assert main([*args, "update-parity", str(specs_dir), "--series", "Zed;x"]) == 1
+    assert "not a series name" in capsys.readouterr().err
+    # the toolkit reads epoxy's own file; flamingo's is there too; gazpacho has the stand-in
+    monkeypatch.delenv("TCIBSRC_PARITY")  # the data files as shipped, with the series' own
+    packaged = parity.data_path
+    monkeypatch.setattr(
+        parity,
+        "data_path",
+        lambda name: data / name if name.startswith("rpm_parity-") else packaged(name),
+    )
+    assert parity.parity_file("epoxy") == "rpm_parity-epoxy.yaml"
+    assert parity.stand_in_note("epoxy") is None
+    (data / "rpm_parity-flamingo.yaml").unlink()
+    note = parity.stand_in_note("flamingo")
+    assert note is not None and "standing in for flamingo-rdo" in note
+    gazpacho = parity.stand_in_note("gazpacho")
+    assert gazpacho is not None and "a branch RDO does not have" in gazpacho
+    monkeypatch.setenv("TCIBSRC_PARITY", os.devnull)  # data named explicitly: nothing said
+    assert parity.stand_in_note("gazpacho") is None

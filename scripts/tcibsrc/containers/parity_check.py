@@ -18,7 +18,7 @@ from packaging.utils import canonicalize_name
 
 from tcibsrc.common.context import Context
 from tcibsrc.common.datafiles import shown
-from tcibsrc.common.errors import Problem
+from tcibsrc.common.errors import Problem, warning
 from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.containers.artifacts import artifact_rpms, unpack_command
 from tcibsrc.containers.render import RENDER_DIR, SYSTEM_CA_BUNDLE
@@ -32,6 +32,7 @@ from tcibsrc.rpm.parity import (
     load_parity,
     load_waivers,
     requirement_parts,
+    stand_in_note,
     waived_file,
 )
 from tcibsrc.tcib.catalog import Catalog, CatalogImage
@@ -108,13 +109,21 @@ def image_items(ctx: Context, image: CatalogImage) -> ImageParity | None:
     locked = locked_names(ctx, image.name)
     if not image.source_rpms and not locked:
         return None
-    return image_parity(list(image.source_rpms), locked)
+    return image_parity(list(image.source_rpms), locked, ctx.config.series)
 
 
 def parity_problems(ctx: Context, catalog: Catalog, files: dict[str, str]) -> Iterator[Problem]:
     """One line per missing item, naming every image that lacks it."""
     waivers = load_waivers()
-    providers = load_parity().providers()
+    providers = load_parity(ctx.config.series).providers()
+    note = stand_in_note(ctx.config.series)
+    if note:
+        yield warning(
+            "parity",
+            note,
+            f"make update-parity SPECS_DIR=<its {ctx.config.series}-rdo checkouts> "
+            f"SERIES={ctx.config.series}, where RDO has that branch",
+        )
     releases = artifact_rpms(ctx.config)
     missing: dict[str, list[str]] = {}
     for image in catalog.ordered():

@@ -344,7 +344,7 @@ class Renderer:
         parent installs and what is waived."""
         lock = self._lock(image.name) or {}
         names = sorted({pin.name for pin in lock.values()})
-        wanted = set(image_parity(list(image.source_rpms), names).system)
+        wanted = set(image_parity(list(image.source_rpms), names, self.config.series).system)
         plan_keys = set(lock) - set(self._lock(self._python_ancestor(image) or "") or {})
         for key in plan_keys:
             info = self.build_info.get(key, {})

@@ -27,7 +27,7 @@ def derive_for(catalog: Catalog, config: Config) -> Deriver:
     without declaring (package policies' extra_requires)."""
 
     def derive(locked: dict[str, list[str]], asked: dict[str, dict[str, set[str]]]) -> dict:
-        found = derived_requirements(catalog, locked, asked)
+        found = derived_requirements(catalog, locked, asked, config.series)
         for image, lines in policy_requirements(catalog, config.policy_for, locked).items():
             merged = found.setdefault(image, [])
             merged += [line for line in lines if line not in merged]
