@@ -23,6 +23,7 @@ from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.containers.render import render_files
 from tcibsrc.python.pinning import pin_python_deps
+from tcibsrc.verify.hermetic import VerifyError
 from tcibsrc.verify.runtime import verify_runtime
 
 WSGI_APP = """
@@ -263,3 +264,15 @@ def test_mariadb_and_rabbitmq_start_on_loopback_with_the_scenario_s_databases(
     checks = [r["check"] for r in report["results"]]
     assert checks[0].startswith("MariaDB on 127.0.0.1:") and "(nova_api, nova_cell0)" in checks[0]
     assert checks[1].startswith("RabbitMQ on 127.0.0.1:")
+
+
+def test_an_image_that_installs_no_python_here_is_named_not_sent_to_pin(
+    pin_repo: Context, tmp_path: Path
+) -> None:
+    # the shipped checks prove the base's crudini and dumb-init, which it installs from wheels
+    # only without RDO's repository; the fixture base (epoxy, with it) installs no Python
+    with pytest.raises(VerifyError, match="installs no Python in this config"):
+        verify_runtime(
+            pin_repo, "base", index_url="http://127.0.0.1:9/", jobs=1, workdir=tmp_path,
+            install_system=False,
+        )  # fmt: skip

@@ -201,6 +201,15 @@ def verify_runtime(
     locks = [ctx.repo_root / REQUIREMENTS_DIR / f"{name}.txt" for name in chain]
     lock_path = next((path for path in locks if path.is_file()), locks[0])
     if not lock_path.is_file():
+        if image in catalog.images and not any(
+            catalog.images[name].python_projects for name in chain
+        ):
+            raise VerifyError(
+                image,
+                "installs no Python in this config, so there is nothing to prove",
+                "the base installs crudini and dumb-init from wheels only without RDO's "
+                "repository: prove it under such a config",
+            )
         raise VerifyError(ctx.display(lock_path), "missing", "run `make pin-python-deps`")
     locked_image = lock_path.name.removesuffix(".txt")
     # its hash-locked pins and its git sources
