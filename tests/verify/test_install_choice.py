@@ -48,10 +48,12 @@ def wheel_bytes(name: str, version: str, marker: str) -> bytes:
 
 
 def publish_wheels(index: PackageIndex, name: str, version: str) -> dict[str, str]:
-    """Wheels for both arches, plus musllinux and Windows ones; filename -> sha256."""
+    """Wheels for both arches, plus musllinux and Windows ones, and one for a glibc newer than
+    CentOS Stream 10's 2.39; filename -> sha256."""
     published = {}
     for tag in (
         *(f"manylinux_2_17_{arch}" for arch in ARCHES),
+        "manylinux_2_41_x86_64",
         "musllinux_1_1_x86_64",
         "win_amd64",
     ):
@@ -95,8 +97,9 @@ def test_a_package_installed_from_wheels_is_locked_per_arch_prefetched_and_never
         "fastlib",
     )
     pin = lock(pin_repo, "keystone.txt")["fastlib"]
-    wanted = {sha for name, sha in published.items() if "manylinux" in name}
-    assert set(pin.hashes) == wanted  # both arches; not musl, not Windows, not the sdist
+    wanted = {sha for name, sha in published.items() if "manylinux_2_17" in name}
+    # both arches; not the glibc 2.41 one, not musl, not Windows, not the sdist
+    assert set(pin.hashes) == wanted
     assert "rust-tool" not in lock(pin_repo, "keystone-build.txt")  # nothing builds it
     info = build_info(pin_repo)["fastlib==1.0"]
     assert info["install"] == "wheel" and info["system"]["rpm"] == []
@@ -123,6 +126,8 @@ def test_a_package_with_no_wheel_for_an_arch_is_refused_in_one_line(
     set_policies(pin_repo, {"onearch": {"install": "wheel", "reason": "x86_64 wheels only"}})
     data = wheel_bytes("onearch", "1.0", "x86_64")
     index.add_file("onearch-1.0-cp38-abi3-manylinux_2_17_x86_64.whl", data)
+    # an aarch64 wheel that needs a newer glibc than the distro's does not cover it
+    index.add_file("onearch-1.0-cp38-abi3-manylinux_2_41_aarch64.whl", data + b"\0")
     with pytest.raises(ToolkitError) as caught:
         pin_with(pin_repo, index, [Package("onearch", "1.0")], "onearch")
     assert caught.value.where == "onearch==1.0"

@@ -81,7 +81,7 @@ from tcibsrc.python.sdists import locate
 from tcibsrc.python.series import load_series
 from tcibsrc.python.system_needs import system_needs, system_table
 from tcibsrc.python.upper_constraints import UpperConstraints, upper_constraints_for
-from tcibsrc.python.wheel_files import select_wheels
+from tcibsrc.python.wheel_files import distro_glibc, select_wheels
 from tcibsrc.tcib.catalog import build_catalog
 
 FORMAT_VERSION = "7"
@@ -464,6 +464,8 @@ def compute_inputs(
             config.upper_constraints_sha256,
             config.python_version,
             ",".join(config.arches),
+            # the distro's glibc decides which manylinux wheels are locked (install: wheel)
+            "glibc={}.{}".format(*distro_glibc(config.distro_major)),
             index_url,
             # the cutoff is an input: moving it re-pins like any other change
             f"exclude_newer={_cutoff_text(exclude_newer or config.exclude_newer)}",
@@ -920,7 +922,14 @@ def locked_hashes(
     policy = config.policy_for(name)
     if policy is None or policy.install != "wheel":
         return [sdist_sha256]
-    wheels = select_wheels(index, name, version, config.python_version, config.arches)
+    wheels = select_wheels(
+        index,
+        name,
+        version,
+        config.python_version,
+        config.arches,
+        distro_glibc(config.distro_major),
+    )
     return sorted({wheel.sha256 for wheel in wheels})
 
 
