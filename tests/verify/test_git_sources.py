@@ -237,3 +237,17 @@ def test_dropping_the_git_source_drops_its_record_and_a_broken_record_is_one_err
     assert not sources.exists()
     assert not (pin_repo.repo_root / "requirements" / "keystone-git.txt").exists()
     assert "gitproj==1.0.0" in (pin_repo.repo_root / "requirements" / "keystone.txt").read_text()
+
+
+def test_a_package_moved_to_git_is_a_version_move_not_a_removal(
+    pin_repo: Context, index: PackageIndex, tmp_path: Path
+) -> None:
+    index.add(Package("gitproj", "1.0.0"))
+    requirements = pin_repo.repo_root / "requirements"
+    requirements.mkdir(exist_ok=True)
+    (requirements / "additions.in").write_text("gitproj  # images: keystone\n")
+    pin_python_deps(pin_repo, options(pin_repo, index))
+    use_git_source(pin_repo, make_project(tmp_path))
+    result = pin_python_deps(pin_repo, options(pin_repo, index))
+    assert "gitproj 1.0.0 → 1.0.1.dev1" in result.moves
+    assert not [line for line in result.moves if line.endswith("(removed)")]

@@ -812,6 +812,13 @@ def moves(
         ]
     )
     after = _versions([files[name] for name in SUMMARY_LOCKS if name in files])
+    # a package taken from git is still pinned: its version counts (not "removed", not "new")
+    for versions, recorded in (
+        (before, read_recorded(directory / GIT_SOURCES_FILE)),
+        (after, recorded_from_text(files.get(GIT_SOURCES_FILE, ""), GIT_SOURCES_FILE)),
+    ):
+        for name, record in recorded.items():
+            versions.setdefault(str(canonicalize_name(name)), set()).add(record["version"])
     lines, yanked = _git_moves(directory, files), []
     for name in sorted(set(before) | set(after)):
         old = ", ".join(sorted(before.get(name, set())))
