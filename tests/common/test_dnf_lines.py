@@ -23,6 +23,7 @@ def test_a_line_is_cut_after_the_install_that_brought_what_follows() -> None:
         "dnf install -y crudini && crudini --set f s k v && crudini --del f s o",
         {"crudini"},
         {"crudini": ["python3"]},
+        uses={"crudini"},
     )
     assert (head, tail, taken) == (
         "dnf install -y python3",
@@ -30,11 +31,9 @@ def test_a_line_is_cut_after_the_install_that_brought_what_follows() -> None:
         ["crudini"],
     )
     # a later install in the tail loses the names too
-    assert split_after_install("dnf -y install a x && cmd && dnf -y install x b", {"x"}) == (
-        "dnf -y install a",
-        "cmd && dnf -y install b",
-        ["x", "x"],
-    )
+    assert split_after_install(
+        "dnf -y install a x && x --init && dnf -y install x b", {"x"}, uses={"x"}
+    ) == ("dnf -y install a", "x --init && dnf -y install b", ["x", "x"])
 
 
 def test_a_line_is_not_cut_where_two_runs_would_differ() -> None:
@@ -45,8 +44,19 @@ def test_a_line_is_not_cut_where_two_runs_would_differ() -> None:
         ("dnf -y install x y; cmd", "dnf -y install y; cmd"),
     ):
         text = line.replace("install x &&", "install x y &&") if "if" in line else line
-        head, tail, taken = split_after_install(text, {"x"})
+        head, tail, taken = split_after_install(text, {"x"}, uses={"cmd"})
         assert (head, tail, taken) == (expected, "", ["x"])
+    # after what a second RUN would lose (the directory, the environment, a quote), or when the
+    # rest does not call what was installed (horizon's second dnf install): one line
+    for line in (
+        "cd /opt && dnf -y install x y && cmd",
+        "export A=1 && dnf -y install x y && cmd",
+        "A=1 && dnf -y install x y && cmd",
+        "echo '&&' && dnf -y install x y && cmd",
+        "dnf -y install x y && other",
+    ):
+        head, tail, taken = split_after_install(line, {"x"}, uses={"cmd"})
+        assert tail == "" and taken == ["x"] and " y && " in head, line
     # nothing to take: the line as it is
     assert split_after_install("dnf -y install a && cmd", {"x"}) == (
         "dnf -y install a && cmd",

@@ -9,8 +9,10 @@ import hashlib
 import io
 import subprocess
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import BASE_CONFIG, FIXTURE_TREE, README_TEXT, ConfigWriter, write_tree
@@ -19,8 +21,10 @@ from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
 from tcibsrc.common.rdo_repository import rdo_repository
 from tcibsrc.containers.artifacts import unpack_command
+from tcibsrc.containers.parity_check import parity_problems
 from tcibsrc.containers.render import render_files
 from tcibsrc.interface.commands.check import rdo_only_problems
+from tcibsrc.konflux.local_build import missing_inputs
 from tcibsrc.konflux.pipeline_checks import prefetch_problems
 from tcibsrc.konflux.prefetch_input import as_json, prefetch_input
 from tcibsrc.python.pinning import pin_python_deps
@@ -72,13 +76,20 @@ def base_repo(tmp_path, write_config: ConfigWriter, series: str, version: str) -
           - gdisk
           - parted
     """
+    tree["tcib/base/conductor/conductorchild/conductorchild.yaml"] = """
+        tcib_actions:
+        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
+        tcib_packages:
+          common:
+          - gdisk
+    """
     root = tmp_path / "repo"
     tcib = write_tree(root / "container-images", tree)
     (root / "README.md").write_text(README_TEXT, encoding="utf-8")
     (root / "upper-constraints.txt").write_text(UPPER_CONSTRAINTS, encoding="utf-8")
     config = write_config(
         release={"series": series, "version": version},
-        images={"scope": ["base", "novncproxy", "conductor"]},
+        images={"scope": ["base", "novncproxy", "conductor", "conductorchild"]},
         rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO, EPEL]},
         upper_constraints={
             "url": "https://example.invalid/raw/" + "1" * 40 + "/uc.txt",
@@ -102,7 +113,9 @@ def test_without_rdo_crudini_is_a_wheel_installed_before_the_line_that_uses_it(
     assert "crudini" not in packages_of(runtime)  # no dnf installs it
     # python3 (what the RPM required that stays an RPM) where crudini was, then the wheels,
     # then the rest of TCIB's line, which calls crudini
-    python3 = runtime.index("RUN dnf install -y python3\n")
+    python3 = runtime.index(
+        "RUN dnf install -y python3 && dnf clean all && rm -rf /var/cache/dnf\n"
+    )
     wheels = runtime.index("pip install --no-index")
     uses = runtime.index("RUN crudini --set /etc/dnf/dnf.conf main tsflags nodocs && crudini")
     assert python3 < wheels < uses
@@ -141,7 +154,7 @@ def novnc_tarball(path: Path) -> None:
 
 
 def test_without_rdo_novnc_is_noVNCs_release_through_the_generic_fetcher(
-    tmp_path, write_config: ConfigWriter, index: PackageIndex
+    tmp_path, write_config: ConfigWriter, index: PackageIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index.add(Package("crudini", "0.9.6", requires=["iniparse"]), Package("iniparse", "0.5.3"))
     ctx = base_repo(tmp_path, write_config, "gazpacho", "2026.1")
@@ -176,6 +189,40 @@ def test_without_rdo_novnc_is_noVNCs_release_through_the_generic_fetcher(
     }
     assert list(prefetch_problems(as_json(packages), "p.yaml", ctx.repo_root)) == []
     assert prefetch_input(ctx, "base", builds_wheels=True)[-1]["type"] == "rpm"
+    assert missing_inputs(ctx.repo_root, as_json(packages[-1:])) == []
+    # a lockfile that is not there, or outside the path, is named (hermeto would stop on it)
+    (ctx.repo_root / packages[-1]["lockfile"]).unlink()
+    assert missing_inputs(ctx.repo_root, as_json(packages[-1:])) == [
+        ("containerfiles/novncproxy/artifacts.lock.yaml", "run `make render`")
+    ]
+    assert [str(p) for p in prefetch_problems(as_json(packages[-1:]), "p.yaml", ctx.repo_root)] == [
+        "p.yaml: prefetch-input generic lockfile containerfiles/novncproxy/artifacts.lock.yaml "
+        "does not exist"
+    ]
+    outside = [{**packages[-1], "lockfile": "../elsewhere.yaml"}]
+    assert "is outside its path" in str(
+        next(iter(prefetch_problems(as_json(outside), "p.yaml", ctx.repo_root)))
+    )
+    # parity: nova-novncproxy's RPM required novnc; the unpacked release stands for it
+    catalog = build_catalog(ctx)
+    parity_data = tmp_path / "parity.yaml"
+    parity_data.write_text(
+        "packages:\n  python3-pymemcache:\n    spec: python-pymemcache\n    requires: [novnc]\n"
+    )
+    monkeypatch.setenv("TCIBSRC_PARITY", str(parity_data))
+    proxy_catalog = replace(
+        catalog,
+        images={
+            **catalog.images,
+            "novncproxy": replace(
+                catalog.images["novncproxy"], source_rpms=("python3-pymemcache",)
+            ),
+        },
+    )
+    novnc = "requires the RPM novnc"
+    assert not [p for p in parity_problems(ctx, proxy_catalog, files) if novnc in p.message]
+    without = {**files, "containerfiles/novncproxy/Containerfile": "FROM x\n"}
+    assert [p for p in parity_problems(ctx, proxy_catalog, without) if novnc in p.message]
 
 
 def test_the_unpack_command_puts_the_release_where_the_rpm_did(tmp_path: Path) -> None:
@@ -217,6 +264,12 @@ def test_without_rdo_gdisk_comes_from_the_repository_that_stands_in_with_its_key
         "'^/etc/yum.repos.d/') && rpm --import /etc/pki/rpm-gpg/RPM-GPG-KEY-EPEL-10"
     )
     assert key < conductor.index("RUN dnf -y install gdisk parted")
+    # its child has the key already: gdisk again, epel-release not
+    child = files["containerfiles/conductorchild/Containerfile"]
+    assert "RUN dnf -y install gdisk" in child and "epel-release" not in child
+    # rpms.repo takes from EPEL only what it stands in for (not epel-release, whose key
+    # would be needed to install it)
+    assert "includepkgs=gdisk\n" in files["rpms.repo"]
     # the base imports the keys it has, not EPEL's, which only epel-release brings
     base = files["containerfiles/base/Containerfile"]
     assert "RPM-GPG-KEY-EPEL-10" not in base and "rpm --import /etc/pki/rpm-gpg/KEY" in base
@@ -226,10 +279,12 @@ def test_without_rdo_gdisk_comes_from_the_repository_that_stands_in_with_its_key
     # without the stand-in, gdisk is an error naming the replacement chosen
     write_config(
         release={"series": "gazpacho", "version": "2026.1"},
-        images={"scope": ["base", "novncproxy", "conductor"]},
+        images={"scope": ["base", "novncproxy", "conductor", "conductorchild"]},
         rpm={"repositories": [*BASE_CONFIG["rpm"]["repositories"], RDO]},
     ).rename(ctx.config_file)
     ctx.__dict__.pop("config", None)
     problems = list(rdo_only_problems(ctx, catalog, files))
-    assert [(p.where, p.is_warning) for p in problems] == [("gdisk (conductor)", False)]
+    assert [(p.where, p.is_warning) for p in problems] == [
+        ("gdisk (conductor, conductorchild)", False)
+    ]
     assert "EPEL 10's gdisk" in problems[0].message and "instead_of_rdo" in problems[0].fix

@@ -13,10 +13,12 @@ import yaml
 from conftest import require_tools, shown
 from pinfixtures import options
 from pyindex import Package, PackageIndex
+from tcibsrc.common import datafiles
 from tcibsrc.common.context import Context
 from tcibsrc.containers.parity_check import parity_problems
 from tcibsrc.containers.render import render_files
 from tcibsrc.interface.cli import main
+from tcibsrc.interface.commands.pin import derive_for
 from tcibsrc.python.pinning import pin_python_deps
 from tcibsrc.rpm import parity
 from tcibsrc.rpm.parity import image_parity, python_requirement
@@ -411,3 +413,42 @@ def test_a_series_reads_its_own_parity_data_or_says_what_stands_in(
     assert gazpacho is not None and "a branch RDO does not have" in gazpacho
     monkeypatch.setenv("TCIBSRC_PARITY", os.devnull)  # data named explicitly: nothing said
     assert parity.stand_in_note("gazpacho") is None
+
+
+def test_render_pin_and_check_read_the_series_own_parity_data(
+    pinned_repo: Context,
+    index: PackageIndex,
+    specs_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """epoxy's own file (the fixture specs) against an empty stand-in: what the RPMs brought
+    reaches the Containerfile, the derived requirements and the check only through the series."""
+    ctx = pinned_repo
+    monkeypatch.chdir(ctx.repo_root)
+    args = ["--config", str(ctx.config_file), "--tcib-dir", str(ctx.tcib_dir)]
+    assert main([*args, "update-parity", str(specs_dir), "--series", "epoxy"]) == 0
+    data = ctx.repo_root / "scripts/tcibsrc/data"
+    (data / "rpm_parity.yaml").write_text("packages: {}\n")  # the stand-in knows nothing
+    packaged = datafiles.data_path
+
+    def local(name: str) -> Path:
+        return data / name if name.startswith("rpm_parity") else packaged(name)
+
+    monkeypatch.setattr(datafiles, "data_path", local)
+    monkeypatch.setattr(parity, "data_path", local)
+    monkeypatch.delenv("TCIBSRC_PARITY")
+    files = render_files(ctx)
+    keystone = files["containerfiles/keystone/Containerfile"]
+    assert "\nRUN dnf -y install httpd python3-mod_wsgi openssl\n" in keystone
+    derived = derive_for(build_catalog(ctx), ctx.config)({}, {})
+    assert "keystone[ldap]" in derived.get("keystone", [])  # python3-keystone required it
+    problems = list(parity_problems(ctx, build_catalog(ctx), files))
+    assert not [p for p in problems if "standing in" in p.message]
+    # gazpacho has no file of its own: the stand-in, said in one warning
+    config = yaml.safe_load(ctx.config_file.read_text())
+    config["release"] = {"series": "gazpacho", "version": "2026.1"}
+    ctx.config_file.write_text(yaml.safe_dump(config))
+    ctx.__dict__.pop("config", None)
+    warnings = [p for p in parity_problems(ctx, build_catalog(ctx), files) if p.is_warning]
+    assert [p.where for p in warnings] == ["parity"]
+    assert "standing in for a branch RDO does not have" in warnings[0].message

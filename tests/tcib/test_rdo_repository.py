@@ -114,6 +114,10 @@ def test_a_repository_standing_in_for_rdo_is_checked(
         ({"instead_of_rdo": [], "key_package": None}, "needs rdo: true, or instead_of_rdo"),
         ({"rdo": True}, "exclude each other"),
         ({"key_package": "epel-release; rm -rf /"}, "key_package"),
+        ({"instead_of_rdo": ["crudini"]}, "crudini is not an RPM only RDO builds that another"),
+        ({"instead_of_rdo": []}, "needs rdo: true, or instead_of_rdo"),
+        ({"instead_of_rdo": [], "enabled": True}, "key_package is installed before"),
+        ({"gpgkey": "file:///k && touch /x"}, "gpgkey"),
     ):
         write_config(rpm={"repositories": [{**epel, **bad}]})
         ctx.__dict__.pop("config", None)

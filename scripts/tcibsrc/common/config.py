@@ -378,7 +378,7 @@ class RepositorySection(StrictModel):
     id: str = Field(pattern=r"^[A-Za-z0-9_.{}-]+$")
     name: str = Field(min_length=1)
     baseurl: str = Field(pattern=r"^(https?|file)://")
-    gpgkey: str = Field(pattern=r"^(file|https)://")
+    gpgkey: str = Field(pattern=r"^(file://|https://[A-Za-z0-9.-]+)/[A-Za-z0-9._/+-]+$")
     enabled: StrictBool | Literal["auto"] = Field(
         default=True,
         description="auto: RDO's repository (rdo: true) is used for the series RDO publishes it "
@@ -411,12 +411,20 @@ class RepositorySection(StrictModel):
             raise ValueError("rdo: true and instead_of_rdo exclude each other")
         if self.key_package and not self.gpgkey.startswith("file://"):
             raise ValueError("key_package installs a key file: gpgkey must be file://<its path>")
-        known = rdo_repository().rpms
+        if self.key_package and not self.instead_of_rdo:
+            raise ValueError(
+                "key_package is installed before what instead_of_rdo names: list those RPMs"
+            )
+        known = {  # what only RDO builds and nothing else replaces (no PyPI, no release)
+            rpm
+            for rpm, entry in rdo_repository().rpms.items()
+            if entry.pypi is None and entry.artifact is None
+        }
         unknown = [rpm for rpm in self.instead_of_rdo if rpm not in known]
         if unknown:
             raise ValueError(
-                f"instead_of_rdo: {', '.join(unknown)} is not an RPM only RDO builds (those "
-                f"are: {', '.join(sorted(known))})"
+                f"instead_of_rdo: {', '.join(unknown)} is not an RPM only RDO builds that "
+                f"another repository must give (those are: {', '.join(sorted(known))})"
             )
         return self
 

@@ -103,10 +103,16 @@ def only_cleanup(line: str) -> bool:
 
 
 _OPENERS = {"if", "then", "else", "elif", "do", "for", "while", "until", "case", "{", "("}
+# commands whose effect a second RUN would lose (the working directory, the environment)
+_STATEFUL = {"cd", "pushd", "popd", "export", "set", "source", ".", "umask", "shopt", "alias"}
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def split_after_install(
-    line: str, removed: Container[str], replacements: Mapping[str, Sequence[str]] | None = None
+    line: str,
+    removed: Container[str],
+    replacements: Mapping[str, Sequence[str]] | None = None,
+    uses: Container[str] = (),
 ) -> tuple[str, str, list[str]]:
     """`line` cut after its first dnf install that names a `removed` package: (what runs up to
     and with that install, what runs after it, what was taken out), each half without the
@@ -114,22 +120,26 @@ def split_after_install(
 
     What follows such an install may use what it installed (`dnf install -y crudini &&
     crudini --set ...`); where the package becomes a wheel, that wheel must be installed
-    between the halves. The line is cut only at an `&&` outside any shell compound (an `if`,
-    a loop, a group), where two RUNs do what one did; otherwise the tail is empty and the
-    whole line is the head."""
+    between the halves. The line is cut only where the rest calls one of `uses` (the
+    commands the removed packages gave) and two RUNs do what one did: at an `&&` outside
+    any shell compound, after no quote and nothing whose effect a new RUN would lose (`cd`,
+    `export`, an assignment); otherwise the tail is empty and the whole line is the head."""
     parts = _SEPARATOR.split(line)
     for index in range(0, len(parts), 2):
         words = parts[index].split()
         found = _install_words(words)
         if not found or not any(w in removed for w in words[found[1] + 1 :]):
             continue
-        opened = any(
-            part.split()[:1] and part.split()[0] in _OPENERS for part in parts[0 : index + 1 : 2]
-        )
-        if opened or index + 1 >= len(parts) or parts[index + 1].strip() != "&&":
+        before = [part.split() for part in parts[0 : index + 1 : 2]]
+        unsafe = any(
+            part[:1] and (part[0] in _OPENERS or part[0] in _STATEFUL or _ASSIGNMENT.match(part[0]))
+            for part in before
+        ) or any(quote in "".join(parts[: index + 1]) for quote in "'\"`$\\")
+        tail, more = remove_packages("".join(parts[index + 2 :]), removed)
+        used = any(word in uses for word in tail.split())  # once its own installs lost them
+        if unsafe or not used or index + 1 >= len(parts) or parts[index + 1].strip() != "&&":
             break
         head, taken = remove_packages("".join(parts[: index + 1]), removed, replacements)
-        tail, more = remove_packages("".join(parts[index + 2 :]), removed)
         return head, tail, taken + more
     text, taken = remove_packages(line, removed, replacements)
     return text, "", taken

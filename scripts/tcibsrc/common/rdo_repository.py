@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -71,7 +71,7 @@ class RdoOnlyRpm(StrictModel):
     built_from: str = Field(min_length=1)
     pypi: str | None = Field(default=None, description="the PyPI project that replaces it")
     install: Literal["sdist", "wheel"] = "sdist"
-    requires: tuple[str, ...] = Field(
+    requires: tuple[Annotated[str, Field(pattern=f"^{_FILE_NAME}$")], ...] = Field(
         default=(),
         description="what the RPM required that stays an RPM, installed in its place (its "
         "spec's Requires; the Python ones come from PyPI with the replacement)",

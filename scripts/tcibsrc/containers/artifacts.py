@@ -42,6 +42,7 @@ def unpack_command(artifact: Artifact) -> str:
         f"rm -rf {into}",
         f"mv {scratch}/{artifact.top} {into}",
         f"rm -rf {scratch}",
+        f"rm -rf {into}/.[!.]*",  # its top-level dotfiles: an RPM's `cp -r *` leaves them out
     ]
     if artifact.drop:
         steps.append("rm -rf " + " ".join(f"{into}/{path}" for path in artifact.drop))

@@ -14,6 +14,7 @@ with these changes:
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,13 @@ from tcibsrc.rpm.lock_inputs import (
 )
 from tcibsrc.rpm.parity import image_parity, load_waivers
 from tcibsrc.tcib.catalog import Catalog, CatalogImage, build_catalog
-from tcibsrc.tcib.classify import Kind
+from tcibsrc.tcib.classify import Classification, Kind
 from tcibsrc.tcib.contract import GeneratedConfig, ProjectContract, project_contracts
 from tcibsrc.tcib.images import TcibImage
 
 RENDER_DIR = "containerfiles"
+CLEAN_DNF = " && dnf clean all && rm -rf /var/cache/dnf"
+NO_CLASS = Classification("", Kind.SYSTEM)
 FILES_DIR = f"{RENDER_DIR}/files"
 BUILDER = "builder"
 WHEELS_STAGE = "wheels"
@@ -230,7 +233,7 @@ class Renderer:
     def _import_keys(self) -> list[str]:
         """hermeto's repo file sets gpgcheck=1 with no key: trust the repositories' keys."""
         keys = gpg_keys(self.config)
-        return [f"RUN rpm --import {' '.join(keys)}"] if keys else []
+        return [f"RUN rpm --import {' '.join(map(shlex.quote, keys))}"] if keys else []
 
     def render_builder(self) -> str:
         packages = " \\\n        ".join(self.builder_rpms())
@@ -394,8 +397,15 @@ class Renderer:
             unpacked = [artifacts[rpm] for rpm in dict.fromkeys(taken) if rpm in artifacts]
             if wheels_here:
                 pending = []  # they went into this dnf line, in place of the RPMs
+            commands = {  # what the rest of the line may call: the RPMs' and projects' names
+                word
+                for rpm in taken
+                for word in (rpm, *self.catalog.classifications.get(rpm, NO_CLASS).projects)
+            }
             head, tail, _ = (
-                split_after_install(value, removed, replacements) if taken else (text, "", [])
+                split_after_install(value, removed, replacements, commands)
+                if taken
+                else (text, "", [])
             )
             if verb == "run":
                 lines += self._key_packages(image, text, keyed)
@@ -403,7 +413,7 @@ class Renderer:
                 # the rest of the line uses what the dnf install brought (the base's crudini):
                 # the wheels go in between
                 if head:
-                    lines.append(f"RUN {head}")
+                    lines.append(f"RUN {head}{CLEAN_DNF if installed_packages(head) else ''}")
                 lines += self._install(plan)
                 lines += [f"RUN {unpack_command(artifact)}" for artifact in unpacked]
                 lines.append(f"RUN {tail}")
@@ -437,7 +447,7 @@ class Renderer:
                 continue
             if wanted & set(repo.instead_of_rdo):
                 keyed.add(package)
-                key = repo.gpgkey.removeprefix("file://")
+                key = shlex.quote(repo.gpgkey.removeprefix("file://"))
                 lines.append(
                     f"RUN dnf -y install {package} && "
                     f"rm -f $(rpm -ql {package} | grep '^/etc/yum.repos.d/') && "

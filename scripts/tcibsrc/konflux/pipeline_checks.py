@@ -92,10 +92,18 @@ def prefetch_problems(value: Any, display: str, root: Path) -> Iterator[Problem]
             for name in package.get(key, []):
                 if not (base / name).is_file():
                     yield Problem(display, f"prefetch-input {key} {name} does not exist")
-        if kind == "generic" and not (base / str(package.get("lockfile", ""))).is_file():
-            yield Problem(
-                display, f"prefetch-input generic lockfile {package.get('lockfile')} does not exist"
-            )
+        if kind == "generic":
+            yield from _generic_problems(package, base, display)
+
+
+def _generic_problems(package: dict, base: Path, display: str) -> Iterator[Problem]:
+    """hermeto's generic fetcher: its lockfile (artifacts.lock.yaml by default) inside path."""
+    name = str(package.get("lockfile") or "artifacts.lock.yaml")
+    lockfile = (base / name).resolve()
+    if not lockfile.is_relative_to(base.resolve()):
+        yield Problem(display, f"prefetch-input generic lockfile {name} is outside its path")
+    elif not lockfile.is_file():
+        yield Problem(display, f"prefetch-input generic lockfile {name} does not exist")
 
 
 def _binary_problems(binary: Any, display: str) -> Iterator[Problem]:

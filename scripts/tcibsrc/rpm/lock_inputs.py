@@ -90,6 +90,10 @@ def render_rpms_repo(config: Config) -> str:
             "gpgcheck=1",
             f"gpgkey={repo.gpgkey}",
         ]
+        if repo.instead_of_rdo:
+            # a repository standing in for RDO's gives only what it stands in for: not its own
+            # key package (whose key would be needed to install it), nor anything the others have
+            lines.append(f"includepkgs={' '.join(repo.instead_of_rdo)}")
     return "\n".join(lines) + "\n"
 
 
