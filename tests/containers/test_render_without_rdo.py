@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BASE_CONFIG, FIXTURE_TREE, README_TEXT, ConfigWriter, write_tree
+from conftest import (
+    BASE_CONFIG,
+    FIXTURE_TREE,
+    RDO_REPOSITORY,
+    README_TEXT,
+    ConfigWriter,
+    write_tree,
+)
 from pinfixtures import options
 from pyindex import Package, PackageIndex
 from tcibsrc.common.context import Context
@@ -31,14 +38,7 @@ from tcibsrc.python.pinning import pin_python_deps
 from tcibsrc.rpm.lock_inputs import packages_of
 from tcibsrc.tcib.catalog import build_catalog
 
-RDO = {
-    "id": "cloud-openstack-{series}",
-    "name": "RDO",
-    "baseurl": "https://example.invalid/openstack-{series}/$basearch/",
-    "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-SIG-Cloud",
-    "rdo": True,
-    "enabled": "auto",
-}
+RDO = RDO_REPOSITORY
 UPPER_CONSTRAINTS = "iniparse===0.5.3\n"  # crudini is in no upper-constraints
 EPEL = {
     "id": "epel",
@@ -55,34 +55,26 @@ CRUDINI_LINE = (
 )
 
 
+def dnf_image(*packages: str) -> str:
+    """An image that installs `packages` with dnf, as TCIB's images do."""
+    listed = "".join(f"          - {name}\n" for name in packages)
+    return (
+        "        tcib_actions:\n"
+        "        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all\n"
+        "        tcib_packages:\n"
+        "          common:\n" + listed
+    )
+
+
 def base_repo(tmp_path, write_config: ConfigWriter, series: str, version: str) -> Context:
     """The fixture base, opening with TCIB's crudini line; the base alone in scope."""
     tree = dict(FIXTURE_TREE)
     tree["tcib/base/base.yaml"] = tree["tcib/base/base.yaml"].replace(
         "tcib_actions:\n", "tcib_actions:\n        " + CRUDINI_LINE, 1
     )
-    tree["tcib/base/novncproxy/novncproxy.yaml"] = """
-        tcib_actions:
-        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
-        tcib_packages:
-          common:
-          - novnc
-    """
-    tree["tcib/base/conductor/conductor.yaml"] = """
-        tcib_actions:
-        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
-        tcib_packages:
-          common:
-          - gdisk
-          - parted
-    """
-    tree["tcib/base/conductor/conductorchild/conductorchild.yaml"] = """
-        tcib_actions:
-        - run: dnf -y install {{ tcib_packages.common | join(' ') }} && dnf clean all
-        tcib_packages:
-          common:
-          - gdisk
-    """
+    tree["tcib/base/novncproxy/novncproxy.yaml"] = dnf_image("novnc")
+    tree["tcib/base/conductor/conductor.yaml"] = dnf_image("gdisk", "parted")
+    tree["tcib/base/conductor/conductorchild/conductorchild.yaml"] = dnf_image("gdisk")
     root = tmp_path / "repo"
     tcib = write_tree(root / "container-images", tree)
     (root / "README.md").write_text(README_TEXT, encoding="utf-8")

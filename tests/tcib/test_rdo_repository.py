@@ -6,21 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASE_CONFIG, FIXTURE_TREE, README_TEXT, ConfigWriter, write_tree
+from conftest import (
+    BASE_CONFIG,
+    FIXTURE_TREE,
+    RDO_REPOSITORY,
+    README_TEXT,
+    ConfigWriter,
+    write_tree,
+)
 from tcibsrc.common.context import Context
 from tcibsrc.common.errors import ToolkitError
 from tcibsrc.interface.commands.check import rdo_only_problems
 from tcibsrc.tcib.catalog import build_catalog
 from tcibsrc.tcib.classify import Kind
 
-RDO = {
-    "id": "cloud-openstack-{series}",
-    "name": "RDO",
-    "baseurl": "https://example.invalid/openstack-{series}/$basearch/",
-    "gpgkey": "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-CentOS-SIG-Cloud",
-    "rdo": True,
-    "enabled": "auto",
-}
+RDO = RDO_REPOSITORY
 
 
 def repo_with(tmp_path: Path, write_config: ConfigWriter, series: str, version: str) -> Context:
