@@ -408,7 +408,7 @@ class Renderer:
                 else (text, "", [])
             )
             if verb == "run":
-                lines += self._key_packages(image, text, keyed)
+                lines += self._key_packages(text, keyed)
             if wheels_here and not installed and tail and not only_cleanup(tail):
                 # the rest of the line uses what the dnf install brought (the base's crudini):
                 # the wheels go in between
@@ -435,7 +435,7 @@ class Renderer:
             lines += self._install(plan)
         return lines
 
-    def _key_packages(self, image: CatalogImage, line: str, keyed: set[str]) -> list[str]:
+    def _key_packages(self, line: str, keyed: set[str]) -> list[str]:
         """Before the first install from a repository whose key the base image lacks (EPEL's
         gdisk): its key package, from a repository the base trusts, with the repo files it
         drops removed (the build's repositories are hermeto's) and its key imported."""
