@@ -34,11 +34,11 @@ class Revision:
     branch: str | None = None
 
 
-def git(checkout: Path, *args: str, timeout: float | None = 120) -> str:
-    """`git -C checkout args...`'s output; one error line when git fails or takes longer
-    than `timeout` seconds (None: a clone or fetch of a large repository, no limit)."""
+def _run(
+    checkout: Path, args: tuple[str, ...], timeout: float | None
+) -> subprocess.CompletedProcess:
     try:
-        result = subprocess.run(
+        return subprocess.run(
             ["git", "-C", str(checkout), *args],
             capture_output=True,
             text=True,
@@ -51,10 +51,23 @@ def git(checkout: Path, *args: str, timeout: float | None = 120) -> str:
         raise GitError(
             str(checkout), f"git {' '.join(args)} took more than {timeout} s", "try again"
         ) from exc
+
+
+def git(checkout: Path, *args: str, timeout: float | None = 120) -> str:
+    """`git -C checkout args...`'s output; one error line when git fails or takes longer
+    than `timeout` seconds (None: a clone or fetch of a large repository, no limit)."""
+    result = _run(checkout, args, timeout)
     if result.returncode != 0:
         detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise GitError(str(checkout), f"git {' '.join(args)} failed: {detail}", "give a git clone")
     return result.stdout.strip()
+
+
+def show_file(checkout: Path, commit: str, path: str) -> str | None:
+    """The file `path` at `commit`, byte for byte as committed (its checksum is taken), or None
+    where that commit has no such file."""
+    result = _run(checkout, ("show", f"{commit}:{path}"), 120)
+    return result.stdout if result.returncode == 0 else None
 
 
 def _from_commit_file(path: Path) -> Revision | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from tcibsrc.common.errors import ToolkitError
-from tcibsrc.common.git import last_commit_of, revision
+from tcibsrc.common.git import GitError, git, last_commit_of, revision, show_file
 from tcibsrc.common.registry import digest_of
 from tcibsrc.common.yamlio import load_yaml
 from tcibsrc.konflux.facts import ANY_VERSION, TASK_BUNDLE_PREFIX
@@ -128,24 +127,17 @@ def catalog_versions(catalog: Path, task: str) -> list[tuple[str, str, Any]]:
     """(commit, version, task data) for each commit of the catalog's file of `task`, newest
     first: the task's history, so an older pinned version's definition can be read."""
     path = catalog_task_file(task)
-    log = subprocess.run(
-        ["git", "-C", str(catalog), "log", "--format=%H", "--", path],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        commits = git(catalog, "log", "--format=%H", "--", path).split()
+    except GitError:
+        commits = []  # not a clone with that history: no version read from it
     found = []
-    for commit in log.stdout.split():
-        shown = subprocess.run(
-            ["git", "-C", str(catalog), "show", f"{commit}:{path}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if shown.returncode != 0:
+    for commit in commits:
+        text = show_file(catalog, commit, path)
+        if text is None:
             continue
         try:
-            data = yaml.safe_load(shown.stdout)
+            data = yaml.safe_load(text)
         except yaml.YAMLError:
             continue
         version = _label_version(data)

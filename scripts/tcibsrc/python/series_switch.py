@@ -10,7 +10,6 @@ OpenStack repository is used is the config's `enabled: auto`, from what RDO publ
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tcibsrc.common.checksum import sha256_file, sha256_text
 from tcibsrc.common.config import Config
 from tcibsrc.common.datafiles import load_data, shown
 from tcibsrc.common.errors import ToolkitError
+from tcibsrc.common.git import GitError, git, show_file
 from tcibsrc.common.models import StrictModel
 from tcibsrc.python.series import (
     BUILT_FROM_RELEASES,
@@ -110,30 +110,20 @@ def _branches() -> Branches:
 def _from_checkout(checkout: Path, branch: str, scratch: Path) -> tuple[str, str, Path]:
     """(commit, sha256, local file) of upper-constraints at `branch` in a requirements clone."""
     for ref in (f"origin/{branch}", branch):
-        found = subprocess.run(
-            ["git", "-C", str(checkout), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if found.returncode == 0:
-            commit = found.stdout.strip()
-            shown_file = subprocess.run(
-                ["git", "-C", str(checkout), "show", f"{commit}:upper-constraints.txt"],
-                capture_output=True,
-                text=True,
-                check=False,
+        try:
+            commit = git(checkout, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        except GitError:
+            continue  # no such ref: the next one
+        text = show_file(checkout, commit, "upper-constraints.txt")
+        if text is None:
+            raise SeriesSwitchError(
+                f"{checkout}: {branch}",
+                "has no upper-constraints.txt",
+                "give a clone of openstack/requirements",
             )
-            if shown_file.returncode != 0:
-                raise SeriesSwitchError(
-                    f"{checkout}: {branch}",
-                    "has no upper-constraints.txt",
-                    "give a clone of openstack/requirements",
-                )
-            text = shown_file.stdout
-            copy = scratch / "upper-constraints.txt"
-            copy.write_text(text, encoding="utf-8")
-            return commit, sha256_text(text), copy
+        copy = scratch / "upper-constraints.txt"
+        copy.write_text(text, encoding="utf-8")
+        return commit, sha256_text(text), copy
     raise SeriesSwitchError(
         str(checkout), f"no branch {branch}", "give a clone of openstack/requirements"
     )
